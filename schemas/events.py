@@ -1,0 +1,240 @@
+"""Typed payloads (`data`) of every event type and version.
+
+Rules for evolving a contract (checked by tests/schemas):
+- a new version may only *add optional* fields; consumers ignore fields they do not know,
+  so a consumer built for v1 reads a v2 event;
+- a breaking change is a new event type, never a new version.
+Events never carry a raw NIK: only its keyed hash and a masked form (see schemas.nik).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.vocab import Channel, IndonesianTimeZone, Language, MessageKind, Programme, Sex, Source
+
+ParticipantId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
+NikHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+NikMasked = Annotated[str, StringConstraints(pattern=r"^\d{4}\*{10}\d{2}$")]
+Rupiah = Annotated[int, Field(ge=0)]
+
+
+class EventData(BaseModel):
+    """Base of every payload: immutable, and tolerant of fields added by later versions."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- participant.* (topic bebas.participants, key = participant_id) -------------------------
+
+
+class ParticipantRegisteredV1(EventData):
+    participant_id: ParticipantId
+    full_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    nik_hash: NikHash
+    nik_masked: NikMasked
+    birth_date: date
+    sex: Sex
+    phone_e164: E164
+    email: str | None = None
+    segment: Code
+    branch_code: Code
+    branch_timezone: IndonesianTimeZone
+    campaign_code: Code | None = None
+    officer_id: str | None = None
+    programmes: list[Programme]
+    declared_income: Rupiah
+    monthly_contribution: Rupiah
+    preferred_channel: Channel
+    language: Language = Language.INDONESIAN
+    consent_reminders: bool
+    source: Source
+    registered_at: AwareDatetime
+
+
+class ParticipantRegisteredV2(ParticipantRegisteredV1):
+    """v2 adds the professional community the worker was reached through (optional)."""
+
+    community: str | None = None
+
+
+class ParticipantUpdatedV1(EventData):
+    """Only the fields that changed are set; `None` means unchanged."""
+
+    participant_id: ParticipantId
+    branch_code: Code
+    phone_e164: E164 | None = None
+    email: str | None = None
+    segment: Code | None = None
+    preferred_channel: Channel | None = None
+    language: Language | None = None
+    consent_reminders: bool | None = None
+    programmes: list[Programme] | None = None
+    declared_income: Rupiah | None = None
+    monthly_contribution: Rupiah | None = None
+    updated_at: AwareDatetime
+
+
+class ParticipantOptedOutV1(EventData):
+    participant_id: ParticipantId
+    branch_code: Code
+    branch_timezone: IndonesianTimeZone
+    campaign_code: Code | None = None
+    channels: list[Channel] = Field(min_length=1)
+    reason: Annotated[str, StringConstraints(max_length=200)] = "request"
+    opted_out_at: AwareDatetime
+
+
+class ContributionPaidV1(EventData):
+    participant_id: ParticipantId
+    payment_id: ParticipantId
+    period: Period
+    amount: Rupiah
+    paid_at: AwareDatetime
+    branch_code: Code
+    branch_timezone: IndonesianTimeZone
+    campaign_code: Code | None = None
+
+
+# --- campaign.* (topic bebas.campaigns, key = campaign_code) --------------------------------
+
+
+class CampaignCreatedV1(EventData):
+    campaign_code: Code
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    branch_codes: list[Code] = Field(default_factory=list)
+    starts_on: date
+    ends_on: date | None = None
+    created_at: AwareDatetime
+
+
+class Audience(EventData):
+    """Who a broadcast reaches; an empty list means 'any'."""
+
+    branch_codes: list[Code] = Field(default_factory=list)
+    segments: list[Code] = Field(default_factory=list)
+    campaign_codes: list[Code] = Field(default_factory=list)
+
+
+class CampaignBroadcastRequestedV1(EventData):
+    broadcast_id: ParticipantId
+    campaign_code: Code
+    message_kind: MessageKind = MessageKind.CAMPAIGN
+    audience: Audience
+    params: dict[str, str] = Field(default_factory=dict)
+    requested_by: str | None = None
+    requested_at: AwareDatetime
+
+
+# --- notification.* (topic bebas.notifications, key = participant_id) -----------------------
+
+
+class NotificationFacts(EventData):
+    """What every notification event says about the message it concerns."""
+
+    notification_key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    participant_id: ParticipantId
+    kind: MessageKind
+    channel: Channel
+    branch_code: Code
+    branch_timezone: IndonesianTimeZone
+    campaign_code: Code | None = None
+
+
+class NotificationSentV1(NotificationFacts):
+    provider: str
+    provider_message_id: str | None = None
+    attempt: Annotated[int, Field(ge=1)] = 1
+    sent_at: AwareDatetime
+
+
+class NotificationFailedV1(NotificationFacts):
+    reason: Annotated[str, StringConstraints(max_length=500)]
+    permanent: bool
+    attempt: Annotated[int, Field(ge=1)] = 1
+    failed_at: AwareDatetime
+
+
+class NotificationDeferredV1(NotificationFacts):
+    reason: str = "quiet_hours"
+    deliver_after: AwareDatetime
+    deferred_at: AwareDatetime
+
+
+class NotificationDeliveredV1(NotificationFacts):
+    provider_message_id: str | None = None
+    delivered_at: AwareDatetime
+
+
+EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
+    "participant.registered": {1: ParticipantRegisteredV1, 2: ParticipantRegisteredV2},
+    "participant.updated": {1: ParticipantUpdatedV1},
+    "participant.opted_out": {1: ParticipantOptedOutV1},
+    "contribution.paid": {1: ContributionPaidV1},
+    "campaign.created": {1: CampaignCreatedV1},
+    "campaign.broadcast_requested": {1: CampaignBroadcastRequestedV1},
+    "notification.sent": {1: NotificationSentV1},
+    "notification.failed": {1: NotificationFailedV1},
+    "notification.deferred": {1: NotificationDeferredV1},
+    "notification.delivered": {1: NotificationDeliveredV1},
+}
+
+#: The version producers emit today, per event type.
+CURRENT_VERSION: dict[str, int] = {name: max(versions) for name, versions in EVENT_MODELS.items()}
+
+#: Reverse lookup: payload class -> (event type, version).
+_TYPE_OF: dict[type[EventData], tuple[str, int]] = {
+    model: (name, version)
+    for name, versions in EVENT_MODELS.items()
+    for version, model in versions.items()
+}
+
+
+def model_for(event_type: str, version: int) -> type[EventData]:
+    """The payload model a consumer uses for (type, version).
+
+    A version newer than any this code knows is read with the newest known model: versions
+    only add optional fields, so the newest known model is a faithful subset.
+    """
+    versions = EVENT_MODELS.get(event_type)
+    if versions is None:
+        raise KeyError(f"unknown event type {event_type!r}")
+    if version in versions:
+        return versions[version]
+    known = [v for v in versions if v <= version]
+    if not known:
+        raise KeyError(f"{event_type} v{version} is older than any known version")
+    return versions[max(known)]
+
+
+def type_of(data: EventData) -> tuple[str, int]:
+    """(event type, version) of a payload instance."""
+    return _TYPE_OF[type(data)]
+
+
+__all__ = [
+    "CURRENT_VERSION",
+    "EVENT_MODELS",
+    "Audience",
+    "CampaignBroadcastRequestedV1",
+    "CampaignCreatedV1",
+    "ContributionPaidV1",
+    "EventData",
+    "NotificationDeferredV1",
+    "NotificationDeliveredV1",
+    "NotificationFacts",
+    "NotificationFailedV1",
+    "NotificationSentV1",
+    "ParticipantOptedOutV1",
+    "ParticipantRegisteredV1",
+    "ParticipantRegisteredV2",
+    "ParticipantUpdatedV1",
+    "model_for",
+    "type_of",
+]

@@ -1,0 +1,131 @@
+"""The topic catalogue: every Kafka topic of the platform, in one place.
+
+The embedded broker, the deploy provisioning job, the AsyncAPI document and the services all
+read this table, so a topic is renamed or resized here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    key: str
+    retention_ms: int
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    events: tuple[str, ...] = ()
+    compact: bool = False
+    description: str = ""
+    config: dict[str, str] = field(default_factory=dict)
+
+    def topic_config(self) -> dict[str, str]:
+        """Broker-side settings (as Kafka names them) this topic is created with."""
+        conf = {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": "compact" if self.compact else "delete",
+        }
+        conf.update(self.config)
+        return conf
+
+
+PARTICIPANTS = Topic(
+    name="bebas.participants",
+    partitions=6,
+    key="participant_id",
+    retention_ms=90 * DAY_MS,
+    producers=("enrollment",),
+    consumers=("notifier", "reporting"),
+    events=(
+        "participant.registered",
+        "participant.updated",
+        "participant.opted_out",
+        "contribution.paid",
+    ),
+    description="Everything that happens to a participant, in order per participant.",
+)
+
+CAMPAIGNS = Topic(
+    name="bebas.campaigns",
+    partitions=3,
+    key="campaign_code",
+    retention_ms=365 * DAY_MS,
+    producers=("enrollment",),
+    consumers=("notifier", "reporting"),
+    events=("campaign.created", "campaign.broadcast_requested"),
+    description="Campaigns and the broadcasts requested for them.",
+)
+
+NOTIFICATIONS = Topic(
+    name="bebas.notifications",
+    partitions=6,
+    key="participant_id",
+    retention_ms=90 * DAY_MS,
+    producers=("notifier",),
+    consumers=("reporting",),
+    events=(
+        "notification.sent",
+        "notification.failed",
+        "notification.deferred",
+        "notification.delivered",
+    ),
+    description="What happened to every message: sent, deferred, failed, delivered.",
+)
+
+NOTIFIER_RETRY = Topic(
+    name="bebas.notifier.retry",
+    partitions=6,
+    key="notification_key",
+    retention_ms=7 * DAY_MS,
+    producers=("notifier",),
+    consumers=("notifier",),
+    description="Messages waiting for another attempt after a transient provider error.",
+)
+
+NOTIFIER_DEADLETTER = Topic(
+    name="bebas.notifier.deadletter",
+    partitions=1,
+    key="source topic",
+    retention_ms=30 * DAY_MS,
+    producers=("notifier",),
+    consumers=(),
+    description="Input the notifier could not decode, and messages out of retries, with why.",
+)
+
+REPORTING_DEADLETTER = Topic(
+    name="bebas.reporting.deadletter",
+    partitions=1,
+    key="source topic",
+    retention_ms=30 * DAY_MS,
+    producers=("reporting",),
+    consumers=(),
+    description="Input the reporting service could not decode, with why.",
+)
+
+CATALOGUE: tuple[Topic, ...] = (
+    PARTICIPANTS,
+    CAMPAIGNS,
+    NOTIFICATIONS,
+    NOTIFIER_RETRY,
+    NOTIFIER_DEADLETTER,
+    REPORTING_DEADLETTER,
+)
+
+
+def topic_named(name: str) -> Topic:
+    for topic in CATALOGUE:
+        if topic.name == name:
+            return topic
+    raise KeyError(name)
+
+
+def topic_for_event(event_type: str) -> Topic:
+    for topic in CATALOGUE:
+        if event_type in topic.events:
+            return topic
+    raise KeyError(f"no topic carries {event_type!r}")

@@ -1,0 +1,60 @@
+"""The one clock scheduling code reads, so tests move time instead of sleeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FrozenClock:
+    """A clock tests set and advance by hand (unit tests, in-process integration tests)."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FrozenClock needs an aware datetime")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+    def set(self, when: datetime) -> None:
+        self._now = when.astimezone(UTC)
+
+
+class OffsetFileClock:
+    """System time plus an offset read from a file: lets an end-to-end test move the clock
+    of a *running* service process forward (write seconds to the file), never backward.
+
+    Only for local runs and tests; production leaves the file unset and uses SystemClock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def offset(self) -> timedelta:
+        try:
+            return timedelta(seconds=float(self.path.read_text(encoding="utf-8").strip() or 0))
+        except FileNotFoundError:
+            return timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset()
+
+
+def clock_from(offset_file: Path | None) -> Clock:
+    return OffsetFileClock(offset_file) if offset_file else SystemClock()

@@ -1,0 +1,90 @@
+"""Topic administration through the Kafka protocol, for any cluster (embedded or real)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.topics import CATALOGUE, Topic
+from services.common.kafka_settings import KafkaSettings
+
+
+def admin_client(settings: KafkaSettings, timeout_ms: int = 5000) -> KafkaAdminClient:
+    return KafkaAdminClient(
+        client_id="bebas-admin",
+        request_timeout_ms=timeout_ms,
+        **settings.kafka_python_config(),
+    )
+
+
+def wait_for_broker(
+    settings: KafkaSettings,
+    timeout: float = 30.0,
+    alive: Callable[[], bool] = lambda: True,
+) -> None:
+    """Block until the cluster answers a metadata request, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError("the broker process exited while starting")
+        try:
+            client = admin_client(settings, timeout_ms=2000)
+        except (KafkaError, OSError) as exc:
+            last_error = exc
+            time.sleep(0.1)
+            continue
+        try:
+            client.list_topics()
+            return
+        except (KafkaError, OSError) as exc:
+            last_error = exc
+        finally:
+            client.close()
+        time.sleep(0.1)
+    raise TimeoutError(f"no Kafka broker answered at {settings.bootstrap_servers}: {last_error}")
+
+
+def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] = CATALOGUE) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    wanted = list(topics)
+    client = admin_client(settings)
+    try:
+        existing = set(client.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        created = []
+        for topic in missing:
+            try:
+                client.create_topics(
+                    [
+                        NewTopic(
+                            name=topic.name,
+                            num_partitions=topic.partitions,
+                            replication_factor=-1,  # the cluster's default
+                            topic_configs=topic.topic_config(),
+                        )
+                    ]
+                )
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another process: that is fine
+        return created
+    finally:
+        client.close()
+
+
+def create_topic(settings: KafkaSettings, name: str, partitions: int = 1) -> None:
+    """Create one plain topic (tests use this for uniquely named topics)."""
+    client = admin_client(settings)
+    try:
+        client.create_topics(
+            [NewTopic(name=name, num_partitions=partitions, replication_factor=-1)]
+        )
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        client.close()
