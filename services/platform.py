@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from services.common.broker import EmbeddedBroker
 from services.common.kafka_settings import KafkaSettings
 from services.common.topic_admin import ensure_topics, wait_for_broker
@@ -115,6 +117,27 @@ class Platform:
             spec.argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Poll every process's ready_url until it answers 200, or raise naming the laggard."""
+        deadline = time.monotonic() + timeout
+        pending = [spec for spec in self.specs if spec.ready_url]
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                dead = self.exited()
+                if dead:
+                    raise RuntimeError(f"exited while starting: {dead}; logs in {self.log_dir}")
+                spec = pending[0]
+                assert spec.ready_url is not None
+                try:
+                    if client.get(spec.ready_url).status_code == 200:
+                        pending.pop(0)
+                        continue
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{spec.name} not ready at {spec.ready_url}")
+                time.sleep(0.2)
+
     def exited(self) -> dict[str, int]:
         return {
             name: code
@@ -151,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         ctx = platform.start()
+        platform.wait_ready(timeout=args.ready_timeout)
         where = "embedded tansu broker" if platform.broker else "external cluster"
         print(f"Kafka ({where}): {ctx.bootstrap_servers}")
         for spec in platform.specs:
@@ -178,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = sub.add_parser("run", help="start the broker and every service")
     run_parser.add_argument("--data-dir", default=os.environ.get("BEBAS_DATA_DIR", "data"))
     run_parser.add_argument("--port-base", type=int, default=None)
+    run_parser.add_argument("--ready-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     return run(args)
 
