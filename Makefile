@@ -30,7 +30,7 @@ run: install ## Start the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check schemas services tests
+	$(VENV)/bin/ruff format --check schemas services tests bench
 
 typecheck: install ## mypy --strict on the project's packages
 	$(VENV)/bin/mypy
@@ -42,8 +42,9 @@ test: install browser ## Lint, type check, unit, integration and end-to-end test
 schemas: install ## Regenerate the committed JSON Schemas and AsyncAPI document from the models
 	$(PY) -m schemas.generate
 
-bench: install ## Benchmarks (writes bench/results/latest.json)
-	@echo "make bench: the benchmark harness is not built yet (issue 6)"; exit 1
+bench: install ## Measure every performance figure side by side (writes bench/results/latest.json and .md)
+	@bash scripts/ensure-debian-tool.sh wrk wrk "the HTTP load in make bench"
+	$(PY) -m bench
 
 reliability: install ## Fault scenarios (writes bench/results/reliability.json)
 	@echo "make reliability: the fault scenarios are not built yet (issue 6)"; exit 1

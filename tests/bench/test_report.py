@@ -1,0 +1,59 @@
+"""The bench harness's own arithmetic: a wrong verdict would misreport every target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import report
+from bench.stats import percentile, repeat
+from bench.targets import TARGETS, Target
+
+
+def test_targets_compare_in_the_right_direction() -> None:
+    assert Target("x", at_least=0.4).met(0.4)
+    assert not Target("x", at_least=0.4).met(0.39)
+    assert Target("x", at_most=250).met(250)
+    assert not Target("x", at_most=250).met(251)
+
+
+def test_every_target_of_issue_6_is_listed_once() -> None:
+    keys = [t.key for t in TARGETS]
+    assert len(keys) == len(set(keys))
+    assert {"enrollment.ratio", "reporting.ratio_vs_noop_faust", "e2e.p99_ms"} <= set(keys)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([7.0], 99) == 7.0
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+
+
+def test_repeat_discards_warmup_and_takes_the_median() -> None:
+    runs = iter([1000.0, 3.0, 1.0, 2.0])
+    sample = repeat(lambda: next(runs), warmup=1, repetitions=3)
+    assert sample.median == 2.0
+    assert sample.runs == [3.0, 1.0, 2.0]
+
+
+def test_report_marks_unmeasured_missed_and_met(tmp_path: Path) -> None:
+    figures = {"enrollment.ratio": 0.55, "e2e.p99_ms": 1200.0}
+    document = {
+        "machine": {"cores": 2, "memory_gib": 24, "cpu": "x", "python": "3.11", "measured_at": "t"},
+        "figures": figures,
+        "verdicts": report.verdicts(figures),
+        "errors": {"notifier": "RuntimeError: gateway down"},
+    }
+    by_key = {row["key"]: row for row in document["verdicts"]}
+    assert by_key["enrollment.ratio"]["met"] is True
+    assert by_key["e2e.p99_ms"]["met"] is False
+    assert by_key["notifier.ratio"]["met"] is None
+    json_path, md_path = report.write(tmp_path, document)
+    text = md_path.read_text(encoding="utf-8")
+    assert "| `e2e.p99_ms` | ≤ 1000 | 1,200.0 | **no** |" in text
+    assert "`notifier`: RuntimeError: gateway down" in text
+    assert json_path.exists()
