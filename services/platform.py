@@ -80,10 +80,18 @@ def ports_from(base: int | None) -> dict[str, int]:
 class Platform:
     """Owns the broker and the service processes for one run."""
 
-    def __init__(self, data_dir: Path, ports: dict[str, int], log_dir: Path | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        ports: dict[str, int],
+        log_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.data_dir = data_dir
         self.ports = ports
         self.log_dir = log_dir or data_dir / "logs"
+        self.env = dict(env or {})
+        self.ctx: LaunchContext | None = None
         self.broker: EmbeddedBroker | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.specs: list[ProcessSpec] = []
@@ -103,7 +111,10 @@ class Platform:
             bootstrap = self.broker.start()
             settings = KafkaSettings(bootstrap_servers=bootstrap)
         ensure_topics(settings)
-        ctx = LaunchContext(bootstrap_servers=bootstrap, data_dir=self.data_dir, ports=self.ports)
+        ctx = LaunchContext(
+            bootstrap_servers=bootstrap, data_dir=self.data_dir, ports=self.ports, env=self.env
+        )
+        self.ctx = ctx
         self.specs = collect_processes(ctx)
         for spec in self.specs:
             self._spawn(ctx, spec)
@@ -117,10 +128,28 @@ class Platform:
             spec.argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Poll every process's ready_url until it answers 200, or raise naming the laggard."""
+    def spec(self, name: str) -> ProcessSpec:
+        return next(spec for spec in self.specs if spec.name == name)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one service (fault scenarios: SIGKILL, SIGSTOP/SIGCONT) and reap it if dead."""
+        child = self.children[name]
+        os.killpg(child.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            child.wait(30)
+
+    def restart(self, name: str) -> None:
+        """Start a killed service again with the same command, environment and ports."""
+        assert self.ctx is not None, "start() first"
+        if self.children[name].poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        self._spawn(self.ctx, self.spec(name))
+
+    def wait_ready(self, timeout: float = 60.0, names: set[str] | None = None) -> None:
+        """Poll each process's ready_url (all, or those named) until it answers 200, or raise
+        naming the laggard."""
         deadline = time.monotonic() + timeout
-        pending = [spec for spec in self.specs if spec.ready_url]
+        pending = [s for s in self.specs if s.ready_url and (names is None or s.name in names)]
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 dead = self.exited()
