@@ -57,3 +57,19 @@ def test_report_marks_unmeasured_missed_and_met(tmp_path: Path) -> None:
     assert "| `e2e.p99_ms` | ≤ 1000 | 1,200.0 | **no** |" in text
     assert "`notifier`: RuntimeError: gateway down" in text
     assert json_path.exists()
+
+
+def test_identities_are_unique_valid_and_salted_apart() -> None:
+    from bench.identities import identities
+
+    first, second = identities(5000, salt=1), identities(5000, salt=2)
+    niks = {nik for nik, _ in first + second}
+    assert len(niks) == 10_000
+    for nik, phone in first[:50]:
+        assert len(nik) == 16
+        assert nik.isdigit()
+        assert nik.startswith("3372")
+        assert 1 <= int(nik[6:8]) <= 28
+        assert 1 <= int(nik[8:10]) <= 12
+        assert phone.startswith("+62812")
+        assert len(phone) == 14
