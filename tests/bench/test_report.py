@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -73,3 +75,21 @@ def test_identities_are_unique_valid_and_salted_apart() -> None:
         assert 1 <= int(nik[8:10]) <= 12
         assert phone.startswith("+62812")
         assert len(phone) == 14
+
+
+@pytest.mark.parametrize(
+    ("now", "hours"),
+    [
+        (datetime(2026, 11, 29, 1, 0, tzinfo=UTC), 1.0),  # 08:00 WIB: an hour to 09:00 WIB
+        (datetime(2026, 11, 29, 2, 0, tzinfo=UTC), 24.0),  # exactly 02:00: the next day's
+        (datetime(2026, 11, 29, 15, 30, tzinfo=UTC), 10.5),  # 22:30 WIB, quiet hours
+    ],
+)
+def test_daytime_offset_lands_on_the_next_0200_utc(now: datetime, hours: float) -> None:
+    from bench.driver import daytime_offset
+
+    offset = daytime_offset(now)
+    assert offset == hours * 3600
+    landed = now + timedelta(seconds=offset)
+    for zone, local_hour in (("Asia/Jakarta", 9), ("Asia/Makassar", 10), ("Asia/Jayapura", 11)):
+        assert landed.astimezone(ZoneInfo(zone)).hour == local_hour
