@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 from sqlalchemy import Engine
 
 from schemas.topics import CAMPAIGNS, PARTICIPANTS
 from services.common.clock import Clock, SystemClock
 from services.common.kafka_settings import KafkaSettings
-from services.common.topic_admin import admin_client
 from services.enrollment.adapters.contacts import LibraryContactRules
 from services.enrollment.adapters.db import make_engine, migrate
 from services.enrollment.adapters.relay import OutboxRelay, Producer, kafka_producer
@@ -46,7 +46,12 @@ class BrokerProbe:
 
     def _probe(self) -> bool:
         try:
-            client = admin_client(self.kafka, timeout_ms=2000)
+            client = KafkaAdminClient(
+                client_id="bebas-enrollment-readyz",
+                bootstrap_timeout_ms=1500,
+                request_timeout_ms=2000,
+                **self.kafka.kafka_python_config(),
+            )
         except (KafkaError, OSError):
             return False
         try:

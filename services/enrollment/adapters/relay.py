@@ -54,6 +54,7 @@ def kafka_producer(settings: KafkaSettings) -> Producer:
         linger_ms=5,
         batch_size=256 * 1024,
         max_block_ms=5_000,
+        bootstrap_timeout_ms=5_000,
         request_timeout_ms=10_000,
         delivery_timeout_ms=60_000,
         retry_backoff_ms=200,
