@@ -90,9 +90,7 @@ def test_officer_cannot_run_campaigns_but_can_read_them(client: TestClient, keys
     auth = Keys.auth(keys.officer_skt)
     campaign = {"code": "X1", "name": "X", "starts_on": "2027-01-01"}
     assert client.post("/v1/campaigns", json=campaign, headers=auth).status_code == 403
-    broadcast = client.post(
-        "/v1/campaigns/KKBC-PASAR-KLEWER/broadcasts", json={}, headers=auth
-    )
+    broadcast = client.post("/v1/campaigns/KKBC-PASAR-KLEWER/broadcasts", json={}, headers=auth)
     assert broadcast.status_code == 403
     assert broadcast.json()["detail"] == "only an admin key may do this"
     assert client.get("/v1/campaigns/KKBC-PASAR-KLEWER", headers=auth).status_code == 200
