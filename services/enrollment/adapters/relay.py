@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 PUBLISHED = Counter("enrollment_outbox_published_total", "Outbox events acknowledged by Kafka")
 SEND_FAILURES = Counter("enrollment_outbox_send_failures_total", "Outbox sends that failed")
-_ADVISORY_LOCK_ID = 0x6265626173  # "bebas": one number shared by every relay of one database
+_ADVISORY_LOCK_ID = 0x6265  # "be": with the schema hash, the key every relay of a database shares
 
 
 class Producer(Protocol):
@@ -82,8 +82,10 @@ class Leadership:
         try:
             if self._conn is None:
                 self._conn = self.engine.connect()
+                # One lock per schema: relays of different databases never wait on each other.
                 got = self._conn.execute(
-                    text("SELECT pg_try_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID}
+                    text("SELECT pg_try_advisory_lock(:id, hashtext(current_schema()))"),
+                    {"id": _ADVISORY_LOCK_ID},
                 ).scalar()
                 self._conn.commit()
                 if not got:
@@ -116,6 +118,8 @@ class Leadership:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(SQLAlchemyError):
+                # Closing the session (not returning it to the pool) is what frees the lock.
+                conn.invalidate()
                 conn.close()
         fd, self._file = self._file, None
         if fd is not None:
