@@ -1,0 +1,1 @@
+"""Enrollment service: registers informal workers, campaigns and payments; publishes changes."""

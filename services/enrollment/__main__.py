@@ -1,0 +1,5 @@
+import sys
+
+from services.enrollment.cli import main
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""One database transaction with every repository bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine
+
+from services.enrollment.adapters.repository import (
+    ApiKeyRepository,
+    CampaignRepository,
+    ContributionRepository,
+    IdempotencyRepository,
+    OutboxRepository,
+    ParticipantRepository,
+)
+
+
+class UnitOfWork(Protocol):
+    participants: ParticipantRepository
+    contributions: ContributionRepository
+    campaigns: CampaignRepository
+    outbox: OutboxRepository
+    api_keys: ApiKeyRepository
+    idempotency: IdempotencyRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class SqlUnitOfWork:
+    """Opens a transaction on enter; rolls back on exit unless commit() was called."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        conn = self.engine.connect()
+        conn.begin()
+        self._conn = conn
+        self.participants = ParticipantRepository(conn)
+        self.contributions = ContributionRepository(conn)
+        self.campaigns = CampaignRepository(conn)
+        self.outbox = OutboxRepository(conn)
+        self.api_keys = ApiKeyRepository(conn)
+        self.idempotency = IdempotencyRepository(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.close()
+
+    def commit(self) -> None:
+        assert self._conn is not None, "commit outside the unit of work"
+        self._conn.commit()

@@ -1,0 +1,1 @@
+"""HTTP entrypoint: thin routes that decode input, call a handler and encode the answer."""

@@ -1,0 +1,64 @@
+"""Request bodies of the HTTP API (responses are the handlers' views)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ParticipantIn(Strict):
+    full_name: str = Field(examples=["Sri Wahyuni"])
+    nik: str = Field(
+        description="16-digit NIK; shown back only masked", examples=["3372015508850001"]
+    )
+    phone: str = Field(description="Indonesian mobile number", examples=["0812-3456-7890"])
+    email: str | None = None
+    segment: str = Field(description="trader, ojek, farmer, fisher, labourer or other")
+    branch_code: str = Field(examples=["SURAKARTA"])
+    campaign_code: str | None = Field(default=None, examples=["KKBC-PASAR-KLEWER"])
+    programmes: list[str] = Field(default=["JKK", "JKM"], description="JKK and JKM, plus JHT")
+    declared_income: int = Field(ge=0, description="declared monthly income in rupiah")
+    preferred_channel: Literal["sms", "email", "whatsapp"] = "sms"
+    language: Literal["id", "en"] = "id"
+    consent_reminders: bool
+    source: Literal["field", "web", "import"] = "field"
+    community: str | None = Field(default=None, max_length=200)
+
+
+class ContributionIn(Strict):
+    period: Period = Field(examples=["2026-11"])
+    amount: int = Field(description="rupiah paid")
+    paid_at: AwareDatetime
+
+
+class OptOutIn(Strict):
+    channels: list[Literal["sms", "email", "whatsapp", "all"]] = Field(min_length=1)
+    reason: str = Field(default="request", max_length=200)
+
+
+class CampaignIn(Strict):
+    code: Code = Field(examples=["KKBC-PASAR-KLEWER"])
+    name: str = Field(min_length=1, max_length=200)
+    branch_codes: list[str] = Field(default_factory=list, description="empty: every branch")
+    starts_on: date
+    ends_on: date | None = None
+
+
+class AudienceIn(Strict):
+    branch_codes: list[str] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list)
+
+
+class BroadcastIn(Strict):
+    message_kind: str = "campaign_announcement"
+    audience: AudienceIn = Field(default_factory=AudienceIn)
+    params: dict[str, str] = Field(default_factory=dict)

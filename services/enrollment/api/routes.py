@@ -1,0 +1,231 @@
+"""The /v1 routes: decode, authorise, call the handler, encode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+
+from services.enrollment.adapters.repository import ParticipantFilter
+from services.enrollment.api.deps import ContainerDep, IdempotencyHeader, PrincipalDep, idempotency
+from services.enrollment.api.models import (
+    BroadcastIn,
+    CampaignIn,
+    ContributionIn,
+    OptOutIn,
+    ParticipantIn,
+)
+from services.enrollment.domain.access import Principal
+from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from services.enrollment.domain.model import RegistrationInput
+from services.enrollment.handlers import Idempotency
+from services.enrollment.views import participant_view
+
+REGISTERED = Counter(
+    "enrollment_participants_registered_total", "Participants registered", ["source"]
+)
+IMPORT_ROWS = Counter("enrollment_import_rows_total", "CSV rows read by imports", ["outcome"])
+
+router = APIRouter(prefix="/v1")
+
+
+def _answer(
+    container: ContainerDep,
+    actor: Principal,
+    idem: Idempotency | None,
+    status: int,
+    handle: Callable[[], dict[str, Any]],
+    headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+) -> JSONResponse:
+    """Replay a remembered answer for a retried Idempotency-Key, else run the handler."""
+    if idem is not None:
+        replay = container.enrollment.replay(actor, idem)
+        if replay is not None:
+            extra = headers(replay.body) if headers else {}
+            return JSONResponse(
+                replay.body,
+                status_code=replay.status_code,
+                headers={**extra, "Idempotent-Replayed": "true"},
+            )
+    body = handle()
+    return JSONResponse(body, status_code=status, headers=headers(body) if headers else None)
+
+
+@router.post("/participants", status_code=201, tags=["participants"])
+def register_participant(
+    body: ParticipantIn,
+    request: Request,
+    container: ContainerDep,
+    actor: PrincipalDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> JSONResponse:
+    """Register one worker; answers the participant with the computed monthly contribution."""
+    idem = idempotency(idempotency_key, request.url.path, body)
+
+    def handle() -> dict[str, Any]:
+        view = container.enrollment.register(RegistrationInput(**body.model_dump()), actor, idem)
+        REGISTERED.labels(body.source).inc()
+        return view
+
+    return _answer(
+        container, actor, idem, 201, handle, lambda b: {"Location": f"/v1/participants/{b['id']}"}
+    )
+
+
+@router.get("/participants/{participant_id}", tags=["participants"])
+def get_participant(participant_id: str, container: ContainerDep, actor: PrincipalDep) -> Any:
+    with container.enrollment.uow() as uow:
+        row = uow.participants.get(participant_id)
+    if row is None:
+        raise NotFound("participant", participant_id)
+    actor.require_read(row["branch_code"])
+    return participant_view(row)
+
+
+@router.get("/participants", tags=["participants"])
+def list_participants(
+    container: ContainerDep,
+    actor: PrincipalDep,
+    branch_code: str | None = None,
+    campaign_code: str | None = None,
+    segment: str | None = None,
+    registered_from: date | None = None,
+    registered_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Any:
+    """Participants in registration order; officers see only their own branch."""
+    if actor.role == "officer":
+        if branch_code and branch_code != actor.branch_code:
+            raise Forbidden(f"your key is for branch {actor.branch_code}, not {branch_code}")
+        branch_code = actor.branch_code
+    after = 0
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise InvalidInput([FieldProblem("cursor", "is not a cursor this API gave out")])
+        after = int(cursor)
+    if registered_from and registered_to and registered_to < registered_from:
+        raise InvalidInput([FieldProblem("registered_to", "is before registered_from")])
+    where = ParticipantFilter(branch_code, campaign_code, segment, registered_from, registered_to)
+    with container.enrollment.uow() as uow:
+        rows = uow.participants.page(where, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [participant_view(r) for r in rows],
+        "next_cursor": str(rows[-1]["seq"]) if more and rows else None,
+    }
+
+
+@router.post("/participants/{participant_id}/contributions", status_code=201, tags=["payments"])
+def record_contribution(
+    participant_id: str,
+    body: ContributionIn,
+    request: Request,
+    container: ContainerDep,
+    actor: PrincipalDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> JSONResponse:
+    idem = idempotency(idempotency_key, request.url.path, body)
+    return _answer(
+        container,
+        actor,
+        idem,
+        201,
+        lambda: container.enrollment.record_contribution(
+            participant_id, body.period, body.amount, body.paid_at, actor, idem
+        ),
+    )
+
+
+@router.post("/participants/{participant_id}/opt-out", tags=["participants"])
+def opt_out(
+    participant_id: str,
+    body: OptOutIn,
+    request: Request,
+    container: ContainerDep,
+    actor: PrincipalDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> JSONResponse:
+    idem = idempotency(idempotency_key, request.url.path, body)
+    return _answer(
+        container,
+        actor,
+        idem,
+        200,
+        lambda: container.enrollment.opt_out(
+            participant_id, list(body.channels), body.reason, actor, idem
+        ),
+    )
+
+
+@router.post("/campaigns", status_code=201, tags=["campaigns"])
+def create_campaign(
+    body: CampaignIn,
+    request: Request,
+    container: ContainerDep,
+    actor: PrincipalDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> JSONResponse:
+    idem = idempotency(idempotency_key, request.url.path, body)
+    return _answer(
+        container,
+        actor,
+        idem,
+        201,
+        lambda: container.enrollment.create_campaign(
+            body.code, body.name, body.branch_codes, body.starts_on, body.ends_on, actor, idem
+        ),
+        lambda b: {"Location": f"/v1/campaigns/{b['code']}"},
+    )
+
+
+@router.get("/campaigns/{code}", tags=["campaigns"])
+def get_campaign(code: str, container: ContainerDep, actor: PrincipalDep) -> Any:
+    return container.enrollment.get_campaign(code)
+
+
+@router.post("/campaigns/{code}/broadcasts", status_code=202, tags=["campaigns"])
+def request_broadcast(
+    code: str,
+    body: BroadcastIn,
+    request: Request,
+    container: ContainerDep,
+    actor: PrincipalDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> JSONResponse:
+    idem = idempotency(idempotency_key, request.url.path, body)
+    return _answer(
+        container,
+        actor,
+        idem,
+        202,
+        lambda: container.enrollment.request_broadcast(
+            code,
+            body.message_kind,
+            body.audience.branch_codes,
+            body.audience.segments,
+            body.params,
+            actor,
+            idem,
+        ),
+    )
+
+
+@router.post("/imports", tags=["imports"])
+def import_csv(
+    file: Annotated[UploadFile, File(description="CSV sign-up sheet, UTF-8, ';' or ','")],
+    container: ContainerDep,
+    actor: PrincipalDep,
+) -> Any:
+    """Register every valid row of a sign-up sheet; answers a per-row report."""
+    report = container.importer.run(file.file, actor)
+    IMPORT_ROWS.labels("registered").inc(report.registered)
+    IMPORT_ROWS.labels("duplicate").inc(report.duplicates)
+    IMPORT_ROWS.labels("rejected").inc(report.rejected)
+    REGISTERED.labels("import").inc(report.registered)
+    return report.as_dict()

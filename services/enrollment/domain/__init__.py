@@ -1,0 +1,1 @@
+"""The pure domain of enrollment: standard library only, no I/O beyond reading its data files."""

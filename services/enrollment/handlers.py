@@ -1,0 +1,487 @@
+"""Command handlers: validate, write state and its event in one transaction, say the result."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from schemas.events import (
+    Audience,
+    CampaignBroadcastRequestedV1,
+    CampaignCreatedV1,
+    ContributionPaidV1,
+    ParticipantOptedOutV1,
+    ParticipantRegisteredV2,
+)
+from schemas.nik import mask_nik, nik_hash
+from schemas.vocab import MessageKind
+from services.common.clock import Clock
+from services.enrollment.adapters.repository import Row, utc
+from services.enrollment.adapters.unit_of_work import UnitOfWork
+from services.enrollment.domain.access import Principal
+from services.enrollment.domain.errors import (
+    AlreadyRegistered,
+    Conflict,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+)
+from services.enrollment.domain.model import (
+    CHANNELS,
+    ContactRules,
+    Registration,
+    RegistrationInput,
+    validate_registration,
+)
+from services.enrollment.domain.reference import ReferenceData
+from services.enrollment.outbox import OutboxWriter
+from services.enrollment.views import participant_view
+
+#: Payments may be stamped a little ahead of our clock by the paying system.
+PAID_AT_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key and the fingerprint of the request it came with."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: dict[str, Any]
+
+
+class Enrollment:
+    """The application service: every write the API and the importer make goes through here."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        reference: ReferenceData,
+        contacts: ContactRules,
+        clock: Clock,
+        outbox: OutboxWriter,
+        nik_secret: bytes,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.uow = uow_factory
+        self.reference = reference
+        self.contacts = contacts
+        self.clock = clock
+        self.outbox = outbox
+        self.nik_secret = nik_secret
+        self.on_commit = on_commit
+        # Campaigns are never edited or deleted, so a code once seen can be trusted.
+        self._campaigns: dict[str, frozenset[str]] = {}
+        self._campaigns_lock = threading.Lock()
+
+    # --- idempotency -----------------------------------------------------------------------
+
+    def replay(self, actor: Principal, idem: Idempotency) -> Replay | None:
+        with self.uow() as uow:
+            stored = uow.idempotency.get(actor.key_id, idem.key)
+        if stored is None:
+            return None
+        if stored["fingerprint"] != idem.fingerprint:
+            raise Conflict(
+                "this Idempotency-Key was already used for a different request; "
+                "use a new key for a new request"
+            )
+        return Replay(stored["status_code"], json.loads(stored["body"]))
+
+    def _remember(
+        self, uow: UnitOfWork, actor: Principal, idem: Idempotency | None, status: int, body: Any
+    ) -> None:
+        if idem is None:
+            return
+        uow.idempotency.add(
+            {
+                "principal": actor.key_id,
+                "key": idem.key,
+                "fingerprint": idem.fingerprint,
+                "status_code": status,
+                "body": json.dumps(body, default=str),
+                "created_at": self.clock.now(),
+            }
+        )
+
+    def _commit(self, uow: UnitOfWork) -> None:
+        uow.commit()
+        self.on_commit()
+
+    # --- participants ----------------------------------------------------------------------
+
+    def validate(self, raw: RegistrationInput, today: date | None = None) -> Registration:
+        return validate_registration(
+            raw, self.reference, self.contacts, today or self.clock.now().date()
+        )
+
+    def check_campaign(self, uow: UnitOfWork, registration: Registration) -> FieldProblem | None:
+        code = registration.campaign_code
+        if code is None:
+            return None
+        branches = self._campaign_branches(uow, code)
+        if branches is None:
+            return FieldProblem("campaign_code", f"unknown campaign {code!r}")
+        if branches and registration.branch.code not in branches:
+            return FieldProblem(
+                "campaign_code",
+                f"campaign {code} does not run in branch {registration.branch.code}",
+            )
+        return None
+
+    def _campaign_branches(self, uow: UnitOfWork, code: str) -> frozenset[str] | None:
+        cached = self._campaigns.get(code)
+        if cached is not None:
+            return cached
+        row = uow.campaigns.get(code)
+        if row is None:
+            return None
+        branches = frozenset(b for b in row["branch_codes"].split(",") if b)
+        with self._campaigns_lock:
+            self._campaigns[code] = branches
+        return branches
+
+    def register(
+        self, raw: RegistrationInput, actor: Principal, idem: Idempotency | None = None
+    ) -> dict[str, Any]:
+        if actor.role == "viewer" or raw.branch_code in self.reference.branches:
+            actor.require_write(raw.branch_code)  # unknown branches are reported by validation
+        registration = self.validate(raw)
+        now = self.clock.now()
+        with self.uow() as uow:
+            problem = self.check_campaign(uow, registration)
+            if problem:
+                raise InvalidInput([problem])
+            hashed = nik_hash(registration.nik.nik, self.nik_secret)
+            existing = uow.participants.id_for_nik_hash(hashed)
+            if existing:
+                raise AlreadyRegistered(existing)
+            row, event = self.participant_rows(registration, hashed, actor, now)
+            uow.participants.add_many([row])
+            uow.outbox.add_many([event])
+            view = participant_view(row)
+            self._remember(uow, actor, idem, 201, view)
+            try:
+                self._commit(uow)
+            except IntegrityError:
+                raise self._why_insert_failed(hashed, actor, idem) from None
+        return view
+
+    def _why_insert_failed(
+        self, hashed: str, actor: Principal, idem: Idempotency | None
+    ) -> Exception:
+        """A concurrent request won the race: same NIK, or same Idempotency-Key."""
+        with self.uow() as uow:
+            existing = uow.participants.id_for_nik_hash(hashed)
+        if existing:
+            return AlreadyRegistered(existing)
+        return Conflict("a request with this Idempotency-Key is being processed; retry shortly")
+
+    def participant_rows(
+        self, reg: Registration, hashed: str, actor: Principal, now: datetime
+    ) -> tuple[Row, Row]:
+        """The participant row and the outbox row of its `participant.registered` event."""
+        participant_id = str(uuid.uuid4())
+        masked = mask_nik(reg.nik.nik)
+        row: Row = {
+            "id": participant_id,
+            "nik_hash": hashed,
+            "nik_masked": masked,
+            "full_name": reg.full_name,
+            "birth_date": reg.nik.birth_date,
+            "sex": reg.nik.sex,
+            "province_code": reg.nik.province.code,
+            "phone_e164": reg.phone_e164,
+            "email": reg.email,
+            "segment": reg.segment,
+            "branch_code": reg.branch.code,
+            "campaign_code": reg.campaign_code,
+            "programmes": ",".join(reg.programmes),
+            "declared_income": reg.declared_income,
+            "monthly_contribution": reg.contribution.total,
+            "preferred_channel": reg.preferred_channel,
+            "language": reg.language,
+            "consent_reminders": reg.consent_reminders,
+            "source": reg.source,
+            "community": reg.community,
+            "officer_id": actor.key_id,
+            "opted_out_channels": "",
+            "registered_at": now,
+        }
+        data = ParticipantRegisteredV2(
+            participant_id=participant_id,
+            full_name=reg.full_name,
+            nik_hash=hashed,
+            nik_masked=masked,
+            birth_date=reg.nik.birth_date,
+            sex=reg.nik.sex,
+            phone_e164=reg.phone_e164,
+            email=reg.email,
+            segment=reg.segment,
+            branch_code=reg.branch.code,
+            branch_timezone=reg.branch.timezone,
+            campaign_code=reg.campaign_code,
+            officer_id=actor.key_id,
+            programmes=list(reg.programmes),
+            declared_income=reg.declared_income,
+            monthly_contribution=reg.contribution.total,
+            preferred_channel=reg.preferred_channel,
+            language=reg.language,
+            consent_reminders=reg.consent_reminders,
+            source=reg.source,
+            registered_at=now,
+            community=reg.community,
+        )
+        return row, self.outbox.row(data, participant_id, now)
+
+    def _participant_for_write(self, uow: UnitOfWork, pid: str, actor: Principal) -> Row:
+        row = uow.participants.get(pid)
+        if row is None:
+            raise NotFound("participant", pid)
+        actor.require_write(row["branch_code"])
+        return row
+
+    def record_contribution(
+        self,
+        participant_id: str,
+        period: str,
+        amount: int,
+        paid_at: datetime,
+        actor: Principal,
+        idem: Idempotency | None = None,
+    ) -> dict[str, Any]:
+        now = self.clock.now()
+        problems = []
+        if amount <= 0:
+            problems.append(FieldProblem("amount", "must be more than 0 rupiah"))
+        if utc(paid_at) > now + PAID_AT_SKEW:
+            problems.append(FieldProblem("paid_at", "is in the future"))
+        if problems:
+            raise InvalidInput(problems)
+        with self.uow() as uow:
+            participant = self._participant_for_write(uow, participant_id, actor)
+            if uow.contributions.for_period(participant_id, period):
+                raise Conflict(f"the contribution for {period} is already recorded")
+            branch = self.reference.branches[participant["branch_code"]]
+            row = {
+                "id": str(uuid.uuid4()),
+                "participant_id": participant_id,
+                "period": period,
+                "amount": amount,
+                "paid_at": utc(paid_at),
+                "recorded_at": now,
+                "recorded_by": actor.key_id,
+            }
+            uow.contributions.add(row)
+            data = ContributionPaidV1(
+                participant_id=participant_id,
+                payment_id=row["id"],
+                period=period,
+                amount=amount,
+                paid_at=utc(paid_at),
+                branch_code=branch.code,
+                branch_timezone=branch.timezone,
+                campaign_code=participant["campaign_code"],
+            )
+            uow.outbox.add_many([self.outbox.row(data, participant_id, now)])
+            view = {
+                "payment_id": row["id"],
+                "participant_id": participant_id,
+                "period": period,
+                "amount": amount,
+                "paid_at": utc(paid_at).isoformat(),
+                "expected_amount": participant["monthly_contribution"],
+            }
+            self._remember(uow, actor, idem, 201, view)
+            try:
+                self._commit(uow)
+            except IntegrityError:
+                raise Conflict(f"the contribution for {period} is already recorded") from None
+        return view
+
+    def opt_out(
+        self,
+        participant_id: str,
+        channels: list[str],
+        reason: str,
+        actor: Principal,
+        idem: Idempotency | None = None,
+    ) -> dict[str, Any]:
+        wanted = set(CHANNELS) if "all" in channels else set(channels)
+        unknown = wanted - set(CHANNELS)
+        if unknown or not wanted:
+            raise InvalidInput(
+                [FieldProblem("channels", f"use 'all' or some of {', '.join(CHANNELS)}")]
+            )
+        now = self.clock.now()
+        with self.uow() as uow:
+            participant = self._participant_for_write(uow, participant_id, actor)
+            before = {c for c in participant["opted_out_channels"].split(",") if c}
+            new = sorted(wanted - before)
+            after = sorted(before | wanted)
+            if new:
+                uow.participants.set_opted_out(participant_id, ",".join(after))
+                branch = self.reference.branches[participant["branch_code"]]
+                data = ParticipantOptedOutV1(
+                    participant_id=participant_id,
+                    branch_code=branch.code,
+                    branch_timezone=branch.timezone,
+                    campaign_code=participant["campaign_code"],
+                    channels=new,
+                    reason=reason,
+                    opted_out_at=now,
+                )
+                uow.outbox.add_many([self.outbox.row(data, participant_id, now)])
+            view = {"participant_id": participant_id, "opted_out_channels": after, "changed": new}
+            self._remember(uow, actor, idem, 200, view)
+            self._commit(uow)
+        return view
+
+    # --- campaigns -------------------------------------------------------------------------
+
+    def create_campaign(
+        self,
+        code: str,
+        name: str,
+        branch_codes: list[str],
+        starts_on: date,
+        ends_on: date | None,
+        actor: Principal,
+        idem: Idempotency | None = None,
+    ) -> dict[str, Any]:
+        actor.require_admin()
+        problems = [
+            FieldProblem("branch_codes", f"unknown branch {b!r}")
+            for b in branch_codes
+            if b not in self.reference.branches
+        ]
+        if ends_on is not None and ends_on < starts_on:
+            problems.append(FieldProblem("ends_on", "is before starts_on"))
+        if problems:
+            raise InvalidInput(problems)
+        now = self.clock.now()
+        row = {
+            "code": code,
+            "name": name,
+            "branch_codes": ",".join(branch_codes),
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+            "created_at": now,
+            "created_by": actor.key_id,
+        }
+        data = CampaignCreatedV1(
+            campaign_code=code,
+            name=name,
+            branch_codes=branch_codes,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            created_at=now,
+        )
+        with self.uow() as uow:
+            if uow.campaigns.get(code):
+                raise Conflict(f"campaign {code} already exists")
+            uow.campaigns.add(row)
+            uow.outbox.add_many([self.outbox.row(data, code, now)])
+            view = campaign_view(row)
+            self._remember(uow, actor, idem, 201, view)
+            try:
+                self._commit(uow)
+            except IntegrityError:
+                raise Conflict(f"campaign {code} already exists") from None
+        return view
+
+    def get_campaign(self, code: str) -> dict[str, Any]:
+        with self.uow() as uow:
+            row = uow.campaigns.get(code)
+        if row is None:
+            raise NotFound("campaign", code)
+        return campaign_view(row)
+
+    def request_broadcast(
+        self,
+        campaign_code: str,
+        message_kind: str,
+        branch_codes: list[str],
+        segments: list[str],
+        params: dict[str, str],
+        actor: Principal,
+        idem: Idempotency | None = None,
+    ) -> dict[str, Any]:
+        actor.require_admin()
+        problems = [
+            FieldProblem("audience.branch_codes", f"unknown branch {b!r}")
+            for b in branch_codes
+            if b not in self.reference.branches
+        ] + [
+            FieldProblem("audience.segments", f"unknown segment {s!r}")
+            for s in segments
+            if s not in self.reference.segments
+        ]
+        kinds = [k.value for k in MessageKind]
+        if message_kind not in kinds:
+            problems.append(FieldProblem("message_kind", f"must be one of {', '.join(kinds)}"))
+        if problems:
+            raise InvalidInput(problems)
+        now = self.clock.now()
+        broadcast_id = str(uuid.uuid4())
+        audience = Audience(
+            branch_codes=branch_codes, segments=segments, campaign_codes=[campaign_code]
+        )
+        with self.uow() as uow:
+            if uow.campaigns.get(campaign_code) is None:
+                raise NotFound("campaign", campaign_code)
+            uow.campaigns.add_broadcast(
+                {
+                    "id": broadcast_id,
+                    "campaign_code": campaign_code,
+                    "message_kind": message_kind,
+                    "audience": audience.model_dump_json(),
+                    "params": json.dumps(params),
+                    "requested_by": actor.key_id,
+                    "requested_at": now,
+                }
+            )
+            data = CampaignBroadcastRequestedV1(
+                broadcast_id=broadcast_id,
+                campaign_code=campaign_code,
+                message_kind=MessageKind(message_kind),
+                audience=audience,
+                params=params,
+                requested_by=actor.key_id,
+                requested_at=now,
+            )
+            uow.outbox.add_many([self.outbox.row(data, campaign_code, now)])
+            view = {
+                "broadcast_id": broadcast_id,
+                "campaign_code": campaign_code,
+                "message_kind": message_kind,
+                "audience": audience.model_dump(),
+                "params": params,
+                "requested_at": now.isoformat(),
+            }
+            self._remember(uow, actor, idem, 202, view)
+            self._commit(uow)
+        return view
+
+
+def campaign_view(row: Row) -> dict[str, Any]:
+    return {
+        "code": row["code"],
+        "name": row["name"],
+        "branch_codes": [b for b in row["branch_codes"].split(",") if b],
+        "starts_on": row["starts_on"].isoformat(),
+        "ends_on": row["ends_on"].isoformat() if row["ends_on"] else None,
+        "created_at": utc(row["created_at"]).isoformat(),
+    }

@@ -1,0 +1,68 @@
+"""Every setting of the enrollment service, read from `ENROLLMENT_*` (Kafka from `KAFKA_*`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import CAMPAIGNS, PARTICIPANTS
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENROLLMENT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("data/enrollment")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default a SQLite file under data_dir"
+    )
+    nik_hash_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for NIK hashes; when unset a random key is kept in data_dir",
+    )
+    bootstrap_admin_key: SecretStr | None = None
+    relay_enabled: bool = True
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval: float = Field(default=0.5, gt=0, le=60)
+    participants_topic: str = PARTICIPANTS.name
+    campaigns_topic: str = CAMPAIGNS.name
+    event_source: str = "urn:bebas-cemas:enrollment"
+    import_chunk_size: int = Field(default=1000, ge=1, le=20_000)
+    reference_dir: Path | None = Field(
+        default=None, description="folder with provinces/branches/segments/rates JSON overrides"
+    )
+    api_key_cache_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("nik_hash_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("ENROLLMENT_NIK_HASH_KEY must be at least 16 characters")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'enrollment.sqlite3').resolve()}"
+
+    def nik_secret(self) -> bytes:
+        """The NIK hash key; generated once and kept in data_dir when not configured.
+
+        The hash must stay stable across restarts (it is how duplicates are found), so a
+        generated key is written to a 0600 file rather than held in memory.
+        """
+        if self.nik_hash_key is not None:
+            return self.nik_hash_key.get_secret_value().encode()
+        path = self.data_dir / "nik-hash.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()

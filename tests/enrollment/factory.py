@@ -1,0 +1,28 @@
+"""Deterministic valid test data: NIKs and phone numbers that pass every rule."""
+
+from __future__ import annotations
+
+import random
+
+
+def nik_for(n: int, female: bool = False, province: str = "33") -> str:
+    """A valid NIK unique per n (serial and birth date vary with n)."""
+    day = 1 + n % 28
+    month = 1 + (n // 28) % 12
+    year = 60 + (n // 336) % 40
+    serial = 1 + n % 9999
+    regency = 1 + (n // 9999) % 99
+    return (
+        f"{province}{regency:02d}01{day + (40 if female else 0):02d}{month:02d}{year:02d}"
+        f"{serial:04d}"
+    )
+
+
+def phone_for(n: int) -> str:
+    return f"0812{n:08d}"
+
+
+def shuffled(items: list[int], seed: int = 7) -> list[int]:
+    copy = list(items)
+    random.Random(seed).shuffle(copy)
+    return copy
