@@ -25,7 +25,6 @@ from services.platform import DEFAULT_PORTS, Platform
 T = TypeVar("T")
 BRANCHES = ("SURAKARTA", "SEMARANG", "DENPASAR", "MAKASSAR", "JAYAPURA")
 SEGMENTS = ("trader", "ojek", "farmer", "fisher", "labourer", "other")
-CAMPAIGN = "KKBC-PASAR-KLEWER"
 
 
 def daytime_offset(now: datetime) -> float:
@@ -40,14 +39,14 @@ def daytime_offset(now: datetime) -> float:
     return (target - now).total_seconds()
 
 
-def registration(nik: str, phone: str, i: int, **overrides: Any) -> dict[str, Any]:
+def registration(nik: str, phone: str, i: int, campaign: str, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "full_name": f"Peserta Uji {i}",
         "nik": nik,
         "phone": phone,
         "segment": SEGMENTS[i % len(SEGMENTS)],
         "branch_code": BRANCHES[i % len(BRANCHES)],
-        "campaign_code": CAMPAIGN,
+        "campaign_code": campaign,
         "programmes": ["JKK", "JKM"],
         "declared_income": 1_000_000,
         "preferred_channel": "sms",
@@ -122,6 +121,19 @@ class PlatformRun:
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.url("enrollment"), headers=self.auth, timeout=30)
+
+    def create_campaign(self, code: str, branches: Iterable[str] = ()) -> dict[str, Any]:
+        """A campaign running in the given branches (none: every branch), starting today."""
+        body = {
+            "code": code,
+            "name": f"Kerja Keras Bebas Cemas – {code}",
+            "branch_codes": list(branches),
+            "starts_on": datetime.now(UTC).date().isoformat(),
+        }
+        with self.api() as api:
+            response = api.post("/v1/campaigns", json=body)
+        response.raise_for_status()
+        return dict(response.json())
 
     def sms_messages(self) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.url('sms_gateway')}/messages", timeout=30)

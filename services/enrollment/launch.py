@@ -11,11 +11,14 @@ from services.platform import LaunchContext, ProcessSpec
 
 
 def _admin_key(ctx: LaunchContext, data_dir_marker: str) -> tuple[str | None, bool]:
-    """The bootstrap admin key: ENROLLMENT_BOOTSTRAP_ADMIN_KEY, or a new one on the first run.
+    """The bootstrap admin key: ENROLLMENT_BOOTSTRAP_ADMIN_KEY (from the launcher's environment
+    or the process's), or a new one on the first run.
 
     Only a marker (never the key) is written, so the generated key is shown exactly once.
     """
-    configured = os.environ.get("ENROLLMENT_BOOTSTRAP_ADMIN_KEY")
+    configured = ctx.env.get("ENROLLMENT_BOOTSTRAP_ADMIN_KEY") or os.environ.get(
+        "ENROLLMENT_BOOTSTRAP_ADMIN_KEY"
+    )
     if configured:
         return configured, False
     marker = ctx.data_dir / "enrollment" / data_dir_marker
