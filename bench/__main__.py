@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import enrollment as enrollment_bench
 from bench import machine, report
 from bench import reporting as reporting_bench
 from bench.context import BenchContext
@@ -21,6 +22,7 @@ from services.common.kafka_settings import KafkaSettings
 
 Section = Callable[[BenchContext], dict[str, float]]
 SECTIONS: dict[str, Section] = {
+    "enrollment": enrollment_bench.measure,
     "reporting": reporting_bench.measure,
 }
 RESULTS = Path(__file__).parent / "results"
