@@ -1,0 +1,141 @@
+"""`python -m services.reporting worker`: one reporting worker (faust + HTTP on one loop)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import uvicorn
+from faust.contrib.asgi import faust_app_running
+
+from services.common.faust_app import GroupTimeouts
+from services.common.kafka_settings import KafkaSettings
+from services.reporting.api import Services, create_api
+from services.reporting.lag import LagCollector, LagReader, LagSnapshot
+from services.reporting.settings import Settings
+from services.reporting.telemetry import Telemetry
+from services.reporting.worker import ReportingWorker, topic_partitions
+
+LOG_LEVELS = {
+    "crit": "critical",
+    "error": "error",
+    "warn": "warning",
+    "info": "info",
+    "debug": "debug",
+}
+log = logging.getLogger("services.reporting")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def wait_for_topics(
+    kafka: KafkaSettings, topics: tuple[str, ...], timeout: float = 60.0
+) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return topic_partitions(kafka, topics)
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("waiting for source topics: %s", exc)
+            time.sleep(1.0)
+
+
+async def keep_lag_fresh(
+    reader: LagReader, snapshot: LagSnapshot, collector: LagCollector, every_s: float
+) -> None:
+    while True:
+        try:
+            snapshot.partitions = await asyncio.to_thread(reader.read)
+            snapshot.taken_at, snapshot.error = time.time(), None
+        except Exception as exc:  # a broker hiccup must not end the loop
+            collector.failures += 1
+            snapshot.error = f"{type(exc).__name__}: {exc}"
+            log.warning("reading consumer lag failed: %s", snapshot.error)
+            await asyncio.to_thread(reader.close)
+        await asyncio.sleep(every_s)
+
+
+def bootstrap(
+    settings: Settings, kafka: KafkaSettings, timeouts: GroupTimeouts | None = None
+) -> tuple[Any, ReportingWorker]:
+    """The composition root: worker, lag reader, metrics and API, wired together."""
+    partitions = wait_for_topics(kafka, settings.source_topics)
+    telemetry = Telemetry()
+    worker = ReportingWorker(settings, kafka, partitions, telemetry=telemetry, timeouts=timeouts)
+    snapshot = LagSnapshot()
+    collector = LagCollector(snapshot)
+    telemetry.registry.register(collector)
+    reader = LagReader(kafka, settings.lag_group_list)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(api: Any) -> AsyncIterator[None]:
+        lag_task = asyncio.create_task(
+            keep_lag_fresh(reader, snapshot, collector, settings.lag_interval_s)
+        )
+        try:
+            async with faust_app_running(worker.app):
+                yield
+        finally:
+            lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag_task
+            await asyncio.to_thread(reader.close)
+
+    services = Services(worker, snapshot, telemetry.registry, settings.url, settings.peer_timeout_s)
+    return create_api(services, lifespan=lifespan), worker
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after a graceful shutdown, so the process would report death
+    by signal; a clean stop here exits 0 (what `make run` and supervisors expect)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve(settings: Settings, kafka: KafkaSettings) -> int:
+    level = LOG_LEVELS[settings.log_level]
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    api, _ = bootstrap(settings, kafka)
+    config = uvicorn.Config(
+        api,
+        host=settings.host,
+        port=settings.port,
+        log_level=level,
+        lifespan="on",
+        access_log=False,
+    )
+    server = _Server(config)
+    log.warning("reporting worker %s serving on %s", settings.group_id, settings.url)
+    server.run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.reporting")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("worker", help="consume, count and serve the API and dashboard")
+    args = parser.parse_args(argv)
+    if args.command == "worker":
+        return serve(Settings(), KafkaSettings())
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

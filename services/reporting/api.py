@@ -1,0 +1,251 @@
+"""The HTTP API: metrics per campaign and branch, overview, CSV, stream health, dashboard.
+
+Every figure is cluster-wide (see `cluster.py`). Errors are RFC 9457 problem+json and name
+the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.reporting.cluster import Gathered, Partial, gather
+from services.reporting.domain import figures
+from services.reporting.lag import LagSnapshot
+
+STATIC = Path(__file__).parent / "static"
+PROBLEM = "application/problem+json"
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$|^-$"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+@dataclass
+class Services:
+    """What the routes need from the running worker (a port: tests may pass their own)."""
+
+    worker: Any  # ReportingWorker: owned(), counters(), peers(), ready, sources, telemetry
+    lag: LagSnapshot
+    registry: CollectorRegistry
+    url: str
+    peer_timeout_s: float = 3.0
+
+    def local_partial(self) -> Partial:
+        telemetry = self.worker.telemetry
+        return Partial(
+            url=self.url,
+            owned=self.worker.owned(),
+            counters=self.worker.counters(),
+            totals=telemetry.totals(),
+            events_per_second=telemetry.events_per_second(),
+        )
+
+    def expected_partitions(self) -> dict[str, int]:
+        return {name: source.partitions for name, source in self.worker.sources.items()}
+
+    async def gathered(self) -> Gathered:
+        return await gather(self.local_partial(), self.worker.peers(), self.peer_timeout_s)
+
+    async def counters(self) -> figures.Counters:
+        got = await self.gathered()
+        missing = got.missing(self.expected_partitions())
+        if missing:
+            where = "; ".join(f"{t} {ps}" for t, ps in missing.items())
+            raise Problem(
+                503,
+                "Figures incomplete",
+                f"no recovered worker answers for partitions: {where} "
+                "(starting, rebalancing or unreachable); try again shortly",
+                missing_partitions=missing,
+                unreachable_workers=got.unreachable,
+            )
+        return got.merged()
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+Code = Annotated[str, PathParam(pattern=CODE_PATTERN, description="campaign or branch code")]
+From = Annotated[date | None, Query(alias="from", description="first local day (YYYY-MM-DD)")]
+To = Annotated[date | None, Query(alias="to", description="last local day (YYYY-MM-DD)")]
+
+
+def date_range(start: From = None, end: To = None) -> figures.DateRange:
+    try:
+        return figures.DateRange(start, end)
+    except ValueError as exc:
+        raise Problem(
+            422, "Invalid date range", str(exc), errors=[{"field": "from", "message": str(exc)}]
+        ) from exc
+
+
+RangeDep = Annotated[figures.DateRange, Depends(date_range)]
+
+
+def create_api(services: Services, lifespan: Any = None) -> FastAPI:
+    api = FastAPI(
+        title="Bebas Cemas reporting",
+        version="1.0",
+        description="Live campaign metrics for operations teams: enrolments, messages, "
+        "payments, opt-outs; stream health. Days are local days of each branch (WIB/WITA/WIT).",
+        lifespan=lifespan,
+    )
+    api.state.services = services
+    _problems(api)
+    api.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @api.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @api.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", tags=["health"])
+    async def readyz(services: ServicesDep) -> JSONResponse:
+        ready = bool(services.worker.ready)
+        body = {"status": "ready" if ready else "not ready", "owned": services.worker.owned()}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @api.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    async def metrics(services: ServicesDep) -> Response:
+        return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @api.get("/v1/campaigns/{code}/metrics", tags=["metrics"])
+    async def campaign_metrics(code: Code, rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
+        """Enrolments, messages, payments and opt-outs of one campaign, by branch and day."""
+        return figures.campaign_report(await services.counters(), code, rng)
+
+    @api.get("/v1/campaigns/{code}/report.csv", tags=["metrics"], response_class=PlainTextResponse)
+    async def campaign_csv(code: Code, rng: RangeDep, services: ServicesDep) -> Response:
+        """The campaign report as CSV: one row per local day and branch."""
+        rows = figures.campaign_csv_rows(await services.counters(), code, rng)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(figures.CSV_HEADER)
+        writer.writerows(rows)
+        filename = f"bebas-cemas-{code}-report.csv"
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @api.get("/v1/branches/{code}/metrics", tags=["metrics"])
+    async def branch_metrics(code: Code, rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
+        """Everything of one branch, by campaign and day."""
+        return figures.branch_report(await services.counters(), code, rng)
+
+    @api.get("/v1/overview", tags=["metrics"])
+    async def overview(rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
+        """Every campaign's headline figures, and the totals."""
+        return figures.overview(await services.counters(), rng)
+
+    @api.get("/v1/stream-health", tags=["health"])
+    async def stream_health(services: ServicesDep) -> dict[str, Any]:
+        """Consumer lag per group and partition, events per second, dead letters."""
+        got = await services.gathered()
+        processed: dict[str, dict[str, int]] = {}
+        for partial in got.partials:
+            for topic, values in partial.totals.items():
+                into = processed.setdefault(topic, {})
+                for name, value in values.items():
+                    into[name] = into.get(name, 0) + value
+        lag = services.lag
+        return {
+            "workers": sorted(p.url for p in got.partials),
+            "unreachable_workers": got.unreachable,
+            "missing_partitions": got.missing(services.expected_partitions()),
+            "events_per_second": round(sum(p.events_per_second for p in got.partials), 1),
+            "topics": processed,
+            "dead_letters": sum(v.get("dead_letters", 0) for v in processed.values()),
+            "lag": {
+                "by_group": lag.by_group(),
+                "partitions": [
+                    {
+                        "group": p.group,
+                        "topic": p.topic,
+                        "partition": p.partition,
+                        "committed": p.committed,
+                        "end": p.end,
+                        "lag": p.lag,
+                    }
+                    for p in lag.partitions
+                ],
+                "taken_at": lag.taken_at,
+                "error": lag.error,
+            },
+        }
+
+    @api.get("/internal/v1/partial", include_in_schema=False)
+    async def partial(services: ServicesDep) -> dict[str, Any]:
+        return services.local_partial().to_json()
+
+    return api
+
+
+def _problems(api: FastAPI) -> None:
+    @api.exception_handler(Problem)
+    async def problem(request: Request, exc: Problem) -> JSONResponse:
+        body = {
+            "type": "about:blank",
+            "title": exc.title,
+            "status": exc.status,
+            "detail": exc.detail,
+            "instance": request.url.path,
+            **exc.extra,
+        }
+        headers = {"Retry-After": "2"} if exc.status == 503 else None
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM, headers=headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
+                "in": str(err["loc"][0]),
+                "message": err["msg"],
+            }
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        body = {
+            "type": "about:blank",
+            "title": "Invalid request",
+            "status": 422,
+            "detail": detail,
+            "instance": request.url.path,
+            "errors": errors,
+        }
+        return JSONResponse(body, status_code=422, media_type=PROBLEM)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = {
+            "type": "about:blank",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+            "instance": request.url.path,
+        }
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)

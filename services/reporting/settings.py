@@ -1,0 +1,60 @@
+"""Settings of the reporting service, read from `REPORTING_*` (Kafka itself from `KAFKA_*`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import CAMPAIGNS, NOTIFICATIONS, PARTICIPANTS, REPORTING_DEADLETTER
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8002, ge=1, le=65535)
+    advertised_url: str | None = Field(
+        default=None,
+        description="URL other workers use to reach this one (default http://HOST:PORT)",
+    )
+    data_dir: Path = Path("data/reporting")
+    store: str = Field(default="rocksdb://", pattern=r"^(memory|rocksdb)://")
+    group_id: str = Field(default="bebas-reporting", min_length=1)
+    participants_topic: str = PARTICIPANTS.name
+    campaigns_topic: str = CAMPAIGNS.name
+    notifications_topic: str = NOTIFICATIONS.name
+    deadletter_topic: str = REPORTING_DEADLETTER.name
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    batch_within_s: float = Field(default=0.2, gt=0, le=10)
+    dedupe_window: int = Field(
+        default=100_000, ge=100, description="event ids remembered per source partition"
+    )
+    lag_interval_s: float = Field(default=5.0, gt=0, le=300)
+    lag_groups: str = Field(
+        default="",
+        description="comma-separated consumer groups to report lag for; empty = every group",
+    )
+    peer_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    log_level: Literal["crit", "error", "warn", "info", "debug"] = "warn"
+
+    @field_validator("advertised_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @property
+    def url(self) -> str:
+        return self.advertised_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def source_topics(self) -> tuple[str, str, str]:
+        return (self.participants_topic, self.campaigns_topic, self.notifications_topic)
+
+    @property
+    def lag_group_list(self) -> list[str]:
+        return [g.strip() for g in self.lag_groups.split(",") if g.strip()]

@@ -1,0 +1,92 @@
+"""From counters to figures: totals, rates, breakdowns, ranges and series."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.reporting.domain import figures
+from services.reporting.domain.figures import DateRange
+
+COUNTERS = {
+    ("camp", ("K1", "Pasar Klewer")): 1,
+    ("enr", ("K1", "SKA", "pedagang", "field", "OFF-1", "2023-12-15")): 3,
+    ("enr", ("K1", "SKA", "ojek", "web", "-", "2023-12-17")): 1,
+    ("enr", ("K1", "MKS", "pedagang", "import", "OFF-2", "2023-12-16")): 4,
+    ("enr", ("K2", "SKA", "pedagang", "field", "OFF-1", "2023-12-16")): 5,
+    ("msg", ("K1", "SKA", "welcome", "sms", "sent", "2023-12-15")): 4,
+    ("msg", ("K1", "SKA", "welcome", "sms", "delivered", "2023-12-15")): 3,
+    ("msg", ("K1", "MKS", "welcome", "email", "failed", "2023-12-16")): 1,
+    ("fail", ("K1", "MKS", "email", "mailbox full", "2023-12-16")): 1,
+    ("pay", ("K1", "SKA", "2023-12", "2023-12-17")): 2,
+    ("amt", ("K1", "SKA", "2023-12", "2023-12-17")): 33_600,
+    ("payer", ("K1", "SKA", "2023-12-17")): 2,
+    ("opt", ("K1", "MKS", "sms", "2023-12-16")): 1,
+}
+
+
+def test_campaign_report_totals_rates_and_breakdowns() -> None:
+    rep = figures.campaign_report(COUNTERS, "K1", DateRange())
+    assert rep["campaign"] == {"code": "K1", "name": "Pasar Klewer"}
+    assert rep["enrolments"]["total"] == 8
+    assert rep["enrolments"]["by_segment"] == {"ojek": 1, "pedagang": 7}
+    assert rep["enrolments"]["by_source"] == {"field": 3, "import": 4, "web": 1}
+    assert rep["messages"]["sent"] == 4
+    assert rep["messages"]["delivery_rate"] == 0.75
+    assert rep["messages"]["failures_by_reason"] == {"mailbox full": 1}
+    assert rep["payments"] == {
+        "payers": 2,
+        "payments": 2,
+        "amount": 33_600,
+        "conversion_rate": 0.25,
+        "by_period": {"2023-12": {"payments": 2, "amount": 33_600}},
+    }
+    assert rep["by_branch"]["SKA"]["conversion_rate"] == 0.5
+    assert rep["by_branch"]["MKS"]["opt_outs"] == 1
+    assert [d["date"] for d in rep["series"]] == ["2023-12-15", "2023-12-16", "2023-12-17"]
+    assert [d["enrolments"] for d in rep["series"]] == [3, 4, 1]
+
+
+def test_range_filters_days_and_fills_the_series_with_zeros() -> None:
+    rng = DateRange(date(2023, 12, 14), date(2023, 12, 15))
+    rep = figures.campaign_report(COUNTERS, "K1", rng)
+    assert rep["enrolments"]["total"] == 3
+    first = rep["series"][0]
+    assert first["date"] == "2023-12-14"
+    assert all(value == 0 for name, value in first.items() if name != "date")
+    assert rep["range"] == {"from": "2023-12-14", "to": "2023-12-15"}
+
+
+def test_branch_report_groups_by_campaign_and_overview_lists_every_campaign() -> None:
+    rep = figures.branch_report(COUNTERS, "SKA", DateRange())
+    assert {k: v["enrolments"] for k, v in rep["by_campaign"].items()} == {"K1": 4, "K2": 5}
+    over = figures.overview(COUNTERS, DateRange())
+    assert [c["code"] for c in over["campaigns"]] == ["K1", "K2"]
+    assert over["totals"]["enrolments"] == 13
+    assert over["totals"]["amount"] == 33_600
+
+
+def test_rates_are_none_when_nothing_to_divide_by() -> None:
+    rep = figures.campaign_report(COUNTERS, "NOPE", DateRange())
+    assert rep["messages"]["delivery_rate"] is None
+    assert rep["payments"]["conversion_rate"] is None
+    assert rep["series"] == []
+
+
+def test_csv_rows_per_day_and_branch() -> None:
+    rows = figures.campaign_csv_rows(COUNTERS, "K1", DateRange())
+    header = figures.CSV_HEADER
+    as_dicts = [dict(zip(header, row, strict=True)) for row in rows]
+    assert [(r["date"], r["branch"]) for r in as_dicts] == [
+        ("2023-12-15", "SKA"),
+        ("2023-12-16", "MKS"),
+        ("2023-12-17", "SKA"),
+    ]
+    assert as_dicts[2]["amount"] == 33_600
+    assert as_dicts[1]["failed"] == 1
+
+
+def test_an_inverted_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="after"):
+        DateRange(date(2023, 12, 2), date(2023, 12, 1))

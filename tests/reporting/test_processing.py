@@ -1,0 +1,74 @@
+"""The batch handler with table state over a plain dict (the table port's fake)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.reporting.domain.metrics import decode_key
+from services.reporting.processing import Record, handle_batch
+from services.reporting.state import TableState
+from tests.reporting import factory as f
+
+AT = datetime(2023, 12, 16, 3, 0, tzinfo=UTC)
+
+
+def record(value: bytes, partition: int = 0, offset: int = 0) -> Record:
+    return Record("bebas.participants", partition, offset, b"P1", value)
+
+
+def counted(state: TableState) -> dict[tuple[str, tuple[str, ...]], int]:
+    return {(fam, dims): v for fam, dims, v in state.counters({0, 1, 2})}
+
+
+def run(state: TableState, records: list[Record]) -> Any:
+    outcome = handle_batch(records, state)
+    state.write(outcome, lambda p: None)
+    return outcome
+
+
+def test_duplicates_in_one_batch_and_across_batches_count_once() -> None:
+    state = TableState({}, capacity=1000)
+    event = f.raw(f.envelope(f.registered("P1", AT), "P1"))
+    first = run(state, [record(event), record(event, offset=1)])
+    second = run(state, [record(event, offset=2)])
+    assert (first.counted, first.duplicates, second.counted, second.duplicates) == (1, 1, 0, 1)
+    assert list(counted(state).values()) == [1]
+
+
+def test_ids_survive_a_restart_through_the_table() -> None:
+    table: dict[str, Any] = {}
+    event = f.raw(f.envelope(f.registered("P1", AT), "P1"))
+    run(TableState(table, capacity=1000), [record(event)])
+    restarted = TableState(dict(table), capacity=1000)  # what recovery gives back
+    assert run(restarted, [record(event)]).duplicates == 1
+
+
+def test_only_the_first_payment_of_a_participant_makes_a_payer() -> None:
+    state = TableState({}, capacity=1000)
+    pays = [f.raw(f.envelope(f.paid("P1", AT, period=p), "P1")) for p in ("2023-12", "2024-01")]
+    run(state, [record(pays[0])])
+    run(state, [record(pays[1])])
+    payers = {k: v for k, v in counted(state).items() if k[0] == "payer"}
+    assert payers == {("payer", ("KLEWER23", "SKA", "2023-12-16")): 1}
+
+
+def test_malformed_input_is_dead_lettered_and_the_rest_counted() -> None:
+    state = TableState({}, capacity=1000)
+    good = f.raw(f.envelope(f.registered("P1", AT), "P1"))
+    outcome = run(state, [record(b"{oops", offset=5), record(good, offset=6)])
+    assert outcome.counted == 1
+    (dead,) = outcome.dead_letters
+    assert (dead.source_topic, dead.partition, dead.offset) == ("bebas.participants", 0, 5)
+    assert dead.original() == b"{oops"
+    assert dead.reason.startswith("not JSON")
+
+
+def test_counters_stay_separate_per_source_partition() -> None:
+    state = TableState({}, capacity=1000)
+    a = f.raw(f.envelope(f.registered("P1", AT), "P1"))
+    b = f.raw(f.envelope(f.registered("P2", AT), "P2"))
+    run(state, [record(a, partition=0), record(b, partition=2)])
+    keys = [decode_key(k) for k in state.table if decode_key(k)]
+    assert sorted(k[0] for k in keys if k) == [0, 2]
+    assert sum(v for _, _, v in state.counters({2})) == 1

@@ -1,0 +1,186 @@
+"""The reporting worker on the real broker: exact figures, restart, two workers, dead letters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from services.common.kafka_settings import KafkaSettings
+from tests.reporting import mix
+from tests.reporting.harness import (
+    dead_letters,
+    get,
+    json_or_none,
+    make_topics,
+    poll,
+    publish,
+    read_all,
+    worker,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def processed(url: str) -> int:
+    health = get(url, "/v1/stream-health").json()
+    return sum(t["processed"] for t in health["topics"].values())
+
+
+def overview_totals(url: str) -> dict[str, object] | None:
+    body = json_or_none(get(url, "/v1/overview"))
+    return body["totals"] if body else None
+
+
+def assert_every_figure(url: str) -> None:
+    assert get(url, "/v1/campaigns/KLEWER23/metrics").json() == mix.KLEWER
+    assert get(url, "/v1/branches/MKS/metrics").json() == mix.BRANCH_MKS
+    assert get(url, "/v1/overview").json() == mix.OVERVIEW
+    csv = get(url, "/v1/campaigns/KLEWER23/report.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text == mix.KLEWER_CSV
+
+
+def metric_values(text: str, name: str, **labels: str) -> dict[str, float]:
+    """Samples of one metric whose labels include `labels`, keyed by their label text."""
+    found = {}
+    for line in text.splitlines():
+        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if match and all(f'{k}="{v}"' in match[1] for k, v in labels.items()):
+            found[match[1]] = float(match[2])
+    return found
+
+
+def test_restart_mid_stream_keeps_every_figure_exact(
+    kafka_settings: KafkaSettings,
+    topic_factory: Callable[..., str],
+    group_factory: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    topics = make_topics(topic_factory)
+    group = group_factory("reporting")
+    first, second = mix.build()
+
+    one = worker(kafka_settings, topics, group, tmp_path, "first").start()
+    try:
+        one.wait_ready()
+        ends = publish(kafka_settings, topics, first)
+        assert poll(lambda: processed(one.url), lambda n: n >= len(first)) == len(first)
+        metrics = get(one.url, "/metrics").text
+        assert metric_values(metrics, "reporting_dead_letters_total", topic=topics.participants)
+        assert sum(metric_values(metrics, "reporting_duplicates_total").values()) == 1
+    finally:
+        assert one.stop() == 0
+
+    for where, end in publish(kafka_settings, topics, second).items():
+        ends[where] = max(ends.get(where, 0), end)
+    again = worker(kafka_settings, topics, group, tmp_path, "restarted").start()
+    try:
+        again.wait_ready()
+        totals = poll(lambda: overview_totals(again.url), lambda t: t == mix.OVERVIEW["totals"])
+        assert totals == mix.OVERVIEW["totals"]
+        # the first half's counts came back from the changelogs, not from re-reading it
+        assert processed(again.url) == len(second)
+        assert_every_figure(again.url)
+
+        # a date range narrows the totals and the series to its days
+        day = get(
+            again.url,
+            "/v1/campaigns/KLEWER23/metrics",
+            **{"from": "2023-12-17", "to": "2023-12-17"},
+        ).json()
+        assert day["series"] == mix.KLEWER["series"][2:]
+        assert (day["enrolments"]["total"], day["messages"]["delivered"]) == (1, 2)
+        assert (day["payments"]["payers"], day["opt_outs"]["total"]) == (1, 2)
+
+        # the malformed input went to the dead-letter topic, with why, and nothing stalled
+        letters = list(dead_letters(read_all(kafka_settings, topics.deadletter, expect=2)))
+        distinct = {(d["partition"], d["offset"]): d for d in letters}
+        assert len(distinct) == mix.DEAD_LETTERS
+        reasons = sorted(d["reason"].split(":")[0] for d in distinct.values())
+        assert reasons == ["not JSON", "schema-invalid"]
+        assert all(d["source_topic"] == topics.participants for d in letters)
+        assert any(b"oops" in d["original"] for d in letters)
+
+        # consumer lag per group and partition: ours drains to 0
+        def our_lag() -> dict[str, float]:
+            return metric_values(
+                get(again.url, "/metrics").text, "kafka_consumergroup_lag", group=group
+            )
+
+        # every partition with data has a committed offset (empty ones have none)
+        with_data = {f'group="{group}",partition="{p}",topic="{t}"' for t, p in ends}
+        lag = poll(our_lag, lambda v: set(v) == with_data and sum(v.values()) == 0)
+        assert set(lag) == with_data
+        assert sum(lag.values()) == 0
+        # end offsets are exact although the producer wrote multi-record batches
+        end_metrics = metric_values(
+            get(again.url, "/metrics").text,
+            "kafka_topic_partition_end_offset",
+            topic=topics.participants,
+        )
+        expected = {
+            f'partition="{partition}",topic="{topic}"': float(end)
+            for (topic, partition), end in ends.items()
+            if topic == topics.participants
+        }
+        assert end_metrics == expected
+
+        assert_bad_requests_get_problem_details(again.url)
+    finally:
+        assert again.stop() == 0
+
+
+def test_two_workers_give_the_same_answers_as_one(
+    kafka_settings: KafkaSettings,
+    topic_factory: Callable[..., str],
+    group_factory: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    topics = make_topics(topic_factory)
+    group = group_factory("reporting-pair")
+    first, second = mix.build()
+    publish(kafka_settings, topics, first + second)
+    pair = [worker(kafka_settings, topics, group, tmp_path, name).start() for name in ("a", "b")]
+    try:
+        for w in pair:
+            w.wait_ready()
+        for w in pair:
+            totals = poll(
+                lambda w=w: overview_totals(w.url), lambda t: t == mix.OVERVIEW["totals"], 45
+            )
+            assert totals == mix.OVERVIEW["totals"]
+        owned = [get(w.url, "/readyz").json()["owned"] for w in pair]
+        for topic, count in (
+            (topics.participants, 6),
+            (topics.campaigns, 3),
+            (topics.notifications, 6),
+        ):
+            a, b = (set(o[topic]) for o in owned)
+            assert not a & b
+            assert a | b == set(range(count))
+        assert owned[0][topics.participants]
+        assert owned[1][topics.participants]
+        for w in pair:
+            assert_every_figure(w.url)
+    finally:
+        for w in pair:
+            w.stop()
+
+
+def assert_bad_requests_get_problem_details(url: str) -> None:
+    bad_date = get(url, "/v1/overview", **{"from": "16-12-2023"})
+    assert bad_date.status_code == 422
+    assert bad_date.headers["content-type"] == "application/problem+json"
+    assert bad_date.json()["errors"][0]["field"] == "from"
+    inverted = get(
+        url, "/v1/campaigns/KLEWER23/metrics", **{"from": "2023-12-17", "to": "2023-12-01"}
+    )
+    assert inverted.status_code == 422
+    assert "'from' is after 'to'" in inverted.json()["detail"]
+    bad_code = get(url, "/v1/branches/%20oops/metrics")
+    assert bad_code.status_code == 422
+    assert bad_code.json()["errors"][0]["field"] == "code"
+    assert get(url, "/openapi.json").json()["paths"]["/v1/overview"]
