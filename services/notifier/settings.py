@@ -17,8 +17,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8001, ge=1, le=65535)
     data_dir: Path = Path("data/notifier")
     store: str = Field(default="rocksdb://", pattern=r"^(memory|rocksdb|aerospike)://")
-    app_id: str = Field(default="bebas-notifier", min_length=1)
-    group_id: str | None = Field(default=None, description="defaults to app_id")
+    app_id: str = Field(
+        default="bebas-notifier",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="faust app id = consumer group id = prefix of the changelog topics",
+    )
     topic_namespace: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9_.-]*$",
@@ -28,6 +31,14 @@ class Settings(BaseSettings):
     clock_offset_file: Path | None = None
     tick_seconds: float = Field(default=0.25, gt=0, le=60)
     scan_batch: int = Field(default=500, ge=1, le=100_000)
+    single_record_batches: bool = Field(
+        default=True,
+        description="one record per produce batch: works around the tansu end-offset bug "
+        "that truncates changelog recovery; turn off on a real Kafka cluster",
+    )
+    sink_dir: Path | None = Field(
+        default=None, description="local sinks' data folder, listed by GET /messages"
+    )
 
     # --- schedule ----------------------------------------------------------------------------
     due_day: int = Field(default=15, ge=1, le=28)
@@ -71,10 +82,6 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
-
-    @property
-    def group(self) -> str:
-        return self.group_id or self.app_id
 
     def topic(self, name: str) -> str:
         return f"{self.topic_namespace}{name}"
