@@ -140,7 +140,7 @@ class Stack:
             "NOTIFIER_TICK_SECONDS": "0.1",
             "NOTIFIER_BACKOFF_BASE_SECONDS": "0.3",
             "NOTIFIER_BACKOFF_MAX_SECONDS": "2",
-            "NOTIFIER_MAX_ATTEMPTS": "4",
+            "NOTIFIER_MAX_ATTEMPTS": "8",
             "NOTIFIER_SINK_DIR": str(self.sink_dir),
             "NOTIFIER_LOGLEVEL": "warn",
             **self.extra_env,

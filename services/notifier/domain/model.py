@@ -20,21 +20,22 @@ REMINDER_KINDS = frozenset({"contribution_due_d7", "contribution_due_d1", "contr
 
 
 def channels_for(kind: str, person: dict[str, Any]) -> list[str]:
-    """The channels a message of `kind` goes out on for this person (opt-outs removed).
+    """The channels a message of `kind` goes out on for this person (opt-outs respected).
 
-    The welcome goes on every channel the person gave us; everything else on the preferred
-    channel, falling back to SMS (WhatsApp has no adapter yet, and every person has a phone).
+    The welcome goes on every channel the person gave us; everything else on one channel: the
+    preferred one, else the other one the person has and did not opt out of (WhatsApp has no
+    adapter yet, so it means SMS; every person has a phone).
     """
     opted_out = set(person.get("opted_out", []))
     if kind in CONSENT_KINDS and not person.get("consent_reminders", False):
         return []
+    available = ["sms"] + (["email"] if person.get("email") else [])
+    allowed = [channel for channel in available if channel not in opted_out]
     if kind == "welcome":
-        wanted = ["sms"] + (["email"] if person.get("email") else [])
-    elif person.get("preferred_channel") == "email" and person.get("email"):
-        wanted = ["email"]
-    else:
-        wanted = ["sms"]
-    return [channel for channel in wanted if channel not in opted_out]
+        return allowed
+    preferred = "email" if person.get("preferred_channel") == "email" else "sms"
+    ordered = sorted(allowed, key=lambda channel: channel != preferred)
+    return ordered[:1]
 
 
 @dataclass(frozen=True)
