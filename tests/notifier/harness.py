@@ -248,6 +248,9 @@ class Stack:
         rows = _jsonl(self.sink_dir / "requests.jsonl")
         return [r for r in rows if str(r.get("reference", "")).startswith(participant_id + "|")]
 
+    def sms_requests_all(self) -> list[dict[str, Any]]:
+        return _jsonl(self.sink_dir / "requests.jsonl")
+
     def mails(self, participant_id: str | None = None) -> list[dict[str, Any]]:
         rows = _jsonl(self.sink_dir / "mail.jsonl")
         if participant_id:
