@@ -1,0 +1,46 @@
+"""python -m services.notifier worker | messages"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.notifier")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("worker", help="run the notifier (faust worker + HTTP on NOTIFIER_PORT)")
+    listing = sub.add_parser("messages", help="list what the local SMS gateway and SMTP sink got")
+    listing.add_argument("--sink-dir", type=Path, default=None)
+    listing.add_argument("--participant", default=None)
+    listing.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "worker":
+        return _worker()
+    from services.notifier.listing import format_listing, read_sinks
+    from services.notifier.settings import Settings
+
+    sink_dir = args.sink_dir or Settings().sink_dir or Path("data/notifier/sinks")
+    sinks = read_sinks(sink_dir)
+    print(json.dumps(sinks, indent=2) if args.json else format_listing(sinks, args.participant))
+    return 0
+
+
+def _worker() -> int:
+    import faust
+
+    from services.common.kafka_settings import KafkaSettings
+    from services.notifier.app import create_app
+    from services.notifier.settings import Settings
+
+    settings = Settings()
+    notifier = create_app(settings, KafkaSettings())
+    worker = faust.Worker(notifier.app, loglevel=settings.loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

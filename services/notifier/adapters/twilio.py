@@ -1,0 +1,59 @@
+"""SMS through a Twilio-compatible REST API (Twilio, and the many providers that copy it).
+
+POST {base}/2010-04-01/Accounts/{sid}/Messages.json, form-encoded To/From/Body, HTTP basic
+auth (account sid, auth token). Twilio has no client reference for de-duplication, so the
+crash window between "accepted" and "recorded" can repeat a message with this adapter; the
+JSON gateway adapter closes that window (see README).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from services.notifier.adapters.ratelimit import RateLimiter
+from services.notifier.adapters.sms_http import classify
+from services.notifier.domain.model import Message, SmsMessage
+from services.notifier.ports import PermanentError, SendReceipt, TransientError
+
+
+class TwilioSms:
+    name = "sms"
+    provider = "twilio"
+
+    def __init__(
+        self,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        *,
+        timeout: float = 5.0,
+        rate_per_second: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            auth=(account_sid, auth_token),
+            timeout=timeout,
+            transport=transport,
+        )
+        self._limit = RateLimiter(rate_per_second)
+
+    async def send(self, message: Message) -> SendReceipt:
+        if not isinstance(message, SmsMessage):
+            raise PermanentError("the SMS channel only sends SmsMessage")
+        await self._limit.acquire()
+        form = {"To": message.to, "From": message.sender, "Body": message.text}
+        try:
+            response = await self._client.post(self._path, data=form)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"twilio timeout: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"twilio unreachable: {exc!r}") from exc
+        if response.is_success:
+            return SendReceipt(self.provider, response.json().get("sid"))
+        classify(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,60 @@
+"""What the notifier remembers about a participant, and the messages it renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Message kinds that need the participant's consent to reminders and campaigns; the welcome
+#: confirms a registration the person just made, so it is transactional.
+CONSENT_KINDS = frozenset(
+    {
+        "contribution_due_d7",
+        "contribution_due_d1",
+        "contribution_overdue",
+        "jht_claim",
+        "campaign_announcement",
+    }
+)
+REMINDER_KINDS = frozenset({"contribution_due_d7", "contribution_due_d1", "contribution_overdue"})
+
+
+def channels_for(kind: str, person: dict[str, Any]) -> list[str]:
+    """The channels a message of `kind` goes out on for this person (opt-outs respected).
+
+    The welcome goes on every channel the person gave us; everything else on one channel: the
+    preferred one, else the other one the person has and did not opt out of (WhatsApp has no
+    adapter yet, so it means SMS; every person has a phone).
+    """
+    opted_out = set(person.get("opted_out", []))
+    if kind in CONSENT_KINDS and not person.get("consent_reminders", False):
+        return []
+    available = ["sms"] + (["email"] if person.get("email") else [])
+    allowed = [channel for channel in available if channel not in opted_out]
+    if kind == "welcome":
+        return allowed
+    preferred = "email" if person.get("preferred_channel") == "email" else "sms"
+    ordered = sorted(allowed, key=lambda channel: channel != preferred)
+    return ordered[:1]
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    key: str
+    to: str
+    text: str
+    sender: str
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    key: str
+    to: str
+    sender: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Message = SmsMessage | EmailMessage

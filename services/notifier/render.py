@@ -1,0 +1,174 @@
+"""Render-then-send: a pure function from (kind, channel, person, params) to a message object.
+
+Templates live in `templates/<channel>/<kind>.<language>.<ext>`; Jinja2 runs sandboxed with
+StrictUndefined (a missing variable is an error, never an empty hole in a text) and escapes
+HTML e-mail only.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from services.notifier.domain.model import EmailMessage, Message, SmsMessage
+from services.notifier.domain.schedule import due_date
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+KINDS = (
+    "welcome",
+    "contribution_due_d7",
+    "contribution_due_d1",
+    "contribution_overdue",
+    "jht_claim",
+    "campaign_announcement",
+)
+PROGRAMME_NAMES = {
+    "id": {
+        "JKK": "Jaminan Kecelakaan Kerja (JKK)",
+        "JKM": "Jaminan Kematian (JKM)",
+        "JHT": "Jaminan Hari Tua (JHT)",
+    },
+    "en": {
+        "JKK": "Work-accident cover (JKK)",
+        "JKM": "Death cover (JKM)",
+        "JHT": "Old-age savings (JHT)",
+    },
+}
+MONTHS = {
+    "id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+}
+
+
+@dataclass(frozen=True)
+class Content:
+    """Settings-driven facts every message may mention."""
+
+    sms_sender: str = "BEBASCEMAS"
+    email_from: str = "Bebas Cemas <no-reply@bebas-cemas.example>"
+    pay_url: str = "https://bebas-cemas.example/bayar"
+    contact: str = "175"
+    due_day: int = 15
+    jht_age: int = 56
+    unsubscribe_url: str = "https://bebas-cemas.example/unsubscribe"
+    unsubscribe_mailto: str = "unsubscribe@bebas-cemas.example"
+
+
+def rupiah(amount: int) -> str:
+    return "Rp" + f"{amount:,}".replace(",", ".")
+
+
+def ascii_fold(text: str) -> str:
+    """Latin letters without accents, so an SMS stays in the cheap GSM-7 alphabet."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return folded or text
+
+
+def _first_name(full_name: str) -> str:
+    first = full_name.strip().split()[0] if full_name.strip() else full_name
+    return ascii_fold(first)[:20]
+
+
+class Renderer:
+    def __init__(self, content: Content, template_dir: Path = TEMPLATE_DIR) -> None:
+        self.content = content
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(template_dir)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            keep_trailing_newline=False,
+        )
+
+    def context(self, kind: str, person: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        language = _language(person)
+        programmes = list(person.get("programmes", []))
+        period = params.get("period")
+        ctx: dict[str, Any] = {
+            "language": language,
+            "kind": kind,
+            "full_name": person["full_name"],
+            "first_name": _first_name(person["full_name"]),
+            "programme_names": [PROGRAMME_NAMES[language].get(p, p) for p in programmes],
+            "programmes_text": ", ".join(programmes) if programmes else "-",
+            "amount": rupiah(int(person.get("monthly_contribution", 0))),
+            "due_day": self.content.due_day,
+            "pay_url": self.content.pay_url,
+            "contact": self.content.contact,
+            "jht_age": self.content.jht_age,
+            "params": dict(params.get("campaign_params", {})),
+            "unsubscribe_link": self.unsubscribe_link(person["participant_id"]),
+            "unsubscribe_label": "Berhenti berlangganan" if language == "id" else "Unsubscribe",
+        }
+        if period:
+            due = due_date(period, self.content.due_day)
+            ctx["period_label"] = _period_label(period, language)
+            ctx["due_date"] = _date_label(due, language)
+        return ctx
+
+    def unsubscribe_link(self, participant_id: str) -> str:
+        return f"{self.content.unsubscribe_url}?p={quote(participant_id)}"
+
+    def render(
+        self,
+        *,
+        key: str,
+        kind: str,
+        channel: str,
+        person: dict[str, Any],
+        params: dict[str, Any],
+    ) -> Message:
+        ctx = self.context(kind, person, params)
+        language = ctx["language"]
+        if channel == "sms":
+            text = self.env.get_template(f"sms/{kind}.{language}.txt").render(ctx)
+            return SmsMessage(
+                key=key,
+                to=person["phone_e164"],
+                text=" ".join(text.split()),
+                sender=self.content.sms_sender,
+            )
+        if channel == "email":
+            template = self.env.get_template(f"email/{kind}.{language}.html")
+            blocks = template.new_context(ctx)
+            subject = "".join(template.blocks["subject"](blocks)).strip()
+            text = "".join(template.blocks["text"](template.new_context(ctx))).strip() + "\n"
+            html = template.render(ctx)
+            mailto = f"mailto:{self.content.unsubscribe_mailto}?subject=unsubscribe%20{key}"
+            headers = {
+                "List-Unsubscribe": f"<{ctx['unsubscribe_link']}>, <{mailto}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "X-Bebas-Notification-Key": key,
+            }
+            return EmailMessage(
+                key=key,
+                to=person["email"],
+                sender=self.content.email_from,
+                subject=" ".join(subject.split()),
+                text=text,
+                html=html,
+                headers=headers,
+            )
+        raise ValueError(f"no renderer for channel {channel!r}")
+
+
+def _language(person: dict[str, Any]) -> str:
+    language = person.get("language") or DEFAULT_LANGUAGE
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _period_label(period: str, language: str) -> str:
+    year, month = period.split("-")
+    return f"{MONTHS[language][int(month) - 1]} {year}"
+
+
+def _date_label(day: date, language: str) -> str:
+    return f"{day.day} {MONTHS[language][day.month - 1]} {day.year}"

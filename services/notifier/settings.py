@@ -1,0 +1,87 @@
+"""Everything the notifier reads from its environment (prefix NOTIFIER_); nothing connects here."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
+
+    # --- runtime -----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=1, le=65535)
+    data_dir: Path = Path("data/notifier")
+    store: str = Field(default="rocksdb://", pattern=r"^(memory|rocksdb|aerospike)://")
+    app_id: str = Field(
+        default="bebas-notifier",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="faust app id = consumer group id = prefix of the changelog topics",
+    )
+    topic_namespace: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description="prefix for every topic name (tests isolate themselves with it)",
+    )
+    loglevel: str = Field(default="info", pattern=r"^(crit|error|warn|info|debug)$")
+    clock_offset_file: Path | None = None
+    tick_seconds: float = Field(default=0.25, gt=0, le=60)
+    scan_batch: int = Field(default=500, ge=1, le=100_000)
+    single_record_batches: bool = Field(
+        default=True,
+        description="one record per produce batch: works around the tansu end-offset bug "
+        "that truncates changelog recovery; turn off on a real Kafka cluster",
+    )
+    sink_dir: Path | None = Field(
+        default=None, description="local sinks' data folder, listed by GET /messages"
+    )
+
+    # --- schedule ----------------------------------------------------------------------------
+    due_day: int = Field(default=15, ge=1, le=28)
+    reminder_local_time: time = time(9, 0)
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    jht_claim_age: int = Field(default=56, ge=1, le=120)
+
+    # --- retries -----------------------------------------------------------------------------
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=600.0, gt=0)
+
+    # --- e-mail over SMTP --------------------------------------------------------------------
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=2525, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_from: str = "Bebas Cemas <no-reply@bebas-cemas.example>"
+    smtp_rate_per_second: float = Field(default=50.0, gt=0)
+    unsubscribe_url: str = "https://bebas-cemas.example/unsubscribe"
+    unsubscribe_mailto: str = "unsubscribe@bebas-cemas.example"
+
+    # --- SMS over an HTTP gateway ------------------------------------------------------------
+    sms_provider: str = Field(default="json", pattern=r"^(json|twilio)$")
+    sms_gateway_url: str = "http://127.0.0.1:8025"
+    sms_api_key: SecretStr = SecretStr("local-dev-key")
+    sms_sender_id: str = "BEBASCEMAS"
+    sms_timeout_seconds: float = Field(default=5.0, gt=0)
+    sms_rate_per_second: float = Field(default=100.0, gt=0)
+    twilio_account_sid: str | None = None
+
+    # --- content -----------------------------------------------------------------------------
+    payment_howto_url: str = "https://bebas-cemas.example/bayar"
+    contact_number: str = "175"
+
+    @field_validator("smtp_password", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_namespace}{name}"

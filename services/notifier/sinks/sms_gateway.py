@@ -1,0 +1,233 @@
+"""A local SMS gateway speaking the generic JSON contract (see adapters/sms_http.py).
+
+Stores every accepted SMS as one JSON line in `<data-dir>/sms.jsonl`, every request (also
+rejected and duplicate ones) in `<data-dir>/requests.jsonl`, and lists them:
+`GET /messages`, `GET /requests`, `GET /healthz`.
+
+Test knobs (`POST /control`, JSON) make it misbehave for a while, like a real provider:
+  {"status": 500, "count": 2}                 answer HTTP 500 to the next 2 requests
+  {"status": 429, "count": 1, "retry_after": 1}
+  {"status": 400, "count": -1, "to": "+62..."} always 400 for that number (-1 = forever)
+  {"delay": 10, "count": 1}                   hold the next request 10 s (client timeout)
+  {"reset": true}                             forget every knob
+With `--receipt-url`, it posts a delivery receipt for every accepted SMS to that URL.
+
+Run: python -m services.notifier.sinks.sms_gateway --port 8025 --data-dir data/sinks
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@dataclass
+class Fault:
+    status: int | None = None
+    delay: float = 0.0
+    count: int = 1  # -1: forever
+    to: str | None = None
+    retry_after: float | None = None
+
+    def applies(self, to: str) -> bool:
+        return self.count != 0 and (self.to is None or self.to == to)
+
+
+@dataclass
+class Gateway:
+    data_dir: Path
+    api_key: str | None = None
+    receipt_url: str | None = None
+    faults: list[Fault] = field(default_factory=list)
+    by_reference: dict[str, str] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for line in _read_lines(self.sms_file):
+            if line.get("reference"):
+                self.by_reference[line["reference"]] = line["message_id"]
+
+    @property
+    def sms_file(self) -> Path:
+        return self.data_dir / "sms.jsonl"
+
+    @property
+    def requests_file(self) -> Path:
+        return self.data_dir / "requests.jsonl"
+
+    def take_fault(self, to: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.applies(to):
+                if fault.count > 0:
+                    fault.count -= 1
+                return fault
+        return None
+
+    async def send(self, request: web.Request) -> web.Response:
+        if self.api_key is not None and request.headers.get("X-API-Key") != self.api_key:
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "bad_request", "detail": "not JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "bad_request"}, status=400)
+        to, text = str(body.get("to", "")), body.get("text")
+        reference = body.get("reference")
+        outcome = await self._decide(to, text)
+        _append(self.requests_file, {**body, "outcome": outcome[0], "at": _now()})
+        if outcome[1] is not None:
+            return outcome[1]
+        if reference and reference in self.by_reference:
+            return web.json_response(
+                {
+                    "message_id": self.by_reference[reference],
+                    "status": "accepted",
+                    "duplicate": True,
+                }
+            )
+        message_id = f"gw-{uuid.uuid4().hex[:16]}"
+        record = {
+            "message_id": message_id,
+            "to": to,
+            "text": text,
+            "sender": body.get("sender"),
+            "reference": reference,
+            "received_at": _now(),
+        }
+        _append(self.sms_file, record)
+        if reference:
+            self.by_reference[reference] = message_id
+        if self.receipt_url:
+            task = asyncio.create_task(self._receipt(message_id, reference))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return web.json_response(
+            {"message_id": message_id, "status": "accepted", "duplicate": False}, status=202
+        )
+
+    async def _decide(self, to: str, text: Any) -> tuple[str, web.Response | None]:
+        fault = self.take_fault(to)
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = str(fault.retry_after)
+                response = web.json_response(
+                    {"error": "injected", "status": fault.status},
+                    status=fault.status,
+                    headers=headers,
+                )
+                return f"injected {fault.status}", response
+        if not E164.match(to):
+            return "invalid_number", web.json_response(
+                {"error": "invalid_number", "detail": f"{to!r} is not E.164"}, status=400
+            )
+        if not isinstance(text, str) or not text:
+            return "invalid_text", web.json_response(
+                {"error": "invalid_text", "detail": "text must be a non-empty string"},
+                status=400,
+            )
+        return "accepted", None
+
+    async def _receipt(self, message_id: str, reference: str | None) -> None:
+        assert self.receipt_url is not None
+        payload = {
+            "message_id": message_id,
+            "reference": reference,
+            "status": "delivered",
+            "at": _now(),
+        }
+        for _ in range(5):
+            try:
+                async with httpx.AsyncClient(timeout=5) as client:
+                    response = await client.post(self.receipt_url, json=payload)
+                if response.status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(1)
+
+    async def control(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("reset"):
+            self.faults.clear()
+        else:
+            self.faults.append(
+                Fault(
+                    status=body.get("status"),
+                    delay=float(body.get("delay", 0)),
+                    count=int(body.get("count", 1)),
+                    to=body.get("to"),
+                    retry_after=body.get("retry_after"),
+                )
+            )
+        return web.json_response({"faults": len(self.faults)})
+
+    async def messages(self, request: web.Request) -> web.Response:
+        return web.json_response(_read_lines(self.sms_file))
+
+    async def requests(self, request: web.Request) -> web.Response:
+        return web.json_response(_read_lines(self.requests_file))
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self.send)
+        app.router.add_post("/control", self.control)
+        app.router.add_get("/messages", self.messages)
+        app.router.add_get("/requests", self.requests)
+        app.router.add_get("/healthz", self.healthz)
+        return app
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local JSON SMS gateway (stores, never sends)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--data-dir", type=Path, default=Path("data/sinks"))
+    parser.add_argument("--api-key", default=os.environ.get("SMS_GATEWAY_API_KEY"))
+    parser.add_argument("--receipt-url", default=None)
+    args = parser.parse_args(argv)
+    gateway = Gateway(args.data_dir, api_key=args.api_key, receipt_url=args.receipt_url)
+    web.run_app(gateway.app(), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

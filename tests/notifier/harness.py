@@ -1,0 +1,295 @@
+"""A real notifier stack for integration tests: namespaced topics on the session broker, the
+local SMS gateway and SMTP sink as processes, and the notifier worker as a process (so tests
+can SIGKILL it). Time moves through NOTIFIER_CLOCK_OFFSET_FILE, never by sleeping."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from schemas.envelope import CloudEvent, encode_event, new_event
+from schemas.events import EventData
+from schemas.topics import CATALOGUE
+from services.common.broker import free_port
+from services.common.kafka_settings import KafkaSettings
+from services.common.topic_admin import ensure_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
+    """Poll until `check()` is truthy and return it; raise with the last value on timeout."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+
+
+def daytime_base(now: datetime) -> datetime:
+    """The next 03:00 UTC (10:00 WIB / 11:00 WITA / 12:00 WIT): tests start in daytime."""
+    base = now.replace(hour=3, minute=0, second=0, microsecond=0)
+    return base if base > now + timedelta(minutes=1) else base + timedelta(days=1)
+
+
+@dataclasses.dataclass
+class Stack:
+    kafka: KafkaSettings
+    root: Path
+    ns: str = dataclasses.field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}.")
+    app_id: str = dataclasses.field(default_factory=lambda: f"notifier-{uuid.uuid4().hex[:8]}")
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sink_dir = self.root / "sinks"
+        self.gateway_port, self.smtp_port, self.port = free_port(), free_port(), free_port()
+        self.offset_file = self.root / "clock-offset"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs = self.root / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._producer: KafkaProducer | None = None
+        self._offset = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def topic(self, name: str) -> str:
+        return f"{self.ns}{name}"
+
+    def start(self) -> Stack:
+        topics = [dataclasses.replace(t, name=self.topic(t.name)) for t in CATALOGUE]
+        ensure_topics(self.kafka, topics)
+        base = daytime_base(datetime.now(UTC))
+        self.set_clock(base)
+        self.start_gateway()
+        self.start_smtp()
+        self.start_notifier()
+        return self
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def start_gateway(self) -> None:
+        self._spawn(
+            "gateway",
+            [
+                "-m",
+                "services.notifier.sinks.sms_gateway",
+                "--port",
+                str(self.gateway_port),
+                "--data-dir",
+                str(self.sink_dir),
+                "--api-key",
+                "test-key",
+            ],
+        )
+        url = f"http://127.0.0.1:{self.gateway_port}/healthz"
+        wait_for(lambda: _get_ok(url), timeout=20)
+
+    def start_smtp(self) -> None:
+        self._spawn(
+            "smtp",
+            [
+                "-m",
+                "services.notifier.sinks.smtp_sink",
+                "--port",
+                str(self.smtp_port),
+                "--data-dir",
+                str(self.sink_dir),
+            ],
+        )
+        wait_for(lambda: _port_open(self.smtp_port), timeout=20)
+
+    def notifier_env(self) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "NOTIFIER_APP_ID": self.app_id,
+            "NOTIFIER_TOPIC_NAMESPACE": self.ns,
+            "NOTIFIER_STORE": "memory://",
+            "NOTIFIER_DATA_DIR": str(self.root / "notifier"),
+            "NOTIFIER_PORT": str(self.port),
+            "NOTIFIER_CLOCK_OFFSET_FILE": str(self.offset_file),
+            "NOTIFIER_SMTP_HOST": "127.0.0.1",
+            "NOTIFIER_SMTP_PORT": str(self.smtp_port),
+            "NOTIFIER_SMTP_TIMEOUT_SECONDS": "2",
+            "NOTIFIER_SMS_GATEWAY_URL": f"http://127.0.0.1:{self.gateway_port}",
+            "NOTIFIER_SMS_API_KEY": "test-key",
+            "NOTIFIER_SMS_TIMEOUT_SECONDS": "2",
+            "NOTIFIER_TICK_SECONDS": "0.1",
+            "NOTIFIER_BACKOFF_BASE_SECONDS": "0.3",
+            "NOTIFIER_BACKOFF_MAX_SECONDS": "2",
+            "NOTIFIER_MAX_ATTEMPTS": "8",
+            "NOTIFIER_SINK_DIR": str(self.sink_dir),
+            "NOTIFIER_LOGLEVEL": "warn",
+            **self.extra_env,
+        }
+
+    def start_notifier(self, timeout: float = 60.0) -> None:
+        self._spawn("notifier", ["-m", "services.notifier", "worker"], self.notifier_env())
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        url = f"{self.url}/readyz"
+
+        def ready() -> bool:
+            proc = self.procs["notifier"]
+            if proc.poll() is not None:
+                raise AssertionError(f"notifier exited {proc.returncode}; see {self.logs}")
+            return _get_ok(url)
+
+        wait_for(ready, timeout=timeout, every=0.2)
+
+    def stop(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+    def close(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+        if self._producer:
+            self._producer.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- time ------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self._offset)
+
+    def set_clock(self, when: datetime) -> None:
+        offset = (when - datetime.now(UTC)).total_seconds()
+        if offset < self._offset:
+            raise ValueError("the clock only moves forward")
+        self._offset = offset
+        tmp = self.offset_file.with_suffix(".tmp")
+        tmp.write_text(f"{offset:.3f}")
+        tmp.replace(self.offset_file)
+
+    # --- Kafka ------------------------------------------------------------------------------
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(**self.kafka.kafka_python_config(), linger_ms=2)
+        return self._producer
+
+    def publish(self, data: EventData, subject: str, topic: str) -> CloudEvent[Any]:
+        event = new_event(data, source="urn:test", subject=subject, time=self.now())
+        self.publish_raw(topic, subject.encode(), encode_event(event))
+        return event
+
+    def publish_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.producer.send(self.topic(topic), key=key, value=value).get(timeout=10)
+
+    def read(self, topic: str) -> list[dict[str, Any]]:
+        """Every record on a (namespaced) topic, decoded as JSON."""
+        consumer = KafkaConsumer(**self.kafka.kafka_python_config(), enable_auto_commit=False)
+        try:
+            name = self.topic(topic)
+            parts = consumer.partitions_for_topic(name) or set()
+            tps = [TopicPartition(name, p) for p in parts]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            ends = consumer.end_offsets(tps)
+            out: list[dict[str, Any]] = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(
+                consumer.position(tp) < ends[tp] for tp in tps
+            ):
+                for records in consumer.poll(timeout_ms=200).values():
+                    out.extend(json.loads(r.value) for r in records)
+            return out
+        finally:
+            consumer.close()
+
+    def notifications(self, participant_id: str | None = None) -> list[dict[str, Any]]:
+        events = self.read("bebas.notifications")
+        if participant_id:
+            events = [e for e in events if e["subject"] == participant_id]
+        return events
+
+    # --- sinks ------------------------------------------------------------------------------
+    def sms(self, participant_id: str | None = None) -> list[dict[str, Any]]:
+        rows = _jsonl(self.sink_dir / "sms.jsonl")
+        if participant_id:
+            rows = [r for r in rows if str(r.get("reference", "")).startswith(participant_id + "|")]
+        return rows
+
+    def sms_requests(self, participant_id: str) -> list[dict[str, Any]]:
+        rows = _jsonl(self.sink_dir / "requests.jsonl")
+        return [r for r in rows if str(r.get("reference", "")).startswith(participant_id + "|")]
+
+    def sms_requests_all(self) -> list[dict[str, Any]]:
+        return _jsonl(self.sink_dir / "requests.jsonl")
+
+    def mails(self, participant_id: str | None = None) -> list[dict[str, Any]]:
+        rows = _jsonl(self.sink_dir / "mail.jsonl")
+        if participant_id:
+            rows = [r for r in rows if r["notification_key"].startswith(participant_id + "|")]
+        return rows
+
+    def gateway_control(self, **knob: Any) -> None:
+        httpx.post(f"http://127.0.0.1:{self.gateway_port}/control", json=knob).raise_for_status()
+
+    def state(self, participant_id: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/participants/{participant_id}/notifications")
+        return response.json() if response.status_code == 200 else {}
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip()]
+
+
+def _get_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def running_stack(kafka: KafkaSettings, root: Path, **kw: Any) -> Iterator[Stack]:
+    stack = Stack(kafka, root, **kw)
+    try:
+        yield stack.start()
+    finally:
+        stack.close()

@@ -1,0 +1,268 @@
+"""Integration: real broker, the notifier worker process, the local SMS gateway and SMTP sink."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from schemas.vocab import Channel, IndonesianTimeZone
+from services.notifier.domain.schedule import D1, D7, OVERDUE, ReminderPolicy, period_reminders
+from tests.notifier.factories import broadcast, opted_out, paid, registered
+from tests.notifier.harness import Stack, wait_for
+
+pytestmark = pytest.mark.integration
+POLICY = ReminderPolicy()
+
+
+def test_registration_sends_welcome_sms_and_email(stack: Stack) -> None:
+    event = registered(stack.now())
+    pid = event.participant_id
+    stack.publish(event, pid, "bebas.participants")
+
+    sms = wait_for(lambda: stack.sms(pid), timeout=40)
+    mails = wait_for(lambda: stack.mails(pid), timeout=20)
+    assert len(sms) == 1
+    assert len(mails) == 1
+    assert sms[0]["to"] == event.phone_e164
+    assert sms[0]["text"].startswith("Kerja Keras Bebas Cemas! Sri, Anda terlindungi JKK, JKM.")
+    assert "Rp16.800/bln" in sms[0]["text"]
+    assert mails[0]["to"] == [event.email]
+    assert mails[0]["subject"] == "Selamat datang, Sri: Kerja Keras Bebas Cemas"
+    assert mails[0]["notification_key"] == f"{pid}|welcome|once|email"
+    mime = message_from_bytes(
+        (stack.sink_dir / "mail" / mails[0]["file"]).read_bytes(), policy=policy.default
+    )
+    assert mime["List-Unsubscribe"].startswith("<https://")
+    assert mime.get_body(("plain",)).get_content().startswith("Halo Sri Wahyuni,")
+    assert "<li>Jaminan Kecelakaan Kerja (JKK)</li>" in mime.get_body(("html",)).get_content()
+    sent = wait_for(
+        lambda: (
+            [e for e in stack.notifications(pid) if e["type"] == "notification.sent"]
+            if len(stack.notifications(pid)) >= 2
+            else None
+        )
+    )
+    assert sorted(e["data"]["channel"] for e in sent) == ["email", "sms"]
+
+
+def _sent(stack: Stack, pid: str, channel: str) -> list[dict[str, object]]:
+    return [
+        e
+        for e in stack.notifications(pid)
+        if e["type"] == "notification.sent" and e["data"]["channel"] == channel
+    ]
+
+
+def test_malformed_input_goes_to_dead_letter_and_agent_keeps_going(stack: Stack) -> None:
+    stack.publish_raw("bebas.participants", b"junk", b"{not json")
+    bad = registered(stack.now()).model_dump(mode="json")
+    bad.pop("phone_e164")
+    envelope = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "urn:test",
+        "type": "participant.registered",
+        "time": stack.now().isoformat(),
+        "subject": bad["participant_id"],
+        "dataschema": "urn:bebas-cemas:schema:participant.registered:v2",
+        "correlationid": "c",
+        "data": bad,
+    }
+    stack.publish_raw("bebas.participants", b"bad", json.dumps(envelope).encode())
+    good = registered(stack.now())
+    stack.publish(good, good.participant_id, "bebas.participants")
+
+    letters = wait_for(
+        lambda: (rows := stack.read("bebas.notifier.deadletter")) and len(rows) >= 2 and rows
+    )
+    junk = [r for r in letters if r["reason"].startswith("not JSON")]
+    invalid = [r for r in letters if r["reason"].startswith("schema-invalid")]
+    assert len(junk) == 1
+    assert len(invalid) == 1
+    assert "phone_e164" in invalid[0]["reason"]
+    assert base64.b64decode(junk[0]["value_b64"]) == b"{not json"
+    assert junk[0]["key"] == "junk"
+    assert all(r["source_topic"] == stack.topic("bebas.participants") for r in letters)
+    assert wait_for(lambda: stack.sms(good.participant_id))
+
+
+def test_gateway_500_then_200_sends_exactly_one_sms(stack: Stack) -> None:
+    event = registered(stack.now())
+    pid = event.participant_id
+    stack.gateway_control(status=500, count=2, to=event.phone_e164)
+    stack.publish(event, pid, "bebas.participants")
+
+    sent = wait_for(lambda: _sent(stack, pid, "sms"), timeout=30)
+    assert len(stack.sms(pid)) == 1
+    outcomes = [r["outcome"] for r in stack.sms_requests(pid)]
+    assert outcomes == ["injected 500", "injected 500", "accepted"]
+    assert sent[0]["data"]["attempt"] == 3
+    retries = [r for r in stack.read("bebas.notifier.retry") if r["key"].startswith(pid)]
+    assert [r["attempt"] for r in retries] == [2, 3]
+
+
+def test_gateway_400_fails_at_once_without_retry(stack: Stack) -> None:
+    event = registered(stack.now())
+    pid = event.participant_id
+    stack.gateway_control(status=400, count=-1, to=event.phone_e164)
+    stack.publish(event, pid, "bebas.participants")
+
+    failed = wait_for(
+        lambda: [e for e in stack.notifications(pid) if e["type"] == "notification.failed"]
+    )
+    assert failed[0]["data"]["channel"] == "sms"
+    assert failed[0]["data"]["permanent"] is True
+    assert "HTTP 400" in failed[0]["data"]["reason"]
+    assert wait_for(lambda: _sent(stack, pid, "email"))  # the other channel is unaffected
+    assert len(stack.sms_requests(pid)) == 1
+    assert stack.sms(pid) == []
+    assert not [r for r in stack.read("bebas.notifier.retry") if r["key"].startswith(pid)]
+    assert stack.state(pid)["sent"][f"{pid}|welcome|once|sms"]["state"] == "failed"
+
+
+def test_smtp_down_then_up_mail_arrives_once(stack: Stack) -> None:
+    stack.stop("smtp")
+    event = registered(stack.now())
+    pid = event.participant_id
+    stack.publish(event, pid, "bebas.participants")
+    key = f"{pid}|welcome|once|email"
+
+    # SMS is not held up by the dead SMTP server
+    assert wait_for(lambda: stack.sms(pid), timeout=30)
+    wait_for(lambda: [r for r in stack.read("bebas.notifier.retry") if r["key"] == key])
+    assert stack.mails(pid) == []
+    stack.start_smtp()
+
+    sent = wait_for(lambda: _sent(stack, pid, "email"), timeout=30)
+    assert [m["notification_key"] for m in stack.mails(pid)] == [key]
+    assert sent[0]["data"]["attempt"] >= 2
+
+
+def test_opt_out_event_and_stop_reply_stop_sms(stack: Stack) -> None:
+    segment = f"seg{uuid.uuid4().hex[:6]}"
+    people = [registered(stack.now(), segment=segment) for _ in range(3)]
+    for person in people:
+        stack.publish(person, person.participant_id, "bebas.participants")
+    for person in people:
+        wait_for(lambda p=person: stack.sms(p.participant_id))
+    by_event, by_reply, control = people
+    stack.publish(
+        opted_out(by_event.participant_id, [Channel.SMS], stack.now()),
+        by_event.participant_id,
+        "bebas.participants",
+    )
+    reply = httpx.post(
+        f"{stack.url}/inbound-sms", json={"from": by_reply.phone_e164, "text": " berhenti "}
+    )
+    assert reply.json() == {
+        "action": "opted_out",
+        "participant_id": by_reply.participant_id,
+        "channel": "sms",
+    }
+    wait_for(lambda: "sms" in stack.state(by_event.participant_id).get("opted_out", []))
+    stack.publish(broadcast(stack.now(), segments=[segment]), "KKBC-KLEWER", "bebas.campaigns")
+
+    def campaign_sms(pid: str) -> list[dict[str, object]]:
+        return [s for s in stack.sms(pid) if "|campaign_announcement|" in str(s["reference"])]
+
+    def campaign_mail(pid: str) -> list[dict[str, object]]:
+        return [m for m in stack.mails(pid) if "|campaign_announcement|" in m["notification_key"]]
+
+    assert wait_for(lambda: campaign_sms(control.participant_id))
+    assert wait_for(lambda: campaign_mail(by_event.participant_id))  # falls back to e-mail
+    assert wait_for(lambda: campaign_mail(by_reply.participant_id))
+    assert campaign_sms(by_event.participant_id) == []
+    assert campaign_sms(by_reply.participant_id) == []
+    assert campaign_mail(control.participant_id) == []
+    assert "Pasar Klewer: iuran mulai Rp16.800." in campaign_sms(control.participant_id)[0]["text"]
+
+
+def test_tables_survive_a_restart(stack: Stack) -> None:
+    event = registered(stack.now())
+    pid = event.participant_id
+    stack.publish(event, pid, "bebas.participants")
+    wait_for(lambda: len(_sent(stack, pid, "sms")) + len(_sent(stack, pid, "email")) == 2)
+    before = stack.state(pid)
+    stack.stop("notifier")
+    stack.start_notifier()
+
+    after = stack.state(pid)
+    assert after["sent"] == before["sent"]
+    assert after["schedule"] == before["schedule"]
+    # a redelivered registration sends nothing again: the sent table came back
+    stack.publish(event, pid, "bebas.participants")
+    marker = registered(stack.now())
+    stack.publish(marker, marker.participant_id, "bebas.participants")
+    wait_for(lambda: stack.sms(marker.participant_id))
+    assert len(stack.sms_requests(pid)) == 1
+    assert len(stack.mails(pid)) == 1
+
+
+def _first_period_after(moment: datetime) -> tuple[str, dict[str, datetime]]:
+    local = moment.astimezone(ZoneInfo("Asia/Jakarta"))
+    for months in range(0, 3):
+        index = local.year * 12 + local.month - 1 + months
+        period = f"{index // 12:04d}-{index % 12 + 1:02d}"
+        fires = {r.kind: r.fire_at for r in period_reminders(period, "Asia/Jakarta", POLICY)}
+        if fires[D7] > moment + timedelta(minutes=5):
+            return period, fires
+    raise AssertionError("no period found")
+
+
+def test_payment_before_d1_cancels_the_d1_and_overdue_reminders(stack: Stack) -> None:
+    payer, other = registered(stack.now()), registered(stack.now())
+    for person in (payer, other):
+        stack.publish(person, person.participant_id, "bebas.participants")
+        wait_for(lambda p=person: stack.sms(p.participant_id))
+    period, fires = _first_period_after(stack.now())
+
+    def reminders(pid: str, kind: str) -> list[dict[str, object]]:
+        return [s for s in stack.sms(pid) if f"|{kind}|{period}|" in str(s["reference"])]
+
+    stack.set_clock(fires[D7] + timedelta(minutes=1))
+    assert "jatuh tempo" in wait_for(lambda: reminders(payer.participant_id, D7))[0]["text"]
+    assert wait_for(lambda: reminders(other.participant_id, D7))
+
+    stack.publish(
+        paid(payer.participant_id, period, stack.now()), payer.participant_id, "bebas.participants"
+    )
+    wait_for(lambda: period in stack.state(payer.participant_id).get("paid_periods", []))
+
+    stack.set_clock(fires[D1] + timedelta(minutes=1))
+    assert "BESOK" in wait_for(lambda: reminders(other.participant_id, D1))[0]["text"]
+    stack.set_clock(fires[OVERDUE] + timedelta(minutes=1))
+    assert wait_for(lambda: reminders(other.participant_id, OVERDUE))
+    assert reminders(payer.participant_id, D1) == []
+    assert reminders(payer.participant_id, OVERDUE) == []
+    assert len(reminders(other.participant_id, D7)) == 1  # each exactly once
+    assert len(reminders(other.participant_id, D1)) == 1
+
+
+def test_quiet_hours_defer_sms_until_the_window_opens(stack: Stack) -> None:
+    # the next 22:00 in Jayapura (WIT, UTC+9) = 13:00 UTC
+    now = stack.now()
+    evening = now.replace(hour=13, minute=0, second=0, microsecond=0)
+    if evening <= now:
+        evening += timedelta(days=1)
+    stack.set_clock(evening)
+    event = registered(stack.now(), branch_timezone=IndonesianTimeZone.WIT, branch_code="JAP")
+    pid = event.participant_id
+    stack.publish(event, pid, "bebas.participants")
+
+    assert wait_for(lambda: stack.mails(pid))  # e-mail has no quiet hours
+    deferred = wait_for(
+        lambda: [e for e in stack.notifications(pid) if e["type"] == "notification.deferred"]
+    )
+    opens = datetime.fromisoformat(deferred[0]["data"]["deliver_after"])
+    assert opens.astimezone(ZoneInfo("Asia/Jayapura")).hour == 8
+    assert stack.sms(pid) == []
+    stack.set_clock(opens + timedelta(minutes=1))
+    assert len(wait_for(lambda: stack.sms(pid))) == 1
+    assert len(deferred) == 1
