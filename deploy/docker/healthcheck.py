@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
     path = argv[2] if len(argv) > 2 else "/healthz"
     url = f"http://127.0.0.1:{os.environ.get(port_var, default_port)}{path}"
     try:
-        with urllib.request.urlopen(url, timeout=4) as response:  # noqa: S310 - fixed loopback URL
+        with urllib.request.urlopen(url, timeout=4) as response:
             return 0 if response.status == 200 else 1
     except (urllib.error.URLError, OSError) as exc:
         print(f"{url}: {exc}", file=sys.stderr)
