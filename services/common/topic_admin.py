@@ -17,6 +17,10 @@ def admin_client(settings: KafkaSettings, timeout_ms: int = 5000) -> KafkaAdminC
     return KafkaAdminClient(
         client_id="bebas-admin",
         request_timeout_ms=timeout_ms,
+        # kafka-python 3 waits 30 s for the first metadata by default, whatever the request
+        # timeout: without this, wait_for_broker overran its deadline on an unreachable or
+        # refusing cluster
+        bootstrap_timeout_ms=timeout_ms,
         **settings.kafka_python_config(),
     )
 
