@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Router
 
 from services.platform import LaunchContext
 from tests.deploy.manifests import (
@@ -262,7 +264,7 @@ def test_probes_use_the_health_routes_on_the_service_port(
 
 
 def _module_routes(service: str) -> set[str]:
-    """Paths of every FastAPI/Starlette app or router, and faust web page, defined at import."""
+    """Paths of every FastAPI/Starlette app or router that exists once the modules are imported."""
     package = import_or_skip(f"services.{service}")
     paths: set[str] = set()
     for info in pkgutil.walk_packages(package.__path__, f"services.{service}."):
@@ -270,9 +272,8 @@ def _module_routes(service: str) -> set[str]:
             continue
         module = importlib.import_module(info.name)
         for value in vars(module).values():
-            for route in getattr(value, "routes", None) or []:
-                if isinstance(getattr(route, "path", None), str):
-                    paths.add(route.path)
+            if isinstance(value, Starlette | Router):
+                paths |= {r.path for r in value.routes if isinstance(getattr(r, "path", None), str)}
     return paths
 
 

@@ -19,14 +19,18 @@ from tests.deploy.manifests import (
     EnvScope,
     Workload,
     compose_workloads,
+    dockerfile_stages,
     import_or_skip,
     k8s_base_documents,
     k8s_workloads,
     rendered,
     settings_env_names,
+    target_env,
 )
 
 KAFKA_NAMES, KAFKA_REQUIRED = settings_env_names(KafkaSettings)
+#: Set by the image's base stage for Python itself (PATH, VIRTUAL_ENV, ...), not for a service.
+PYTHON_RUNTIME_ENV = set(target_env(dockerfile_stages(), "base"))
 
 #: What a Secret would hold, shaped like the real value so that validation can run.
 SECRET_SAMPLES = {
@@ -110,7 +114,9 @@ def test_service_variables_exist_in_its_settings_and_required_ones_are_set(
     assert str(settings_module.Settings.model_config.get("env_prefix", "")).upper() == prefix
     own = {n for n in workload.all_env_names if n.startswith(prefix)}
     assert not own - names, f"{workload.where} sets unknown {sorted(own - names)}"
-    foreign = {n for n in workload.all_env_names if not n.startswith((prefix, "KAFKA_"))} - names
+    foreign = {n for n in workload.all_env_names if not n.startswith((prefix, "KAFKA_"))} - (
+        names | PYTHON_RUNTIME_ENV
+    )
     assert not foreign, f"{workload.where} sets variables no settings read: {sorted(foreign)}"
     unset = required - workload.all_env_names
     assert not unset, f"{workload.where} leaves required settings unset: {sorted(unset)}"
