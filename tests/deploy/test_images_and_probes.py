@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import pkgutil
 import re
@@ -16,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.routing import Router
 
 from services.platform import LaunchContext
+from tests.deploy import k8s_schema
 from tests.deploy.manifests import (
     COMPOSE_FILES,
     DEPLOY,
@@ -190,10 +192,10 @@ def test_dockerignore_lets_through_everything_the_dockerfile_copies() -> None:
     allowed = [r[1:].rstrip("/") for r in rules if r.startswith("!")]
     assert rules[0] == "*", "everything is excluded first, then allowed one by one"
     for stage in STAGES.values():
-        for copy in stage.values("COPY"):
-            if copy.startswith("--from"):
+        for instruction in stage.values("COPY"):
+            if instruction.startswith("--from"):
                 continue
-            for source in copy.split()[:-1]:
+            for source in instruction.split()[:-1]:
                 assert any(source.rstrip("/") == a for a in allowed), (
                     f"COPY {source} is excluded by .dockerignore"
                 )
@@ -348,3 +350,57 @@ def test_grafana_dashboard_queries_our_consumer_groups_and_topics() -> None:
     assert "kafka_consumergroup_lag" in exprs
     assert 'consumergroup=~"bebas-.*"' in exprs
     assert any("8002" in link["url"] for link in dashboard["links"])
+
+
+# ---------------------------------------------------------------- Kubernetes schema
+
+
+def _schema_targets() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for path in sorted(K8S_BASE.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in load_yaml_documents(path):
+            found.append((f"base/{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc))
+    for overlay in K8S_OVERLAYS:
+        for path in ("namespace.yaml", "ingress.yaml"):
+            if (overlay / path).exists():
+                for doc in load_yaml_documents(overlay / path):
+                    found.append((f"{overlay.name}/{path}:{doc['kind']}", doc))
+    return found
+
+
+@pytest.mark.parametrize(("where", "doc"), _schema_targets(), ids=[w for w, _ in _schema_targets()])
+def test_manifest_matches_the_kubernetes_api_schema(where: str, doc: dict[str, Any]) -> None:
+    errors = k8s_schema.validate(doc)
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("overlay", K8S_OVERLAYS, ids=lambda p: p.name)
+def test_rendered_overlay_matches_the_kubernetes_api_schema(overlay: Path) -> None:
+    errors = [e for doc in rendered(overlay) for e in k8s_schema.validate(doc)]
+    assert not errors, "\n".join(errors)
+
+
+def test_schema_check_catches_misspelt_fields_wrong_types_and_missing_fields() -> None:
+    (deployment,) = [
+        d
+        for d in k8s_base_documents()
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "enrollment"
+    ]
+    broken = copy.deepcopy(deployment)
+    container = broken["spec"]["template"]["spec"]["containers"][0]
+    container["readinesProbe"] = container.pop("readinessProbe")
+    container["ports"][0]["containerPort"] = "8000"
+    del broken["spec"]["selector"]
+    errors = "\n".join(k8s_schema.validate(broken))
+    assert "readinesProbe: unknown field of V1Container" in errors
+    assert "containerPort: expected int, got str" in errors
+    assert "required field 'selector' missing" in errors
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x"},
+        "data": {"A": 1},
+    }
+    assert k8s_schema.validate(configmap) == ["ConfigMap.data.A: expected str, got int 1"]
