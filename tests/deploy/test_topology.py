@@ -17,6 +17,7 @@ from tests.deploy.manifests import (
     POD_KINDS,
     compose,
     compose_workloads,
+    dockerfile_stages,
     k8s_base_documents,
     k8s_workloads,
     load_yaml_documents,
@@ -235,3 +236,40 @@ def test_no_secret_value_is_committed() -> None:
                 assert "${" in str(value), f"{name}: {key} must come from deploy/.env"
     example = (DEPLOY / ".env.example").read_text()
     assert all(line.endswith("=") for line in example.splitlines() if line and line[0] != "#")
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_references_resolve(path: Path) -> None:
+    """What `docker compose config` would refuse: dangling names, missing files, bad options."""
+    document = compose(path)
+    services: dict[str, Any] = document["services"]
+    volumes = set(document.get("volumes") or {})
+    conditions = {"service_started", "service_healthy", "service_completed_successfully"}
+    for name, service in services.items():
+        assert "image" in service or "build" in service, name
+        image = str(service.get("image", ""))
+        assert ":" in image.split("/")[-1], f"{name}: pin the image tag ({image})"
+        depends = service.get("depends_on") or {}
+        for target, rule in depends.items() if isinstance(depends, dict) else []:
+            assert target in services, f"{name} depends on unknown {target}"
+            assert rule["condition"] in conditions, name
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in services[target] or _image_has_healthcheck(
+                    services[target]
+                ), f"{name} waits for {target} to be healthy, but it has no healthcheck"
+        for mount in service.get("volumes") or []:
+            source = str(mount).split(":")[0]
+            if source.startswith("."):
+                assert (path.parent / source).exists(), f"{name}: {source} does not exist"
+            else:
+                assert source in volumes, f"{name}: volume {source} is not declared"
+        build = service.get("build")
+        if isinstance(build, dict):
+            assert (path.parent / build["context"] / build["dockerfile"]).exists(), name
+
+
+def _image_has_healthcheck(service: dict[str, Any]) -> bool:
+    build = service.get("build")
+    if not isinstance(build, dict):
+        return False
+    return bool(dockerfile_stages()[build["target"]].values("HEALTHCHECK"))
