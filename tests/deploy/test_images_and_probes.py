@@ -363,7 +363,7 @@ def _schema_targets() -> list[tuple[str, dict[str, Any]]]:
         for doc in load_yaml_documents(path):
             found.append((f"base/{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc))
     for overlay in K8S_OVERLAYS:
-        for path in ("namespace.yaml", "ingress.yaml"):
+        for path in ("namespace.yaml", "ingress.yaml", "hpa.yaml"):
             if (overlay / path).exists():
                 for doc in load_yaml_documents(overlay / path):
                     found.append((f"{overlay.name}/{path}:{doc['kind']}", doc))

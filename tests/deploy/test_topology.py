@@ -273,3 +273,14 @@ def _image_has_healthcheck(service: dict[str, Any]) -> bool:
     if not isinstance(build, dict):
         return False
     return bool(dockerfile_stages()[build["target"]].values("HEALTHCHECK"))
+
+
+@pytest.mark.parametrize("overlay", K8S_OVERLAYS, ids=lambda p: p.name)
+def test_autoscalers_target_only_stateless_deployments(overlay: Path) -> None:
+    docs = rendered(overlay)
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for hpa in (d for d in docs if d["kind"] == "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["kind"], target["name"]) in kinds, target
+        assert target["kind"] == "Deployment", "faust workers scale by hand, within partitions"
+        assert target["name"] != "enrollment-relay", "the outbox relay must stay alone"
