@@ -71,5 +71,8 @@ def make_faust_app(
     }
     if data_dir:
         options["datadir"] = data_dir
+    if kafka.replication_factor is not None:
+        # changelog and repartition topics get the same durability as the catalogue's topics
+        options["topic_replication_factor"] = kafka.replication_factor
     options.update(extra)
     return faust.App(app_id, **options)

@@ -32,6 +32,12 @@ class KafkaSettings(BaseSettings):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     ssl_check_hostname: bool = True
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="replicas of every topic the platform creates (catalogue topics and faust "
+        "changelogs); unset: the cluster's default.replication.factor",
+    )
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSettings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -17,6 +17,10 @@ def admin_client(settings: KafkaSettings, timeout_ms: int = 5000) -> KafkaAdminC
     return KafkaAdminClient(
         client_id="bebas-admin",
         request_timeout_ms=timeout_ms,
+        # kafka-python 3 waits 30 s for the first metadata by default, whatever the request
+        # timeout: without this, wait_for_broker overran its deadline on an unreachable or
+        # refusing cluster
+        bootstrap_timeout_ms=timeout_ms,
         **settings.kafka_python_config(),
     )
 
@@ -49,9 +53,34 @@ def wait_for_broker(
     raise TimeoutError(f"no Kafka broker answered at {settings.bootstrap_servers}: {last_error}")
 
 
-def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] = CATALOGUE) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+def new_topic(
+    topic: Topic,
+    replication_factor: int | None = None,
+    extra_config: Mapping[str, str] | None = None,
+) -> NewTopic:
+    """The CreateTopics request for one catalogue topic; -1 replicas means the cluster default."""
+    return NewTopic(
+        name=topic.name,
+        num_partitions=topic.partitions,
+        replication_factor=replication_factor if replication_factor is not None else -1,
+        topic_configs={**topic.topic_config(), **(extra_config or {})},
+    )
+
+
+def ensure_topics(
+    settings: KafkaSettings,
+    topics: Iterable[Topic] = CATALOGUE,
+    *,
+    replication_factor: int | None = None,
+    extra_config: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created.
+
+    `replication_factor` defaults to `settings.replication_factor`, then to the cluster's
+    default; `extra_config` adds broker-side settings (e.g. min.insync.replicas) to every topic.
+    """
     wanted = list(topics)
+    replicas = replication_factor if replication_factor is not None else settings.replication_factor
     client = admin_client(settings)
     try:
         existing = set(client.list_topics())
@@ -59,20 +88,26 @@ def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] = CATALOGUE) 
         created = []
         for topic in missing:
             try:
-                client.create_topics(
-                    [
-                        NewTopic(
-                            name=topic.name,
-                            num_partitions=topic.partitions,
-                            replication_factor=-1,  # the cluster's default
-                            topic_configs=topic.topic_config(),
-                        )
-                    ]
-                )
+                client.create_topics([new_topic(topic, replicas, extra_config)])
                 created.append(topic.name)
             except TopicAlreadyExistsError:
                 pass  # created concurrently by another process: that is fine
         return created
+    finally:
+        client.close()
+
+
+def partition_counts(settings: KafkaSettings, names: Iterable[str]) -> dict[str, int]:
+    """How many partitions each named topic has on the cluster (absent topics are left out)."""
+    client = admin_client(settings)
+    try:
+        wanted = set(names) & set(client.list_topics())
+        if not wanted:
+            return {}
+        return {
+            description["name"]: len(description["partitions"])
+            for description in client.describe_topics(sorted(wanted))
+        }
     finally:
         client.close()
 

@@ -1,0 +1,287 @@
+"""The cluster, the provisioning job, scaling and secrets agree with the code's catalogue."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.topics import CATALOGUE
+from services.common import provision
+from tests.deploy.manifests import (
+    COMPOSE_FILES,
+    DEPLOY,
+    K8S_OVERLAYS,
+    POD_KINDS,
+    compose,
+    compose_workloads,
+    dockerfile_stages,
+    k8s_base_documents,
+    k8s_workloads,
+    load_yaml_documents,
+    pod_spec,
+    rendered,
+)
+
+COMPOSE = compose(COMPOSE_FILES[0])
+SERVICES_IN_COMPOSE: dict[str, Any] = COMPOSE["services"]
+BROKERS = {n: s for n, s in SERVICES_IN_COMPOSE.items() if "apache/kafka" in str(s.get("image"))}
+
+
+def broker_env(name: str) -> dict[str, str]:
+    return {k: str(v) for k, v in BROKERS[name]["environment"].items()}
+
+
+def test_three_kraft_brokers_of_the_official_image() -> None:
+    assert len(BROKERS) == 3
+    node_ids = set()
+    for name, service in BROKERS.items():
+        assert service["image"] == "apache/kafka:3.9.1"
+        env = broker_env(name)
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+        assert sorted(v.split("@")[1].split(":")[0] for v in voters) == sorted(BROKERS)
+        assert f"{name}:" in env["KAFKA_ADVERTISED_LISTENERS"]
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert service["volumes"], f"{name} keeps its log on a volume"
+        node_ids.add(env["KAFKA_NODE_ID"])
+    assert len(node_ids) == 3
+    assert len({broker_env(n)["CLUSTER_ID"] for n in BROKERS}) == 1
+
+
+def test_clients_reach_every_broker_on_its_sasl_listener() -> None:
+    for workload in compose_workloads(COMPOSE_FILES[0]):
+        servers = workload.env.get("KAFKA_BOOTSTRAP_SERVERS")
+        if servers is None:
+            continue
+        hosts = {s.split(":")[0] for s in servers.split(",")}
+        assert hosts == set(BROKERS), workload.where
+        for name in BROKERS:
+            protocols = dict(
+                pair.split(":")
+                for pair in broker_env(name)["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+            )
+            port = servers.split(",")[0].split(":")[1]
+            listener = next(
+                entry.split("://")[0]
+                for entry in broker_env(name)["KAFKA_LISTENERS"].split(",")
+                if entry.endswith(f":{port}")
+            )
+            assert protocols[listener] == workload.env["KAFKA_SECURITY_PROTOCOL"]
+            assert workload.env["KAFKA_SASL_MECHANISM"] in broker_env(name)[
+                "KAFKA_SASL_ENABLED_MECHANISMS"
+            ].split(",")
+
+
+def provisioning_jobs() -> list[tuple[str, list[str]]]:
+    jobs = [
+        (w.where, w.argv)
+        for path in COMPOSE_FILES
+        for w in compose_workloads(path)
+        if w.module == "services.common.provision"
+    ]
+    jobs += [
+        (w.where, w.argv)
+        for w in k8s_workloads(k8s_base_documents())
+        if w.module == "services.common.provision"
+    ]
+    return jobs
+
+
+JOBS = provisioning_jobs()
+
+
+def test_there_is_a_provisioning_job_in_compose_and_kubernetes() -> None:
+    assert any(".yaml:" in where for where, _ in JOBS)
+    assert any(where.startswith("Job/") for where, _ in JOBS)
+
+
+@pytest.mark.parametrize(("where", "argv"), JOBS, ids=[w for w, _ in JOBS])
+def test_provisioning_job_creates_the_catalogue_with_production_settings(
+    where: str, argv: list[str]
+) -> None:
+    args = provision.parser().parse_args(argv[argv.index("services.common.provision") + 1 :])
+    planned = provision.plan(CATALOGUE, args.replication_factor, dict(args.config))
+    assert {p.name for p in planned} == {t.name for t in CATALOGUE}
+    by_name = {t.name: t for t in CATALOGUE}
+    for p in planned:
+        topic = by_name[p.name]
+        assert p.partitions == topic.partitions
+        assert p.replication_factor == 3, f"{where}: three replicas"
+        assert p.config["retention.ms"] == str(topic.retention_ms)
+        assert p.config["cleanup.policy"] == ("compact" if topic.compact else "delete")
+        assert int(p.config["min.insync.replicas"]) == 2
+        assert int(p.config["min.insync.replicas"]) < p.replication_factor, (
+            "acks=all must survive one broker down"
+        )
+
+
+def test_provisioning_replication_matches_the_compose_cluster() -> None:
+    (_, argv), *_ = (j for j in JOBS if ".yaml:" in j[0])
+    args = provision.parser().parse_args(argv[argv.index("services.common.provision") + 1 :])
+    assert args.replication_factor <= len(BROKERS)
+    assert (
+        dict(args.config)["min.insync.replicas"]
+        == broker_env(next(iter(BROKERS)))["KAFKA_MIN_INSYNC_REPLICAS"]
+    )
+
+
+def test_services_start_only_after_the_topics_exist() -> None:
+    provisioner = next(
+        w.where.split(":")[1]
+        for w in compose_workloads(COMPOSE_FILES[0])
+        if w.module == "services.common.provision"
+    )
+    for name in ("enrollment", "enrollment-relay", "notifier", "reporting"):
+        depends = SERVICES_IN_COMPOSE[name]["depends_on"]
+        assert depends[provisioner] == {"condition": "service_completed_successfully"}, name
+
+
+def partitions_consumed_by(service: str) -> int:
+    """The most partitions among the topics a worker group consumes: each extra member idles."""
+    return max(t.partitions for t in CATALOGUE if service in t.consumers)
+
+
+def replica_counts() -> list[tuple[str, str, int]]:
+    """(where, service, replicas) for every faust worker deployment we ship."""
+    found = []
+    for name in ("notifier", "reporting"):
+        replicas = SERVICES_IN_COMPOSE[name].get("deploy", {}).get("replicas", 1)
+        found.append((f"compose:{name}", name, int(replicas)))
+    for doc in k8s_base_documents():
+        if doc["kind"] == "StatefulSet":
+            found.append(
+                (
+                    f"base:{doc['metadata']['name']}",
+                    doc["metadata"]["name"],
+                    doc["spec"]["replicas"],
+                )
+            )
+    return found
+
+
+@pytest.mark.parametrize(("where", "service", "replicas"), replica_counts(), ids=lambda x: str(x))
+def test_workers_never_outnumber_partitions(where: str, service: str, replicas: int) -> None:
+    assert replicas <= partitions_consumed_by(service), (
+        f"{where}: {replicas} workers but only {partitions_consumed_by(service)} partitions"
+    )
+
+
+def test_compose_runs_two_replicas_of_each_faust_worker() -> None:
+    for name in ("notifier", "reporting"):
+        assert SERVICES_IN_COMPOSE[name]["deploy"]["replicas"] == 2
+
+
+@pytest.mark.parametrize("overlay", K8S_OVERLAYS, ids=lambda p: p.name)
+def test_overlay_scaling_respects_partitions_and_keeps_disruption_budgets(overlay: Path) -> None:
+    docs = rendered(overlay)
+    budgets = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    for doc in docs:
+        if doc["kind"] == "StatefulSet":
+            name = doc["metadata"]["name"]
+            assert doc["spec"]["replicas"] <= partitions_consumed_by(name), name
+            assert doc["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+        if doc["kind"] in {"Deployment", "StatefulSet"} and doc["spec"]["replicas"] > 1:
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert any(
+                all(labels.get(k) == v for k, v in b["spec"]["selector"]["matchLabels"].items())
+                for b in budgets
+            ), f"{doc['metadata']['name']} has no PodDisruptionBudget"
+
+
+def test_faust_workers_keep_rocksdb_on_a_persistent_volume() -> None:
+    for doc in k8s_base_documents():
+        if doc["kind"] != "StatefulSet":
+            continue
+        (container,) = pod_spec(doc)["containers"]
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts["data"] == "/data"
+        claim = doc["spec"]["volumeClaimTemplates"][0]
+        assert claim["metadata"]["name"] == "data"
+        assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_the_outbox_relay_runs_alone() -> None:
+    relay = next(d for d in k8s_base_documents() if d["metadata"]["name"] == "enrollment-relay")
+    assert relay["spec"]["replicas"] == 1
+    assert relay["spec"]["strategy"]["type"] == "Recreate"
+    assert "deploy" not in SERVICES_IN_COMPOSE["enrollment-relay"]
+
+
+SECRETISH = re.compile(r"PASSWORD|SECRET|_KEY$|API_KEY|DATABASE_URL|JAAS")
+
+
+def test_no_secret_value_is_committed() -> None:
+    for doc in k8s_base_documents():
+        assert doc["kind"] != "Secret", "Secrets are created out of band, never committed"
+        if doc["kind"] == "ConfigMap":
+            leaked = [k for k in doc["data"] if SECRETISH.search(k)]
+            assert not leaked, f"ConfigMap {doc['metadata']['name']} holds {leaked}"
+        if doc["kind"] in POD_KINDS:
+            for container in pod_spec(doc)["containers"]:
+                for item in container.get("env", []):
+                    if SECRETISH.search(item["name"]):
+                        assert "secretKeyRef" in item.get("valueFrom", {}), item["name"]
+    for overlay in sorted((DEPLOY / "k8s" / "overlays").rglob("*.yaml")):
+        for doc in load_yaml_documents(overlay):
+            assert doc.get("kind") != "Secret", overlay
+    for name, service in SERVICES_IN_COMPOSE.items():
+        env = service.get("environment") or {}
+        for key, value in env.items():
+            if SECRETISH.search(key):
+                assert "${" in str(value), f"{name}: {key} must come from deploy/.env"
+    example = (DEPLOY / ".env.example").read_text()
+    assert all(line.endswith("=") for line in example.splitlines() if line and line[0] != "#")
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_references_resolve(path: Path) -> None:
+    """What `docker compose config` would refuse: dangling names, missing files, bad options."""
+    document = compose(path)
+    services: dict[str, Any] = document["services"]
+    volumes = set(document.get("volumes") or {})
+    conditions = {"service_started", "service_healthy", "service_completed_successfully"}
+    for name, service in services.items():
+        assert "image" in service or "build" in service, name
+        image = str(service.get("image", ""))
+        assert ":" in image.split("/")[-1], f"{name}: pin the image tag ({image})"
+        depends = service.get("depends_on") or {}
+        for target, rule in depends.items() if isinstance(depends, dict) else []:
+            assert target in services, f"{name} depends on unknown {target}"
+            assert rule["condition"] in conditions, name
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in services[target] or _image_has_healthcheck(
+                    services[target]
+                ), f"{name} waits for {target} to be healthy, but it has no healthcheck"
+        for mount in service.get("volumes") or []:
+            source = str(mount).split(":")[0]
+            if source.startswith("."):
+                assert (path.parent / source).exists(), f"{name}: {source} does not exist"
+            else:
+                assert source in volumes, f"{name}: volume {source} is not declared"
+        build = service.get("build")
+        if isinstance(build, dict):
+            assert (path.parent / build["context"] / build["dockerfile"]).exists(), name
+
+
+def _image_has_healthcheck(service: dict[str, Any]) -> bool:
+    build = service.get("build")
+    if not isinstance(build, dict):
+        return False
+    return bool(dockerfile_stages()[build["target"]].values("HEALTHCHECK"))
+
+
+@pytest.mark.parametrize("overlay", K8S_OVERLAYS, ids=lambda p: p.name)
+def test_autoscalers_target_only_stateless_deployments(overlay: Path) -> None:
+    docs = rendered(overlay)
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for hpa in (d for d in docs if d["kind"] == "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["kind"], target["name"]) in kinds, target
+        assert target["kind"] == "Deployment", "faust workers scale by hand, within partitions"
+        assert target["name"] != "enrollment-relay", "the outbox relay must stay alone"
