@@ -29,6 +29,7 @@ from services.enrollment.domain.access import Principal
 from services.enrollment.domain.errors import (
     AlreadyRegistered,
     Conflict,
+    DomainError,
     FieldProblem,
     InvalidInput,
     NotFound,
@@ -54,6 +55,15 @@ class Idempotency:
 
     key: str
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class PreparedRegistration:
+    """A registration that passed every check that needs no write."""
+
+    registration: Registration
+    nik_hash: str
+    actor: Principal
 
 
 @dataclass(frozen=True)
@@ -100,21 +110,25 @@ class Enrollment:
             )
         return Replay(stored["status_code"], json.loads(stored["body"]))
 
+    @staticmethod
+    def _idempotency_row(
+        actor: Principal, idem: Idempotency, status: int, body: Any, now: datetime
+    ) -> Row:
+        return {
+            "principal": actor.key_id,
+            "key": idem.key,
+            "fingerprint": idem.fingerprint,
+            "status_code": status,
+            "body": json.dumps(body, default=str),
+            "created_at": now,
+        }
+
     def _remember(
         self, uow: UnitOfWork, actor: Principal, idem: Idempotency | None, status: int, body: Any
     ) -> None:
-        if idem is None:
-            return
-        uow.idempotency.add(
-            {
-                "principal": actor.key_id,
-                "key": idem.key,
-                "fingerprint": idem.fingerprint,
-                "status_code": status,
-                "body": json.dumps(body, default=str),
-                "created_at": self.clock.now(),
-            }
-        )
+        if idem is not None:
+            row = self._idempotency_row(actor, idem, status, body, self.clock.now())
+            uow.idempotency.add_many([row])
 
     def _commit(self, uow: UnitOfWork) -> None:
         uow.commit()
@@ -153,35 +167,91 @@ class Enrollment:
             self._campaigns[code] = branches
         return branches
 
-    def register(
-        self, raw: RegistrationInput, actor: Principal, idem: Idempotency | None = None
-    ) -> dict[str, Any]:
+    def prepare(self, raw: RegistrationInput, actor: Principal) -> PreparedRegistration:
+        """Everything about a registration that needs no write: access, rules, campaign, hash."""
         if actor.role == "viewer" or raw.branch_code in self.reference.branches:
             actor.require_write(raw.branch_code)  # unknown branches are reported by validation
         registration = self.validate(raw)
-        now = self.clock.now()
-        with self.uow() as uow:
-            problem = self.check_campaign(uow, registration)
-            if problem:
-                raise InvalidInput([problem])
-            hashed = nik_hash(registration.nik.nik, self.nik_secret)
-            existing = uow.participants.id_for_nik_hash(hashed)
-            if existing:
-                raise AlreadyRegistered(existing)
-            row, event = self.participant_rows(registration, hashed, actor, now)
-            uow.participants.add_many([row])
-            uow.outbox.add_many([event])
-            view = participant_view(row)
-            self._remember(uow, actor, idem, 201, view)
-            try:
-                self._commit(uow)
-            except IntegrityError:
-                raise self._why_insert_failed(hashed, actor, idem) from None
-        return view
+        if registration.campaign_code and registration.campaign_code not in self._campaigns:
+            with self.uow() as uow:  # once per campaign code: afterwards it is cached
+                problem = self.check_campaign(uow, registration)
+        else:
+            problem = self._cached_campaign_problem(registration)
+        if problem:
+            raise InvalidInput([problem])
+        hashed = nik_hash(registration.nik.nik, self.nik_secret)
+        return PreparedRegistration(registration, hashed, actor)
 
-    def _why_insert_failed(
-        self, hashed: str, actor: Principal, idem: Idempotency | None
-    ) -> Exception:
+    def _cached_campaign_problem(self, registration: Registration) -> FieldProblem | None:
+        if registration.campaign_code is None:
+            return None
+        branches = self._campaigns[registration.campaign_code]
+        if branches and registration.branch.code not in branches:
+            return FieldProblem(
+                "campaign_code",
+                f"campaign {registration.campaign_code} does not run in branch "
+                f"{registration.branch.code}",
+            )
+        return None
+
+    def register(
+        self, raw: RegistrationInput, actor: Principal, idem: Idempotency | None = None
+    ) -> dict[str, Any]:
+        outcome = self.store_registrations([(self.prepare(raw, actor), idem)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def store_registrations(
+        self, items: list[tuple[PreparedRegistration, Idempotency | None]]
+    ) -> list[dict[str, Any] | DomainError]:
+        """Write prepared registrations in one transaction (group commit); one outcome each.
+
+        A batch that hits a constraint (a race on the same NIK or Idempotency-Key with another
+        writer) is retried one registration at a time, so only the loser gets the error.
+        """
+        try:
+            return self._store(items)
+        except IntegrityError:
+            if len(items) == 1:
+                prepared, idem = items[0]
+                return [self._why_insert_failed(prepared.nik_hash, idem)]
+            return [self.store_registrations([item])[0] for item in items]
+
+    def _store(
+        self, items: list[tuple[PreparedRegistration, Idempotency | None]]
+    ) -> list[dict[str, Any] | DomainError]:
+        now = self.clock.now()
+        outcomes: list[dict[str, Any] | DomainError] = []
+        participants: list[Row] = []
+        events: list[Row] = []
+        remembered: list[Row] = []
+        with self.uow() as uow:
+            known = uow.participants.ids_for_nik_hashes(p.nik_hash for p, _ in items)
+            for prepared, idem in items:
+                existing = known.get(prepared.nik_hash)
+                if existing:
+                    outcomes.append(AlreadyRegistered(existing))
+                    continue
+                row, event = self.participant_rows(
+                    prepared.registration, prepared.nik_hash, prepared.actor, now
+                )
+                known[prepared.nik_hash] = row[
+                    "id"
+                ]  # a second one in the same batch is a duplicate
+                view = participant_view(row)
+                participants.append(row)
+                events.append(event)
+                if idem is not None:
+                    remembered.append(self._idempotency_row(prepared.actor, idem, 201, view, now))
+                outcomes.append(view)
+            uow.participants.add_many(participants)
+            uow.outbox.add_many(events)
+            uow.idempotency.add_many(remembered)
+            self._commit(uow)
+        return outcomes
+
+    def _why_insert_failed(self, hashed: str, idem: Idempotency | None) -> DomainError:
         """A concurrent request won the race: same NIK, or same Idempotency-Key."""
         with self.uow() as uow:
             existing = uow.participants.id_for_nik_hash(hashed)

@@ -13,7 +13,7 @@ from services.enrollment.domain.access import Principal
 from services.enrollment.handlers import Idempotency
 
 
-def _container(request: Request) -> Container:
+async def _container(request: Request) -> Container:  # async: no thread hop per request
     container: Container = request.app.state.container
     return container
 
