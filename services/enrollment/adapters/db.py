@@ -10,9 +10,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+#: Execution option for connections that only read (no write lock on SQLite).
+READ_ONLY = "enrollment_read_only"
+
+
+def reader(engine: Engine) -> Connection:
+    """A connection for queries only: on SQLite it does not queue behind writers."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def make_engine(url: str) -> Engine:
@@ -46,6 +53,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # WAL readers need no lock and never wait for one
+            return
         writer.acquire()
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -79,7 +89,7 @@ def migrate(engine: Engine) -> None:
 
 def schema_is_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with engine.connect() as conn:
+    with reader(engine) as conn:
         current = MigrationContext.configure(conn).get_current_revision()
         conn.execute(text("SELECT 1"))
     return current == head

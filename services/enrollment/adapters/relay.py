@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.common.kafka_settings import KafkaSettings
+from services.enrollment.adapters.db import reader
 from services.enrollment.adapters.repository import OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ class OutboxRelay:
             with contextlib.suppress(KafkaError):
                 self._ensure_producer().flush(self.flush_timeout)
             return self._harvest()
-        with self.engine.connect() as conn:
+        with reader(self.engine) as conn:
             rows = OutboxRepository(conn).unpublished(self.batch_size)
             conn.rollback()
         if not rows:
