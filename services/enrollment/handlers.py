@@ -104,10 +104,7 @@ class Enrollment:
         if stored is None:
             return None
         if stored["fingerprint"] != idem.fingerprint:
-            raise Conflict(
-                "this Idempotency-Key was already used for a different request; "
-                "use a new key for a new request"
-            )
+            raise self._reused_key()
         return Replay(stored["status_code"], json.loads(stored["body"]))
 
     @staticmethod
@@ -214,8 +211,7 @@ class Enrollment:
             return self._store(items)
         except IntegrityError:
             if len(items) == 1:
-                prepared, idem = items[0]
-                return [self._why_insert_failed(prepared.nik_hash, idem)]
+                return [self._why_insert_failed(*items[0])]
             return [self.store_registrations([item])[0] for item in items]
 
     def _store(
@@ -226,9 +222,18 @@ class Enrollment:
         participants: list[Row] = []
         events: list[Row] = []
         remembered: list[Row] = []
+        # (key id, Idempotency-Key) -> (fingerprint, answer) of requests in this batch
+        answered: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         with self.uow() as uow:
             known = uow.participants.ids_for_nik_hashes(p.nik_hash for p, _ in items)
             for prepared, idem in items:
+                slot = (prepared.actor.key_id, idem.key) if idem else None
+                if idem is not None and slot is not None and slot in answered:
+                    # A retry that arrived in the same batch as its original: same answer.
+                    fingerprint, first = answered[slot]
+                    same = fingerprint == idem.fingerprint
+                    outcomes.append(first if same else self._reused_key())
+                    continue
                 existing = known.get(prepared.nik_hash)
                 if existing:
                     outcomes.append(AlreadyRegistered(existing))
@@ -236,14 +241,14 @@ class Enrollment:
                 row, event = self.participant_rows(
                     prepared.registration, prepared.nik_hash, prepared.actor, now
                 )
-                known[prepared.nik_hash] = row[
-                    "id"
-                ]  # a second one in the same batch is a duplicate
+                # A second registration of this NIK in the same batch is a duplicate too.
+                known[prepared.nik_hash] = row["id"]
                 view = participant_view(row)
                 participants.append(row)
                 events.append(event)
-                if idem is not None:
+                if idem is not None and slot is not None:
                     remembered.append(self._idempotency_row(prepared.actor, idem, 201, view, now))
+                    answered[slot] = (idem.fingerprint, view)
                 outcomes.append(view)
             uow.participants.add_many(participants)
             uow.outbox.add_many(events)
@@ -251,13 +256,30 @@ class Enrollment:
             self._commit(uow)
         return outcomes
 
-    def _why_insert_failed(self, hashed: str, idem: Idempotency | None) -> DomainError:
-        """A concurrent request won the race: same NIK, or same Idempotency-Key."""
+    def _why_insert_failed(
+        self, prepared: PreparedRegistration, idem: Idempotency | None
+    ) -> dict[str, Any] | DomainError:
+        """A concurrent request won the race: same Idempotency-Key (replay it) or same NIK."""
+        stored = None
         with self.uow() as uow:
-            existing = uow.participants.id_for_nik_hash(hashed)
+            if idem is not None:
+                stored = uow.idempotency.get(prepared.actor.key_id, idem.key)
+            existing = uow.participants.id_for_nik_hash(prepared.nik_hash)
+        if stored is not None and idem is not None:
+            if stored["fingerprint"] != idem.fingerprint:
+                return self._reused_key()
+            answer: dict[str, Any] = json.loads(stored["body"])
+            return answer
         if existing:
             return AlreadyRegistered(existing)
         return Conflict("a request with this Idempotency-Key is being processed; retry shortly")
+
+    @staticmethod
+    def _reused_key() -> Conflict:
+        return Conflict(
+            "this Idempotency-Key was already used for a different request; "
+            "use a new key for a new request"
+        )
 
     def participant_rows(
         self, reg: Registration, hashed: str, actor: Principal, now: datetime
