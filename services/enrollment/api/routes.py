@@ -20,6 +20,7 @@ from services.enrollment.api.models import (
     OptOutIn,
     ParticipantIn,
 )
+from services.enrollment.bootstrap import Container
 from services.enrollment.domain.access import Principal
 from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from services.enrollment.domain.model import RegistrationInput
@@ -60,13 +61,13 @@ def _answer(
 async def register_participant(
     body: ParticipantIn,
     request: Request,
-    container: ContainerDep,
     actor: PrincipalDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     """Register one worker; answers the participant with the computed monthly contribution."""
     # async, with the write handed to the group-commit writer: no thread hop per request and
     # one transaction for all registrations arriving together (see group_commit.py).
+    container: Container = request.app.state.container
     enrollment = container.enrollment
     idem = idempotency(idempotency_key, request.url.path, body)
     if idem is not None:
