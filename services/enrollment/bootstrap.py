@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
@@ -20,10 +21,13 @@ from services.enrollment.adapters.relay import OutboxRelay, Producer, kafka_prod
 from services.enrollment.adapters.unit_of_work import SqlUnitOfWork
 from services.enrollment.apikeys import ApiKeys
 from services.enrollment.domain.reference import ReferenceData, load_reference
-from services.enrollment.handlers import Enrollment
+from services.enrollment.group_commit import GroupCommitter
+from services.enrollment.handlers import Enrollment, Idempotency, PreparedRegistration
 from services.enrollment.imports import CsvImporter
 from services.enrollment.outbox import OutboxWriter
 from services.enrollment.settings import Settings
+
+RegistrationWriter = GroupCommitter[tuple[PreparedRegistration, Idempotency | None], dict[str, Any]]
 
 
 class BrokerProbe:
@@ -74,6 +78,7 @@ class Container:
     importer: CsvImporter
     relay: OutboxRelay | None
     broker_ready: Callable[[], bool]
+    registrations: RegistrationWriter
 
     def start(self) -> None:
         if self.settings.bootstrap_admin_key is not None:
@@ -154,4 +159,5 @@ def bootstrap(
         importer=CsvImporter(enrollment, settings.import_chunk_size),
         relay=outbox_relay,
         broker_ready=BrokerProbe(kafka),
+        registrations=GroupCommitter(enrollment.store_registrations),
     )

@@ -29,6 +29,7 @@ from services.enrollment.domain.access import Principal
 from services.enrollment.domain.errors import (
     AlreadyRegistered,
     Conflict,
+    DomainError,
     FieldProblem,
     InvalidInput,
     NotFound,
@@ -54,6 +55,15 @@ class Idempotency:
 
     key: str
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class PreparedRegistration:
+    """A registration that passed every check that needs no write."""
+
+    registration: Registration
+    nik_hash: str
+    actor: Principal
 
 
 @dataclass(frozen=True)
@@ -94,27 +104,28 @@ class Enrollment:
         if stored is None:
             return None
         if stored["fingerprint"] != idem.fingerprint:
-            raise Conflict(
-                "this Idempotency-Key was already used for a different request; "
-                "use a new key for a new request"
-            )
+            raise self._reused_key()
         return Replay(stored["status_code"], json.loads(stored["body"]))
+
+    @staticmethod
+    def _idempotency_row(
+        actor: Principal, idem: Idempotency, status: int, body: Any, now: datetime
+    ) -> Row:
+        return {
+            "principal": actor.key_id,
+            "key": idem.key,
+            "fingerprint": idem.fingerprint,
+            "status_code": status,
+            "body": json.dumps(body, default=str),
+            "created_at": now,
+        }
 
     def _remember(
         self, uow: UnitOfWork, actor: Principal, idem: Idempotency | None, status: int, body: Any
     ) -> None:
-        if idem is None:
-            return
-        uow.idempotency.add(
-            {
-                "principal": actor.key_id,
-                "key": idem.key,
-                "fingerprint": idem.fingerprint,
-                "status_code": status,
-                "body": json.dumps(body, default=str),
-                "created_at": self.clock.now(),
-            }
-        )
+        if idem is not None:
+            row = self._idempotency_row(actor, idem, status, body, self.clock.now())
+            uow.idempotency.add_many([row])
 
     def _commit(self, uow: UnitOfWork) -> None:
         uow.commit()
@@ -153,41 +164,122 @@ class Enrollment:
             self._campaigns[code] = branches
         return branches
 
-    def register(
-        self, raw: RegistrationInput, actor: Principal, idem: Idempotency | None = None
-    ) -> dict[str, Any]:
+    def prepare(self, raw: RegistrationInput, actor: Principal) -> PreparedRegistration:
+        """Everything about a registration that needs no write: access, rules, campaign, hash."""
         if actor.role == "viewer" or raw.branch_code in self.reference.branches:
             actor.require_write(raw.branch_code)  # unknown branches are reported by validation
         registration = self.validate(raw)
+        if registration.campaign_code and registration.campaign_code not in self._campaigns:
+            with self.uow() as uow:  # once per campaign code: afterwards it is cached
+                problem = self.check_campaign(uow, registration)
+        else:
+            problem = self._cached_campaign_problem(registration)
+        if problem:
+            raise InvalidInput([problem])
+        hashed = nik_hash(registration.nik.nik, self.nik_secret)
+        return PreparedRegistration(registration, hashed, actor)
+
+    def _cached_campaign_problem(self, registration: Registration) -> FieldProblem | None:
+        if registration.campaign_code is None:
+            return None
+        branches = self._campaigns[registration.campaign_code]
+        if branches and registration.branch.code not in branches:
+            return FieldProblem(
+                "campaign_code",
+                f"campaign {registration.campaign_code} does not run in branch "
+                f"{registration.branch.code}",
+            )
+        return None
+
+    def register(
+        self, raw: RegistrationInput, actor: Principal, idem: Idempotency | None = None
+    ) -> dict[str, Any]:
+        outcome = self.store_registrations([(self.prepare(raw, actor), idem)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def store_registrations(
+        self, items: list[tuple[PreparedRegistration, Idempotency | None]]
+    ) -> list[dict[str, Any] | DomainError]:
+        """Write prepared registrations in one transaction (group commit); one outcome each.
+
+        A batch that hits a constraint (a race on the same NIK or Idempotency-Key with another
+        writer) is retried one registration at a time, so only the loser gets the error.
+        """
+        try:
+            return self._store(items)
+        except IntegrityError:
+            if len(items) == 1:
+                return [self._why_insert_failed(*items[0])]
+            return [self.store_registrations([item])[0] for item in items]
+
+    def _store(
+        self, items: list[tuple[PreparedRegistration, Idempotency | None]]
+    ) -> list[dict[str, Any] | DomainError]:
         now = self.clock.now()
+        outcomes: list[dict[str, Any] | DomainError] = []
+        participants: list[Row] = []
+        events: list[Row] = []
+        remembered: list[Row] = []
+        # (key id, Idempotency-Key) -> (fingerprint, answer) of requests in this batch
+        answered: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         with self.uow() as uow:
-            problem = self.check_campaign(uow, registration)
-            if problem:
-                raise InvalidInput([problem])
-            hashed = nik_hash(registration.nik.nik, self.nik_secret)
-            existing = uow.participants.id_for_nik_hash(hashed)
-            if existing:
-                raise AlreadyRegistered(existing)
-            row, event = self.participant_rows(registration, hashed, actor, now)
-            uow.participants.add_many([row])
-            uow.outbox.add_many([event])
-            view = participant_view(row)
-            self._remember(uow, actor, idem, 201, view)
-            try:
-                self._commit(uow)
-            except IntegrityError:
-                raise self._why_insert_failed(hashed, actor, idem) from None
-        return view
+            known = uow.participants.ids_for_nik_hashes(p.nik_hash for p, _ in items)
+            for prepared, idem in items:
+                slot = (prepared.actor.key_id, idem.key) if idem else None
+                if idem is not None and slot is not None and slot in answered:
+                    # A retry that arrived in the same batch as its original: same answer.
+                    fingerprint, first = answered[slot]
+                    same = fingerprint == idem.fingerprint
+                    outcomes.append(first if same else self._reused_key())
+                    continue
+                existing = known.get(prepared.nik_hash)
+                if existing:
+                    outcomes.append(AlreadyRegistered(existing))
+                    continue
+                row, event = self.participant_rows(
+                    prepared.registration, prepared.nik_hash, prepared.actor, now
+                )
+                # A second registration of this NIK in the same batch is a duplicate too.
+                known[prepared.nik_hash] = row["id"]
+                view = participant_view(row)
+                participants.append(row)
+                events.append(event)
+                if idem is not None and slot is not None:
+                    remembered.append(self._idempotency_row(prepared.actor, idem, 201, view, now))
+                    answered[slot] = (idem.fingerprint, view)
+                outcomes.append(view)
+            uow.participants.add_many(participants)
+            uow.outbox.add_many(events)
+            uow.idempotency.add_many(remembered)
+            self._commit(uow)
+        return outcomes
 
     def _why_insert_failed(
-        self, hashed: str, actor: Principal, idem: Idempotency | None
-    ) -> Exception:
-        """A concurrent request won the race: same NIK, or same Idempotency-Key."""
+        self, prepared: PreparedRegistration, idem: Idempotency | None
+    ) -> dict[str, Any] | DomainError:
+        """A concurrent request won the race: same Idempotency-Key (replay it) or same NIK."""
+        stored = None
         with self.uow() as uow:
-            existing = uow.participants.id_for_nik_hash(hashed)
+            if idem is not None:
+                stored = uow.idempotency.get(prepared.actor.key_id, idem.key)
+            existing = uow.participants.id_for_nik_hash(prepared.nik_hash)
+        if stored is not None and idem is not None:
+            if stored["fingerprint"] != idem.fingerprint:
+                return self._reused_key()
+            answer: dict[str, Any] = json.loads(stored["body"])
+            return answer
         if existing:
             return AlreadyRegistered(existing)
         return Conflict("a request with this Idempotency-Key is being processed; retry shortly")
+
+    @staticmethod
+    def _reused_key() -> Conflict:
+        return Conflict(
+            "this Idempotency-Key was already used for a different request; "
+            "use a new key for a new request"
+        )
 
     def participant_rows(
         self, reg: Registration, hashed: str, actor: Principal, now: datetime

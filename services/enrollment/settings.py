@@ -27,12 +27,12 @@ class Settings(BaseSettings):
     )
     bootstrap_admin_key: SecretStr | None = None
     relay_enabled: bool = True
-    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_batch_size: int = Field(default=2000, ge=1, le=20_000)
     relay_poll_interval: float = Field(default=0.5, gt=0, le=60)
     participants_topic: str = PARTICIPANTS.name
     campaigns_topic: str = CAMPAIGNS.name
     event_source: str = "urn:bebas-cemas:enrollment"
-    import_chunk_size: int = Field(default=1000, ge=1, le=20_000)
+    import_chunk_size: int = Field(default=5000, ge=1, le=50_000)
     reference_dir: Path | None = Field(
         default=None, description="folder with provinces/branches/segments/rates JSON overrides"
     )

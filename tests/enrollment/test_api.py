@@ -386,3 +386,42 @@ def test_openapi_documents_v1(client: TestClient) -> None:
         "/v1/imports",
     } <= set(paths)
     assert json.dumps(paths).count("Idempotency-Key") >= 5
+
+
+async def test_requests_arriving_together_share_a_transaction_and_keep_their_rules(
+    container: Container, person: Person
+) -> None:
+    """Group commit: duplicates and retried Idempotency-Keys inside one batch behave as apart."""
+    import asyncio
+
+    from services.enrollment.domain.access import Principal
+    from services.enrollment.domain.errors import AlreadyRegistered, Conflict
+    from services.enrollment.domain.model import RegistrationInput
+    from services.enrollment.handlers import Idempotency
+
+    admin = Principal("key_batch", "admin")
+    enrollment = container.enrollment
+
+    def prepared(body: dict[str, Any]) -> Any:
+        return enrollment.prepare(RegistrationInput(**body), admin)
+
+    a, b = person(), person()
+    same_nik = dict(a, full_name="Someone Else")
+    key = Idempotency("retry-1", "fingerprint-a")
+    other_body_same_key = Idempotency("retry-1", "fingerprint-b")
+    submit = container.registrations.submit
+    outcomes = await asyncio.gather(
+        submit((prepared(a), key)),
+        submit((prepared(a), key)),  # the client's retry, before the first answer came back
+        submit((prepared(same_nik), None)),
+        submit((prepared(b), other_body_same_key)),
+        return_exceptions=True,
+    )
+    first, retry, duplicate, reused = outcomes
+    assert isinstance(first, dict)
+    assert retry == first
+    assert isinstance(duplicate, AlreadyRegistered)
+    assert duplicate.participant_id == first["id"]
+    assert isinstance(reused, Conflict)
+    registered = [e for _, _, e in outbox_events(container) if e.type == "participant.registered"]
+    assert [e.subject for e in registered] == [first["id"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -56,3 +57,36 @@ def test_email_is_normalised_and_bad_ones_explained() -> None:
     assert RULES.email(" Sri.Wahyuni@Example.CO.ID ") == "Sri.Wahyuni@example.co.id"
     with pytest.raises(ValueError, match="not a valid e-mail address"):
         RULES.email("sri@@example")
+
+
+def reference_phone(raw: str) -> str | None:
+    """What phonenumbers alone says, the slow general way: E.164 of a valid mobile, or None."""
+    try:
+        number = phonenumbers.parse(raw, "ID")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != 62 or not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.number_type(number) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+@given(
+    st.sampled_from(["0", "62", "+62", "+62 ", "(0", "+1 ", "+65", "00", ""]),
+    st.one_of(
+        st.text(alphabet="0123456789 -.", min_size=1, max_size=16),
+        st.from_regex(r"8[0-9][0-9 -]{5,13}", fullmatch=True),
+    ),
+)
+def test_the_fast_path_agrees_with_phonenumbers_general_parser(prefix: str, rest: str) -> None:
+    raw = prefix + rest
+    expected = reference_phone(raw)
+    try:
+        got: str | None = RULES.phone(raw)
+    except ValueError:
+        got = None
+    assert got == expected

@@ -173,5 +173,6 @@ class IdempotencyRepository:
         query = select(t.idempotency).where(c.principal == principal, c.key == key)
         return _row(self.conn.execute(query).mappings().first())
 
-    def add(self, row: Row) -> None:
-        self.conn.execute(insert(t.idempotency), row)
+    def add_many(self, rows: Sequence[Row]) -> None:
+        if rows:
+            self.conn.execute(insert(t.idempotency), list(rows))

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.enrollment.adapters.db import schema_is_current
+from services.enrollment.adapters.db import reader, schema_is_current
 from services.enrollment.adapters.repository import OutboxRepository
 from services.enrollment.api import problems
 from services.enrollment.api.deps import ContainerDep
@@ -40,7 +40,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(router)
 
     def pending() -> float:
-        with container.engine.connect() as conn:
+        with reader(container.engine) as conn:
             return float(OutboxRepository(conn).pending_count())
 
     OUTBOX_PENDING.set_function(pending)
