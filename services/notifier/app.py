@@ -196,6 +196,9 @@ def create_app(
             publish_dead_letter=dead_letter,
             retry_topic=retry_topic.get_topic_name(),
             on_result=on_result,
+            concurrency=settings.sms_concurrency
+            if channel.name == "sms"
+            else settings.smtp_concurrency,
         )
         for channel in (channels if channels is not None else default_channels(settings))
     }
