@@ -266,3 +266,32 @@ def test_quiet_hours_defer_sms_until_the_window_opens(stack: Stack) -> None:
     stack.set_clock(opens + timedelta(minutes=1))
     assert len(wait_for(lambda: stack.sms(pid))) == 1
     assert len(deferred) == 1
+
+
+def test_delivery_receipt_becomes_notification_delivered_and_bad_input_a_problem(
+    stack: Stack,
+) -> None:
+    event = registered(stack.now(), email=None)
+    pid = event.participant_id
+    stack.publish(event, pid, "bebas.participants")
+    sms = wait_for(lambda: stack.sms(pid))
+    receipt = {"reference": sms[0]["reference"], "message_id": sms[0]["message_id"]}
+    assert httpx.post(f"{stack.url}/receipts", json=receipt).status_code == 202
+    delivered = wait_for(
+        lambda: [e for e in stack.notifications(pid) if e["type"] == "notification.delivered"]
+    )
+    assert delivered[0]["data"]["provider_message_id"] == sms[0]["message_id"]
+    assert delivered[0]["data"]["branch_code"] == "SKT"
+
+    bad = httpx.post(f"{stack.url}/receipts", json={"status": "lost"})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    fields = {e["field"] for e in bad.json()["errors"]}
+    assert fields == {"reference", "status"}
+    unknown = httpx.post(
+        f"{stack.url}/inbound-sms", json={"from": "+6289999999999", "text": "STOP"}
+    )
+    assert unknown.status_code == 404
+    metrics = httpx.get(f"{stack.url}/metrics").text
+    assert 'notifier_messages_total{channel="sms",outcome="sent"}' in metrics
+    assert "notifier_ready 1.0" in metrics
