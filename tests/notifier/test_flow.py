@@ -127,6 +127,38 @@ def test_gateway_400_fails_at_once_without_retry(stack: Stack) -> None:
     assert stack.state(pid)["sent"][f"{pid}|welcome|once|sms"]["state"] == "failed"
 
 
+def test_gateway_timeout_then_retry_reaches_the_person_once(stack: Stack) -> None:
+    event = registered(stack.now(), email=None)
+    pid = event.participant_id
+    # the gateway holds the first request past the notifier's 2 s timeout, then accepts it:
+    # the retry carries the same reference and the gateway does not send it again
+    stack.gateway_control(delay=3, count=1, to=event.phone_e164)
+    stack.publish(event, pid, "bebas.participants")
+
+    sent = wait_for(lambda: _sent(stack, pid, "sms"), timeout=30)
+    assert sent[0]["data"]["attempt"] == 2
+    wait_for(lambda: len(stack.sms_requests(pid)) == 2)  # the held request is logged last
+    assert len(stack.sms(pid)) == 1
+
+
+def test_gateway_always_503_ends_in_the_dead_letter_topic(stack: Stack) -> None:
+    event = registered(stack.now(), email=None)
+    pid = event.participant_id
+    key = f"{pid}|welcome|once|sms"
+    stack.gateway_control(status=503, count=-1, to=event.phone_e164)
+    stack.publish(event, pid, "bebas.participants")
+
+    letter = wait_for(
+        lambda: [r for r in stack.read("bebas.notifier.deadletter") if r["key"] == key],
+        timeout=60,
+    )
+    assert letter[0]["reason"].startswith("gave up after 8 attempts: gateway HTTP 503")
+    failed = [e for e in stack.notifications(pid) if e["type"] == "notification.failed"]
+    assert failed[0]["data"]["permanent"] is False
+    assert len(stack.sms_requests(pid)) == 8
+    assert stack.sms(pid) == []
+
+
 def test_smtp_down_then_up_mail_arrives_once(stack: Stack) -> None:
     stack.stop("smtp")
     event = registered(stack.now())
