@@ -15,7 +15,7 @@ import pytest
 from schemas.vocab import Channel, IndonesianTimeZone
 from services.notifier.domain.schedule import D1, D7, OVERDUE, ReminderPolicy, period_reminders
 from tests.notifier.factories import broadcast, opted_out, paid, registered
-from tests.notifier.harness import Stack, wait_for
+from tests.notifier.harness import Stack, daytime_base, wait_for
 
 pytestmark = pytest.mark.integration
 POLICY = ReminderPolicy()
@@ -303,6 +303,7 @@ def test_quiet_hours_defer_sms_until_the_window_opens(stack: Stack) -> None:
 def test_delivery_receipt_becomes_notification_delivered_and_bad_input_a_problem(
     stack: Stack,
 ) -> None:
+    stack.set_clock(daytime_base(stack.now()))  # earlier tests may have left it at night
     event = registered(stack.now(), email=None)
     pid = event.participant_id
     stack.publish(event, pid, "bebas.participants")
