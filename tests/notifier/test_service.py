@@ -224,3 +224,52 @@ async def test_stop_reply_finds_the_participant_by_phone(world: World) -> None:
     await world.drain()
     assert world.channels["sms"].sent == []
     assert world.kinds("email") == ["welcome"]
+
+
+async def test_withdrawn_consent_stops_reminders_and_new_phone_is_used(world: World) -> None:
+    from schemas.events import ParticipantUpdatedV1
+
+    event = registered(START, email=None)
+    pid = event.participant_id
+    await world.handle(event)
+    await world.drain()
+    update = ParticipantUpdatedV1(
+        participant_id=pid,
+        branch_code="SKT",
+        phone_e164="+6285700000001",
+        consent_reminders=False,
+        updated_at=START,
+    )
+    await world.handle(update)
+    assert world.stores.schedule[pid]["next_at"] is None
+    world.clock.set(datetime(2026, 3, 14, 2, 1, tzinfo=UTC))
+    world.service.scan_reminders(10)
+    await world.drain()
+    assert world.kinds("sms") == ["welcome"]
+    assert world.service.participant_for_phone("+6285700000001") == pid
+    assert world.service.participant_for_phone(event.phone_e164) is None
+
+
+async def test_jht_claim_reminder_when_the_participant_turns_56(world: World) -> None:
+    from datetime import date
+
+    from schemas.vocab import Programme
+
+    event = registered(
+        START,
+        email=None,
+        birth_date=date(1970, 3, 20),
+        programmes=[Programme.JKK, Programme.JKM, Programme.JHT],
+    )
+    await world.handle(event)
+    await world.drain()
+    await world.handle(paid(event.participant_id, "2026-03", START))
+    world.clock.set(datetime(2026, 3, 20, 2, 1, tzinfo=UTC))  # 09:01 WIB on the birthday
+    world.service.scan_reminders(10)
+    await world.drain()
+    assert world.kinds("sms") == ["welcome", "jht_claim"]
+    assert "usia 56" in world.channels["sms"].sent[-1].text
+    world.clock.advance(timedelta(days=400))
+    world.service.scan_reminders(10)
+    await world.drain()
+    assert world.kinds("sms").count("jht_claim") == 1
