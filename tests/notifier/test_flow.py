@@ -42,6 +42,9 @@ def test_registration_sends_welcome_sms_and_email(stack: Stack) -> None:
     assert mime["List-Unsubscribe"].startswith("<https://")
     assert mime.get_body(("plain",)).get_content().startswith("Halo Sri Wahyuni,")
     assert "<li>Jaminan Kecelakaan Kerja (JKK)</li>" in mime.get_body(("html",)).get_content()
+    listed = httpx.get(f"{stack.url}/messages", params={"participant": pid}).json()
+    assert [m["text"] for m in listed["sms"]] == [sms[0]["text"]]
+    assert [m["subject"] for m in listed["email"]] == [mails[0]["subject"]]
     sent = wait_for(
         lambda: (
             [e for e in stack.notifications(pid) if e["type"] == "notification.sent"]
