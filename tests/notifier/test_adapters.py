@@ -159,3 +159,20 @@ async def test_smtp_error_classification(
 async def test_smtp_server_down_is_transient() -> None:
     with pytest.raises(TransientError):
         await SmtpChannel("127.0.0.1", free_port(), timeout=2).send(MAIL)
+
+
+async def test_rate_limiter_spaces_sends_after_the_burst() -> None:
+    from services.notifier.adapters.ratelimit import RateLimiter
+
+    now = [0.0]
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+        now[0] += seconds
+
+    limiter = RateLimiter(2.0, burst=2, monotonic=lambda: now[0], sleep=fake_sleep)
+    for _ in range(5):
+        await limiter.acquire()
+    assert waits == [0.5, 0.5, 0.5]  # two at once, then one every 1/rate seconds
+    assert now[0] == 1.5
