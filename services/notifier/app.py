@@ -196,15 +196,43 @@ def create_app(
             publish_dead_letter=dead_letter,
             retry_topic=retry_topic.get_topic_name(),
             on_result=on_result,
+            concurrency=settings.sms_concurrency
+            if channel.name == "sms"
+            else settings.smtp_concurrency,
         )
         for channel in (channels if channels is not None else default_channels(settings))
     }
     notifier = Notifier(app, service, dispatchers, metrics)
     notifier.wake = {name: asyncio.Event() for name in dispatchers}
 
+    participants_name = participants_topic.get_topic_name()
+    warned: list[bool] = []
+
+    def owns_every_partition() -> bool:
+        """Tables are written outside stream iteration, which is only consistent while one
+        worker owns every partition: a second replica makes both unready instead of wrong."""
+        try:
+            assigned = app.consumer.assignment()
+        except Exception:  # not started yet
+            return False
+        mine = {tp.partition for tp in assigned if tp.topic == participants_name}
+        if len(mine) == PARTICIPANTS.partitions:
+            warned.clear()
+            return True
+        if mine and not warned:
+            warned.append(True)
+            log.error(
+                "this worker owns %d of %d partitions of %s: the notifier must run as a single "
+                "replica (see README, Scaling); not ready",
+                len(mine),
+                PARTICIPANTS.partitions,
+                participants_name,
+            )
+        return False
+
     def ready() -> bool:
         recovery = app.tables.recovery  # type: ignore[attr-defined]
-        ok = bool(recovery.completed.is_set() and not app.rebalancing)
+        ok = bool(recovery.completed.is_set() and not app.rebalancing and owns_every_partition())
         metrics.ready.set(1 if ok else 0)
         return ok
 

@@ -10,6 +10,7 @@ the provider's client reference (SMS) or Message-ID (e-mail), and the provider d
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from schemas.events import (
     NotificationSentV1,
 )
 from services.notifier.domain.backoff import backoff_seconds
+from services.notifier.domain.model import Message
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.ports import ChannelPort, PermanentError, TransientError
 from services.notifier.render import Renderer
@@ -53,6 +55,7 @@ class Dispatcher:
         publish_dead_letter: PublishDeadLetter,
         retry_topic: str,
         on_result: Callable[[str, str], None] = lambda channel, outcome: None,
+        concurrency: int = 1,
     ) -> None:
         self.service = service
         self.channel = channel
@@ -65,37 +68,71 @@ class Dispatcher:
         self.publish_dead_letter = publish_dead_letter
         self.retry_topic = retry_topic
         self.on_result = on_result
+        self.concurrency = max(1, concurrency)
 
     @property
     def s(self) -> Any:
         return self.service.s
 
     async def run_once(self, limit: int) -> int:
+        """One round: up to `limit` due messages, marked in flight with one changelog flush,
+        then handed to the provider `concurrency` at a time."""
         entries = self.service.due_entries(self.channel.name, limit)
+        ready: list[tuple[dict[str, Any], dict[str, Any], Message]] = []
         for entry in entries:
-            await self.dispatch(entry)
+            prepared = await self._prepare(entry)
+            if prepared is not None:
+                ready.append(prepared)
+        if not ready:
+            return len(entries)
+        now = self.service.clock.now()
+        for entry, _, _ in ready:
+            attempt = int(entry.get("attempt", 1))
+            self.s.sent[entry["key"]] = {"state": "inflight", "attempt": attempt, "at": iso(now)}
+        await self.flush()  # in-flight markers are durable before the provider sees anything
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def deliver(item: tuple[dict[str, Any], dict[str, Any], Message]) -> None:
+            async with gate:
+                await self._deliver(*item)
+
+        await asyncio.gather(*(deliver(item) for item in ready))
         return len(entries)
 
     async def dispatch(self, entry: dict[str, Any]) -> None:
+        """Send one message now (the same steps as a round of one)."""
+        prepared = await self._prepare(entry)
+        if prepared is None:
+            return
+        attempt = int(entry.get("attempt", 1))
+        now = iso(self.service.clock.now())
+        self.s.sent[entry["key"]] = {"state": "inflight", "attempt": attempt, "at": now}
+        await self.flush()
+        await self._deliver(*prepared)
+
+    async def _prepare(
+        self, entry: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], Message] | None:
+        """Checks before sending; None when the entry was settled here (or deferred)."""
         key = entry["key"]
         state = self.s.sent.get(key)
         if state and state["state"] in FINAL_STATES:
             self.s.outbox.pop(key, None)
-            return
+            return None
         person = self.s.participants.get(entry["participant_id"])
         now = self.service.clock.now()
         if person is None:
             await self._fail(entry, None, "unknown participant", permanent=True, now=now)
-            return
+            return None
         reason = self.service.suppression(entry, person)
         if reason:
             self.s.sent[key] = {"state": "suppressed", "reason": reason, "at": iso(now)}
             self.s.outbox.pop(key, None)
             self.on_result(self.channel.name, "suppressed")
-            return
+            return None
         if self.channel.name == "sms" and self.quiet.contains(now, person["branch_timezone"]):
             await self._defer(entry, person, now)
-            return
+            return None
         try:
             message = self.renderer.render(
                 key=key,
@@ -106,19 +143,23 @@ class Dispatcher:
             )
         except (TemplateError, KeyError, ValueError) as exc:
             await self._fail(entry, person, f"render: {exc!r}", permanent=True, now=now)
-            return
+            return None
+        return entry, person, message
+
+    async def _deliver(
+        self, entry: dict[str, Any], person: dict[str, Any], message: Message
+    ) -> None:
+        key = entry["key"]
         attempt = int(entry.get("attempt", 1))
-        self.s.sent[key] = {"state": "inflight", "attempt": attempt, "at": iso(now)}
-        await self.flush()  # the in-flight marker is durable before the provider sees anything
         try:
             receipt = await self.channel.send(message)
         except PermanentError as exc:
-            await self._fail(entry, person, exc.reason, permanent=True, now=now)
+            await self._fail(entry, person, exc.reason, permanent=True, now=self._now())
             return
         except TransientError as exc:
-            await self._transient(entry, person, exc, now)
+            await self._transient(entry, person, exc, self._now())
             return
-        sent_at = self.service.clock.now()
+        sent_at = self._now()
         self.s.sent[key] = {
             "state": "sent",
             "attempt": attempt,
@@ -127,6 +168,8 @@ class Dispatcher:
             "provider_message_id": receipt.provider_message_id,
         }
         self.s.outbox.pop(key, None)
+        # durable at once: after a crash only messages still in flight are offered again
+        await self.flush()
         await self.service.emit(
             NotificationSentV1(
                 **self.service.facts(entry, person),
@@ -138,6 +181,9 @@ class Dispatcher:
             entry["participant_id"],
         )
         self.on_result(self.channel.name, "sent")
+
+    def _now(self) -> datetime:
+        return self.service.clock.now()
 
     async def _defer(self, entry: dict[str, Any], person: dict[str, Any], now: datetime) -> None:
         opens = self.quiet.opens_at(now, person["branch_timezone"])

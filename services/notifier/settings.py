@@ -16,7 +16,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
     data_dir: Path = Path("data/notifier")
-    store: str = Field(default="rocksdb://", pattern=r"^(memory|rocksdb|aerospike)://")
+    store: str = Field(
+        default="memory://",
+        description="faust table store; memory:// rebuilds the tables from their changelogs at "
+        "start. rocksdb:// is refused: faust-streaming 0.15.3's RocksDB store cannot be written "
+        "outside stream iteration (assert in Store._set), which the dispatchers need",
+    )
     app_id: str = Field(
         default="bebas-notifier",
         pattern=r"^[A-Za-z0-9_.-]+$",
@@ -61,6 +66,7 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     smtp_from: str = "Bebas Cemas <no-reply@bebas-cemas.example>"
+    smtp_concurrency: int = Field(default=4, ge=1, le=100)
     smtp_rate_per_second: float = Field(default=50.0, gt=0)
     unsubscribe_url: str = "https://bebas-cemas.example/unsubscribe"
     unsubscribe_mailto: str = "unsubscribe@bebas-cemas.example"
@@ -71,12 +77,23 @@ class Settings(BaseSettings):
     sms_api_key: SecretStr = SecretStr("local-dev-key")
     sms_sender_id: str = "BEBASCEMAS"
     sms_timeout_seconds: float = Field(default=5.0, gt=0)
+    sms_concurrency: int = Field(default=8, ge=1, le=100)
     sms_rate_per_second: float = Field(default=100.0, gt=0)
     twilio_account_sid: str | None = None
 
     # --- content -----------------------------------------------------------------------------
     payment_howto_url: str = "https://bebas-cemas.example/bayar"
     contact_number: str = "175"
+
+    @field_validator("store")
+    @classmethod
+    def _memory_store_only(cls, value: str) -> str:
+        if not value.startswith("memory://"):
+            raise ValueError(
+                "only memory:// is supported: faust-streaming 0.15.3's rocksdb store refuses "
+                "writes outside stream iteration, which the notifier's dispatchers make"
+            )
+        return value
 
     @field_validator("smtp_password", mode="before")
     @classmethod

@@ -172,7 +172,19 @@ def build_web(
     async def messages(request: web.Request) -> web.Response:
         if sink_dir is None:
             return problem(404, "No local sinks", "NOTIFIER_SINK_DIR is not set")
-        return web.json_response(read_sinks(sink_dir))
+        sinks = read_sinks(sink_dir)
+        pid = request.query.get("participant")
+        if pid:
+            prefix = f"{pid}|"
+            sinks = {
+                "sms": [m for m in sinks["sms"] if str(m.get("reference", "")).startswith(prefix)],
+                "email": [
+                    m
+                    for m in sinks["email"]
+                    if str(m.get("notification_key", "")).startswith(prefix)
+                ],
+            }
+        return web.json_response(sinks)
 
     app = web.Application()
     app.add_routes(routes)

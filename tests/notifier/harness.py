@@ -251,6 +251,9 @@ class Stack:
     def sms_requests_all(self) -> list[dict[str, Any]]:
         return _jsonl(self.sink_dir / "requests.jsonl")
 
+    def mail_duplicates(self) -> list[dict[str, Any]]:
+        return _jsonl(self.sink_dir / "mail-duplicates.jsonl")
+
     def mails(self, participant_id: str | None = None) -> list[dict[str, Any]]:
         rows = _jsonl(self.sink_dir / "mail.jsonl")
         if participant_id:

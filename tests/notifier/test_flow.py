@@ -15,7 +15,7 @@ import pytest
 from schemas.vocab import Channel, IndonesianTimeZone
 from services.notifier.domain.schedule import D1, D7, OVERDUE, ReminderPolicy, period_reminders
 from tests.notifier.factories import broadcast, opted_out, paid, registered
-from tests.notifier.harness import Stack, wait_for
+from tests.notifier.harness import Stack, daytime_base, wait_for
 
 pytestmark = pytest.mark.integration
 POLICY = ReminderPolicy()
@@ -42,6 +42,9 @@ def test_registration_sends_welcome_sms_and_email(stack: Stack) -> None:
     assert mime["List-Unsubscribe"].startswith("<https://")
     assert mime.get_body(("plain",)).get_content().startswith("Halo Sri Wahyuni,")
     assert "<li>Jaminan Kecelakaan Kerja (JKK)</li>" in mime.get_body(("html",)).get_content()
+    listed = httpx.get(f"{stack.url}/messages", params={"participant": pid}).json()
+    assert [m["text"] for m in listed["sms"]] == [sms[0]["text"]]
+    assert [m["subject"] for m in listed["email"]] == [mails[0]["subject"]]
     sent = wait_for(
         lambda: (
             [e for e in stack.notifications(pid) if e["type"] == "notification.sent"]
@@ -125,6 +128,38 @@ def test_gateway_400_fails_at_once_without_retry(stack: Stack) -> None:
     assert stack.sms(pid) == []
     assert not [r for r in stack.read("bebas.notifier.retry") if r["key"].startswith(pid)]
     assert stack.state(pid)["sent"][f"{pid}|welcome|once|sms"]["state"] == "failed"
+
+
+def test_gateway_timeout_then_retry_reaches_the_person_once(stack: Stack) -> None:
+    event = registered(stack.now(), email=None)
+    pid = event.participant_id
+    # the gateway holds the first request past the notifier's 2 s timeout, then accepts it:
+    # the retry carries the same reference and the gateway does not send it again
+    stack.gateway_control(delay=3, count=1, to=event.phone_e164)
+    stack.publish(event, pid, "bebas.participants")
+
+    sent = wait_for(lambda: _sent(stack, pid, "sms"), timeout=30)
+    assert sent[0]["data"]["attempt"] == 2
+    wait_for(lambda: len(stack.sms_requests(pid)) == 2)  # the held request is logged last
+    assert len(stack.sms(pid)) == 1
+
+
+def test_gateway_always_503_ends_in_the_dead_letter_topic(stack: Stack) -> None:
+    event = registered(stack.now(), email=None)
+    pid = event.participant_id
+    key = f"{pid}|welcome|once|sms"
+    stack.gateway_control(status=503, count=-1, to=event.phone_e164)
+    stack.publish(event, pid, "bebas.participants")
+
+    letter = wait_for(
+        lambda: [r for r in stack.read("bebas.notifier.deadletter") if r["key"] == key],
+        timeout=60,
+    )
+    assert letter[0]["reason"].startswith("gave up after 8 attempts: gateway HTTP 503")
+    failed = [e for e in stack.notifications(pid) if e["type"] == "notification.failed"]
+    assert failed[0]["data"]["permanent"] is False
+    assert len(stack.sms_requests(pid)) == 8
+    assert stack.sms(pid) == []
 
 
 def test_smtp_down_then_up_mail_arrives_once(stack: Stack) -> None:
@@ -266,3 +301,33 @@ def test_quiet_hours_defer_sms_until_the_window_opens(stack: Stack) -> None:
     stack.set_clock(opens + timedelta(minutes=1))
     assert len(wait_for(lambda: stack.sms(pid))) == 1
     assert len(deferred) == 1
+
+
+def test_delivery_receipt_becomes_notification_delivered_and_bad_input_a_problem(
+    stack: Stack,
+) -> None:
+    stack.set_clock(daytime_base(stack.now()))  # earlier tests may have left it at night
+    event = registered(stack.now(), email=None)
+    pid = event.participant_id
+    stack.publish(event, pid, "bebas.participants")
+    sms = wait_for(lambda: stack.sms(pid))
+    receipt = {"reference": sms[0]["reference"], "message_id": sms[0]["message_id"]}
+    assert httpx.post(f"{stack.url}/receipts", json=receipt).status_code == 202
+    delivered = wait_for(
+        lambda: [e for e in stack.notifications(pid) if e["type"] == "notification.delivered"]
+    )
+    assert delivered[0]["data"]["provider_message_id"] == sms[0]["message_id"]
+    assert delivered[0]["data"]["branch_code"] == "SKT"
+
+    bad = httpx.post(f"{stack.url}/receipts", json={"status": "lost"})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    fields = {e["field"] for e in bad.json()["errors"]}
+    assert fields == {"reference", "status"}
+    unknown = httpx.post(
+        f"{stack.url}/inbound-sms", json={"from": "+6289999999999", "text": "STOP"}
+    )
+    assert unknown.status_code == 404
+    metrics = httpx.get(f"{stack.url}/metrics").text
+    assert 'notifier_messages_total{channel="sms",outcome="sent"}' in metrics
+    assert "notifier_ready 1.0" in metrics

@@ -54,6 +54,7 @@ class Gateway:
     faults: list[Fault] = field(default_factory=list)
     by_reference: dict[str, str] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _client: httpx.AsyncClient | None = None
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -154,10 +155,11 @@ class Gateway:
             "status": "delivered",
             "at": _now(),
         }
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=5)
         for _ in range(5):
             try:
-                async with httpx.AsyncClient(timeout=5) as client:
-                    response = await client.post(self.receipt_url, json=payload)
+                response = await self._client.post(self.receipt_url, json=payload)
                 if response.status_code < 500:
                     return
             except httpx.HTTPError:

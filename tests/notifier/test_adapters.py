@@ -1,0 +1,178 @@
+"""Channel adapters: the SMS gateway contract (httpx MockTransport stands in for the provider in
+these unit tests) and SMTP against a real aiosmtpd server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from services.common.broker import free_port
+from services.notifier.adapters.sms_http import JsonSmsGateway
+from services.notifier.adapters.smtp import SmtpChannel, message_id_for
+from services.notifier.adapters.twilio import TwilioSms
+from services.notifier.domain.model import EmailMessage, SmsMessage
+from services.notifier.ports import PermanentError, TransientError
+
+SMS = SmsMessage(key="P1|welcome|once|sms", to="+6281234567890", text="Halo", sender="BEBAS")
+MAIL = EmailMessage(
+    key="P1|welcome|once|email",
+    to="sri@example.id",
+    sender="no-reply@bebas.example",
+    subject="Halo",
+    text="Halo Sri\n",
+    html="<p>Halo Sri</p>",
+    headers={"X-Bebas-Notification-Key": "P1|welcome|once|email"},
+)
+
+
+def gateway(handler: Any) -> JsonSmsGateway:
+    return JsonSmsGateway(
+        "http://gw.test", "secret", transport=httpx.MockTransport(handler), rate_per_second=1000
+    )
+
+
+async def test_sms_request_shape_and_accepted_answer() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(202, json={"message_id": "gw-1", "status": "accepted"})
+
+    receipt = await gateway(handler).send(SMS)
+    assert receipt.provider_message_id == "gw-1"
+    assert seen[0].url.path == "/v1/messages"
+    assert seen[0].headers["X-API-Key"] == "secret"
+    assert json.loads(seen[0].content) == {
+        "to": "+6281234567890",
+        "text": "Halo",
+        "sender": "BEBAS",
+        "reference": "P1|welcome|once|sms",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "retry_after"),
+    [
+        (500, {}, TransientError, None),
+        (503, {}, TransientError, None),
+        (429, {"Retry-After": "12"}, TransientError, 12.0),
+        (408, {}, TransientError, None),
+        (400, {}, PermanentError, None),
+        (422, {}, PermanentError, None),
+        (401, {}, PermanentError, None),
+    ],
+)
+async def test_sms_error_classification(
+    status: int, headers: dict[str, str], error: type[Exception], retry_after: float | None
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers, json={"error": "x"})
+
+    with pytest.raises(error) as caught:
+        await gateway(handler).send(SMS)
+    if isinstance(caught.value, TransientError):
+        assert caught.value.retry_after == retry_after
+
+
+@pytest.mark.parametrize(
+    "exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.ConnectTimeout("x")]
+)
+async def test_sms_network_errors_are_transient(exc: Exception) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    with pytest.raises(TransientError):
+        await gateway(handler).send(SMS)
+
+
+async def test_sms_channel_refuses_an_email() -> None:
+    with pytest.raises(PermanentError):
+        await gateway(lambda r: httpx.Response(202)).send(MAIL)
+
+
+async def test_twilio_compatible_request() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"sid": "SM1"})
+
+    twilio = TwilioSms(
+        "http://tw.test", "AC1", "tok", transport=httpx.MockTransport(handler), rate_per_second=9
+    )
+    assert (await twilio.send(SMS)).provider_message_id == "SM1"
+    assert seen[0].url.path == "/2010-04-01/Accounts/AC1/Messages.json"
+    assert b"To=%2B6281234567890" in seen[0].content
+    assert seen[0].headers["Authorization"].startswith("Basic ")
+
+
+class Recorder:
+    def __init__(self, answer: str = "250 OK") -> None:
+        self.answer = answer
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return self.answer
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Controller, Recorder]]:
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, recorder
+    controller.stop()
+
+
+async def test_smtp_sends_multipart_with_deterministic_message_id(
+    smtp_server: tuple[Controller, Recorder],
+) -> None:
+    controller, recorder = smtp_server
+    channel = SmtpChannel("127.0.0.1", controller.port, timeout=5)
+    receipt = await channel.send(MAIL)
+    assert receipt.provider_message_id == message_id_for(MAIL.key)
+    raw = recorder.envelopes[0].content.decode()
+    assert "multipart/alternative" in raw
+    assert f"Message-ID: {message_id_for(MAIL.key)}" in raw
+    assert "X-Bebas-Notification-Key: P1|welcome|once|email" in raw
+    assert recorder.envelopes[0].rcpt_tos == ["sri@example.id"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"), [("550 no such user", PermanentError), ("451 try later", TransientError)]
+)
+async def test_smtp_error_classification(
+    smtp_server: tuple[Controller, Recorder], answer: str, error: type[Exception]
+) -> None:
+    controller, recorder = smtp_server
+    recorder.answer = answer
+    with pytest.raises(error):
+        await SmtpChannel("127.0.0.1", controller.port, timeout=5).send(MAIL)
+
+
+async def test_smtp_server_down_is_transient() -> None:
+    with pytest.raises(TransientError):
+        await SmtpChannel("127.0.0.1", free_port(), timeout=2).send(MAIL)
+
+
+async def test_rate_limiter_spaces_sends_after_the_burst() -> None:
+    from services.notifier.adapters.ratelimit import RateLimiter
+
+    now = [0.0]
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+        now[0] += seconds
+
+    limiter = RateLimiter(2.0, burst=2, monotonic=lambda: now[0], sleep=fake_sleep)
+    for _ in range(5):
+        await limiter.acquire()
+    assert waits == [0.5, 0.5, 0.5]  # two at once, then one every 1/rate seconds
+    assert now[0] == 1.5
