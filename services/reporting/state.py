@@ -39,6 +39,9 @@ class TableState:
         self.table = table
         self.capacity = capacity
         self._recent: dict[int, RecentIds] = {}
+        #: Makes `partition` the one faust reads and writes: its rocksdb store looks a key up
+        #: only in the partition of the current event. The worker sets it for every batch.
+        self.enter: Callable[[int], None] = lambda partition: None
 
     def recent_ids(self, partition: int) -> RecentIds:
         recent = self._recent.get(partition)
@@ -47,6 +50,7 @@ class TableState:
         return recent
 
     def has_paid(self, partition: int, participant_id: str) -> bool:
+        self.enter(partition)
         return self.table.get(payer_key(partition, participant_id)) is not None
 
     def forget(self) -> None:
@@ -61,11 +65,11 @@ class TableState:
                 recent.restore(int(key[len(prefix) :]), str(value).split(" "))
         return recent
 
-    def write(self, outcome: BatchOutcome, enter_partition: Callable[[int], None]) -> None:
+    def write(self, outcome: BatchOutcome) -> None:
         """Apply a batch: one write per touched key (faust sends each to the changelog)."""
         table = self.table
         for partition in sorted(outcome.partitions):
-            enter_partition(partition)  # faust takes the changelog partition from this
+            self.enter(partition)  # faust takes the changelog partition from this too
             for key, delta in outcome.counters.get(partition, Counter()).items():
                 table[key] = (table.get(key) or 0) + delta
             for participant_id in outcome.new_payers.get(partition, ()):

@@ -23,7 +23,7 @@ def counted(state: TableState) -> dict[tuple[str, tuple[str, ...]], int]:
 
 def run(state: TableState, records: list[Record]) -> Any:
     outcome = handle_batch(records, state)
-    state.write(outcome, lambda p: None)
+    state.write(outcome)
     return outcome
 
 

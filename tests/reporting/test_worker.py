@@ -53,7 +53,9 @@ def metric_values(text: str, name: str, **labels: str) -> dict[str, float]:
     return found
 
 
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_restart_mid_stream_keeps_every_figure_exact(
+    store: str,
     kafka_settings: KafkaSettings,
     topic_factory: Callable[..., str],
     group_factory: Callable[[str], str],
@@ -63,7 +65,7 @@ def test_restart_mid_stream_keeps_every_figure_exact(
     group = group_factory("reporting")
     first, second = mix.build()
 
-    one = worker(kafka_settings, topics, group, tmp_path, "first").start()
+    one = worker(kafka_settings, topics, group, tmp_path, "first", store, data="store").start()
     try:
         one.wait_ready()
         ends = publish(kafka_settings, topics, first)
@@ -76,7 +78,9 @@ def test_restart_mid_stream_keeps_every_figure_exact(
 
     for where, end in publish(kafka_settings, topics, second).items():
         ends[where] = max(ends.get(where, 0), end)
-    again = worker(kafka_settings, topics, group, tmp_path, "restarted").start()
+    again = worker(
+        kafka_settings, topics, group, tmp_path, "restarted", store, data="store"
+    ).start()
     try:
         again.wait_ready()
         totals = poll(lambda: overview_totals(again.url), lambda t: t == mix.OVERVIEW["totals"])
