@@ -54,6 +54,8 @@ class Services:
             counters=self.worker.counters(),
             totals=telemetry.totals(),
             events_per_second=telemetry.events_per_second(),
+            first_at=telemetry.first_at,
+            last_at=telemetry.last_at,
         )
 
     def expected_partitions(self) -> dict[str, int]:
@@ -172,6 +174,8 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
                 for name, value in values.items():
                     into[name] = into.get(name, 0) + value
         lag = services.lag
+        firsts = [p.first_at for p in got.partials if p.first_at is not None]
+        lasts = [p.last_at for p in got.partials if p.last_at is not None]
         return {
             "workers": sorted(p.url for p in got.partials),
             "unreachable_workers": got.unreachable,
@@ -179,6 +183,8 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
             "events_per_second": round(sum(p.events_per_second for p in got.partials), 1),
             "topics": processed,
             "dead_letters": sum(v.get("dead_letters", 0) for v in processed.values()),
+            "first_batch_at": min(firsts) if firsts else None,
+            "last_batch_at": max(lasts) if lasts else None,
             "lag": {
                 "by_group": lag.by_group(),
                 "partitions": [
