@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.common.kafka_settings import KafkaSettings
@@ -169,6 +170,26 @@ def test_two_workers_give_the_same_answers_as_one(
         assert owned[1][topics.participants]
         for w in pair:
             assert_every_figure(w.url)
+
+        # one worker stops: until the survivor owns and has recovered every partition it
+        # answers 503 naming what is missing, never a low figure; then the full figures again
+        pair[1].stop()
+        survivor = pair[0].url
+        seen: list[httpx.Response] = []
+
+        def answer() -> httpx.Response:
+            seen.append(get(survivor, "/v1/overview"))
+            return seen[-1]
+
+        final = poll(answer, lambda r: r.status_code == 200 and r.json() == mix.OVERVIEW, 60)
+        assert final.json() == mix.OVERVIEW
+        for response in seen:
+            if response.status_code != 200:
+                assert response.status_code == 503
+                assert response.json()["missing_partitions"]
+            else:
+                assert response.json() == mix.OVERVIEW
+        assert_every_figure(survivor)
     finally:
         for w in pair:
             w.stop()
