@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.reporting.cluster import Gathered, Partial, gather
 from services.reporting.domain import figures
 from services.reporting.lag import LagSnapshot
+from services.reporting.schemas_api import BranchMetrics, CampaignMetrics, Overview
 
 STATIC = Path(__file__).parent / "static"
 PROBLEM = "application/problem+json"
@@ -133,7 +134,7 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
     async def metrics(services: ServicesDep) -> Response:
         return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @api.get("/v1/campaigns/{code}/metrics", tags=["metrics"])
+    @api.get("/v1/campaigns/{code}/metrics", tags=["metrics"], response_model=CampaignMetrics)
     async def campaign_metrics(code: Code, rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
         """Enrolments, messages, payments and opt-outs of one campaign, by branch and day."""
         return figures.campaign_report(await services.counters(), code, rng)
@@ -153,12 +154,12 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    @api.get("/v1/branches/{code}/metrics", tags=["metrics"])
+    @api.get("/v1/branches/{code}/metrics", tags=["metrics"], response_model=BranchMetrics)
     async def branch_metrics(code: Code, rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
         """Everything of one branch, by campaign and day."""
         return figures.branch_report(await services.counters(), code, rng)
 
-    @api.get("/v1/overview", tags=["metrics"])
+    @api.get("/v1/overview", tags=["metrics"], response_model=Overview)
     async def overview(rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
         """Every campaign's headline figures, and the totals."""
         return figures.overview(await services.counters(), rng)
