@@ -24,7 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.reporting.cluster import Gathered, Partial, gather
 from services.reporting.domain import figures
 from services.reporting.lag import LagSnapshot
-from services.reporting.schemas_api import BranchMetrics, CampaignMetrics, Overview
+from services.reporting.schemas_api import (
+    BranchMetrics,
+    CampaignMetrics,
+    Overview,
+    StreamHealth,
+)
 
 STATIC = Path(__file__).parent / "static"
 PROBLEM = "application/problem+json"
@@ -164,7 +169,7 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
         """Every campaign's headline figures, and the totals."""
         return figures.overview(await services.counters(), rng)
 
-    @api.get("/v1/stream-health", tags=["health"])
+    @api.get("/v1/stream-health", tags=["health"], response_model=StreamHealth)
     async def stream_health(services: ServicesDep) -> dict[str, Any]:
         """Consumer lag per group and partition, events per second, dead letters."""
         got = await services.gathered()

@@ -121,3 +121,39 @@ class Overview(_Model):
     range: DateRangeOut
     totals: OverviewTotals
     campaigns: list[OverviewCampaign]
+
+
+class TopicTotals(_Model):
+    processed: Count = Field(description="records read (counted, duplicate or dead-lettered)")
+    counted: Count
+    duplicates: Count
+    dead_letters: Count
+    errors: Count
+
+
+class PartitionLagOut(_Model):
+    group: str
+    topic: str
+    partition: int
+    committed: int
+    end: int
+    lag: int
+
+
+class LagOut(_Model):
+    by_group: dict[str, int] = Field(description="sum of lag over the group's partitions")
+    partitions: list[PartitionLagOut]
+    taken_at: float | None = Field(description="unix time of the last successful read")
+    error: str | None
+
+
+class StreamHealth(_Model):
+    workers: list[str]
+    unreachable_workers: dict[str, str]
+    missing_partitions: dict[str, list[int]]
+    events_per_second: float = Field(description="all workers, over the last 10 s")
+    topics: dict[str, TopicTotals] = Field(description="since each worker started")
+    dead_letters: Count
+    first_batch_at: float | None
+    last_batch_at: float | None
+    lag: LagOut
