@@ -28,7 +28,9 @@ DELTA = "d"
 SNAPSHOT = "snap"
 SNAPSHOT_HEAD = "snaphead"
 SYNC = "~sync"
-SNAPSHOT_PART_KEYS = 5000  # keeps every changelog message far below the 1 MB default limit
+# both keep every changelog message far below Kafka's 1 MB default limit
+SNAPSHOT_PART_KEYS = 5000
+SEEN_CHUNK_IDS = 5000  # 5,000 uuids are ~185 kB
 
 
 def _key(partition: int, kind: str, *rest: object) -> str:
@@ -138,20 +140,25 @@ class TableState:
                 self._add_delta(partition, counts)
             for participant_id in outcome.new_payers.get(partition, ()):
                 table[payer_key(partition, participant_id)] = 1
-            ids = outcome.new_ids.get(partition)
-            if ids:
-                seq, forgotten = self.recent_ids(partition).add_chunk(ids)
-                table[seen_key(partition, seq)] = " ".join(ids)
+            ids = outcome.new_ids.get(partition) or []
+            for start in range(0, len(ids), SEEN_CHUNK_IDS):
+                chunk = ids[start : start + SEEN_CHUNK_IDS]
+                seq, forgotten = self.recent_ids(partition).add_chunk(chunk)
+                table[seen_key(partition, seq)] = " ".join(chunk)
                 for old in forgotten:
                     table.pop(seen_key(partition, old), None)
 
     def _add_delta(self, partition: int, counts: Counter[str]) -> None:
         state = self._partition_counters(partition)
-        seq = state.next_seq
-        state.next_seq += 1
-        self.table[_key(partition, DELTA, seq)] = dict(counts)
+        items = list(counts.items())
+        for start in range(0, len(items), SNAPSHOT_PART_KEYS):  # bounded record size
+            seq = state.next_seq
+            state.next_seq += 1
+            self.table[_key(partition, DELTA, seq)] = dict(
+                items[start : start + SNAPSHOT_PART_KEYS]
+            )
+            state.deltas.append(seq)
         state.totals.update(counts)
-        state.deltas.append(seq)
         if len(state.deltas) >= self.snapshot_every:
             self._snapshot(partition, state)
 

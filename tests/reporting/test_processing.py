@@ -87,3 +87,19 @@ def test_snapshots_fold_deltas_and_reload_to_the_same_totals() -> None:
     assert counted(reloaded) == counted(state)
     assert sum(counted(state).values()) == 8
     assert {dims[2] for (_, dims) in counted(state)} == {"seg0", "seg1"}
+
+
+def test_a_huge_batch_stores_its_ids_in_bounded_chunks() -> None:
+    from services.reporting import state as state_module
+
+    table: dict[str, Any] = {}
+    state = TableState(table, capacity=100_000)
+    events = [
+        record(f.raw(f.envelope(f.registered(f"P{i}", AT), f"P{i}")), offset=i)
+        for i in range(state_module.SEEN_CHUNK_IDS + 10)
+    ]
+    run(state, events)
+    chunks = [v for k, v in table.items() if k.split("|")[1] == "s"]
+    assert sorted(len(c.split(" ")) for c in chunks) == [10, state_module.SEEN_CHUNK_IDS]
+    restarted = TableState(dict(table), capacity=100_000)
+    assert run(restarted, events[-3:]).duplicates == 3
