@@ -74,6 +74,17 @@ def test_restart_mid_stream_keeps_every_figure_exact(
         metrics = get(one.url, "/metrics").text
         assert metric_values(metrics, "reporting_dead_letters_total", topic=topics.participants)
         assert sum(metric_values(metrics, "reporting_duplicates_total").values()) == 1
+        # the first half is committed, so what the restarted worker knows of it can only
+        # come from the changelogs (checked below: it reads just the second half)
+        committed = {f'group="{group}",partition="{p}",topic="{t}"' for t, p in ends}
+        lag = poll(
+            lambda: metric_values(
+                get(one.url, "/metrics").text, "kafka_consumergroup_lag", group=group
+            ),
+            lambda v: set(v) == committed and sum(v.values()) == 0,
+        )
+        assert set(lag) == committed
+        assert sum(lag.values()) == 0
     finally:
         assert one.stop() == 0
 
