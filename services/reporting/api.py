@@ -24,6 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.reporting.cluster import Gathered, Partial, gather
 from services.reporting.domain import figures
 from services.reporting.lag import LagSnapshot
+from services.reporting.schemas_api import (
+    BranchMetrics,
+    CampaignMetrics,
+    Overview,
+    StreamHealth,
+)
 
 STATIC = Path(__file__).parent / "static"
 PROBLEM = "application/problem+json"
@@ -54,6 +60,8 @@ class Services:
             counters=self.worker.counters(),
             totals=telemetry.totals(),
             events_per_second=telemetry.events_per_second(),
+            first_at=telemetry.first_at,
+            last_at=telemetry.last_at,
         )
 
     def expected_partitions(self) -> dict[str, int]:
@@ -131,7 +139,7 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
     async def metrics(services: ServicesDep) -> Response:
         return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @api.get("/v1/campaigns/{code}/metrics", tags=["metrics"])
+    @api.get("/v1/campaigns/{code}/metrics", tags=["metrics"], response_model=CampaignMetrics)
     async def campaign_metrics(code: Code, rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
         """Enrolments, messages, payments and opt-outs of one campaign, by branch and day."""
         return figures.campaign_report(await services.counters(), code, rng)
@@ -151,17 +159,17 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    @api.get("/v1/branches/{code}/metrics", tags=["metrics"])
+    @api.get("/v1/branches/{code}/metrics", tags=["metrics"], response_model=BranchMetrics)
     async def branch_metrics(code: Code, rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
         """Everything of one branch, by campaign and day."""
         return figures.branch_report(await services.counters(), code, rng)
 
-    @api.get("/v1/overview", tags=["metrics"])
+    @api.get("/v1/overview", tags=["metrics"], response_model=Overview)
     async def overview(rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
         """Every campaign's headline figures, and the totals."""
         return figures.overview(await services.counters(), rng)
 
-    @api.get("/v1/stream-health", tags=["health"])
+    @api.get("/v1/stream-health", tags=["health"], response_model=StreamHealth)
     async def stream_health(services: ServicesDep) -> dict[str, Any]:
         """Consumer lag per group and partition, events per second, dead letters."""
         got = await services.gathered()
@@ -172,6 +180,8 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
                 for name, value in values.items():
                     into[name] = into.get(name, 0) + value
         lag = services.lag
+        firsts = [p.first_at for p in got.partials if p.first_at is not None]
+        lasts = [p.last_at for p in got.partials if p.last_at is not None]
         return {
             "workers": sorted(p.url for p in got.partials),
             "unreachable_workers": got.unreachable,
@@ -179,6 +189,8 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
             "events_per_second": round(sum(p.events_per_second for p in got.partials), 1),
             "topics": processed,
             "dead_letters": sum(v.get("dead_letters", 0) for v in processed.values()),
+            "first_batch_at": min(firsts) if firsts else None,
+            "last_batch_at": max(lasts) if lasts else None,
             "lag": {
                 "by_group": lag.by_group(),
                 "partitions": [

@@ -24,6 +24,8 @@ class Partial:
     counters: list[tuple[str, tuple[str, ...], int]]
     totals: dict[str, dict[str, int]] = field(default_factory=dict)
     events_per_second: float = 0.0
+    first_at: float | None = None
+    last_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -32,6 +34,8 @@ class Partial:
             "counters": [[family, list(dims), value] for family, dims, value in self.counters],
             "totals": self.totals,
             "events_per_second": self.events_per_second,
+            "first_at": self.first_at,
+            "last_at": self.last_at,
         }
 
     @classmethod
@@ -44,6 +48,8 @@ class Partial:
             ],
             totals=doc.get("totals", {}),
             events_per_second=float(doc.get("events_per_second", 0.0)),
+            first_at=doc.get("first_at"),
+            last_at=doc.get("last_at"),
         )
 
 

@@ -97,8 +97,8 @@ class LagReader:
         deadline = time.monotonic() + self.probe_timeout_s
         while pending and time.monotonic() < deadline:
             for tp, records in consumer.poll(timeout_ms=200).items():
-                if records:
-                    ends[tp] = max(ends[tp], records[-1].offset + 1)
+                if records and tp in pending:
+                    ends[tp] = max(ends.get(tp, 0), records[-1].offset + 1)
                     pending.discard(tp)
                     consumer.pause(tp)
         consumer.assign([])

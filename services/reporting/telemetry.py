@@ -47,11 +47,18 @@ class Telemetry:
             registry=self.registry,
         )
         self._totals: dict[str, dict[str, int]] = {}
+        #: Wall-clock time of the first and the latest processed batch (for throughput).
+        self.first_at: float | None = None
+        self.last_at: float | None = None
         self._samples: deque[tuple[float, int]] = deque()
 
     def record(
         self, topic: str, processed: int, counted: int, duplicates: int, dead: int, errors: int
     ) -> None:
+        now = time.time()
+        if self.first_at is None:
+            self.first_at = now
+        self.last_at = now
         self.processed.labels(topic).inc(processed)
         self.counted.labels(topic).inc(counted)
         self.duplicates.labels(topic).inc(duplicates)

@@ -112,12 +112,13 @@ class ReportingWorker:
             records.append(
                 Record(message.topic, message.partition, message.offset, message.key, message.value)
             )
+        source.state.enter = lambda p: stream._set_current_event(representative[p])
         outcome = handle_batch(records, source.state)
         for dead in outcome.dead_letters:
             await self.deadletters.send(
                 key=dead.source_topic.encode(), value=dead.model_dump_json().encode()
             )
-        source.state.write(outcome, lambda p: stream._set_current_event(representative[p]))
+        source.state.write(outcome)
         await self._sync(source, outcome.partitions, flush=bool(outcome.dead_letters))
         self.telemetry.record(
             source.topic,

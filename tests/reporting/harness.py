@@ -79,7 +79,15 @@ def read_all(kafka: KafkaSettings, topic: str, expect: int, timeout: float = 15.
         consumer.close()
 
 
-def worker(kafka: KafkaSettings, topics: Topics, group: str, tmp: Path, name: str) -> WorkerProcess:
+def worker(
+    kafka: KafkaSettings,
+    topics: Topics,
+    group: str,
+    tmp: Path,
+    name: str,
+    store: str = "memory://",
+    data: str | None = None,
+) -> WorkerProcess:
     config = WorkerConfig(
         bootstrap_servers=kafka.bootstrap_servers,
         port=free_port(),
@@ -88,7 +96,8 @@ def worker(kafka: KafkaSettings, topics: Topics, group: str, tmp: Path, name: st
         campaigns_topic=topics.campaigns,
         notifications_topic=topics.notifications,
         deadletter_topic=topics.deadletter,
-        data_dir=tmp / name,
+        data_dir=tmp / (data or name),
+        store=store,
         extra_env={
             "REPORTING_BATCH_WITHIN_S": "0.05",
             "REPORTING_LAG_INTERVAL_S": "0.5",

@@ -128,6 +128,17 @@ def test_dashboard_shows_the_api_figures_and_updates_live(
             assert page.evaluate("window.__dashboard.loadedAt") == loaded_at
             assert_page_matches_api(page, w.url)
 
+            page.select_option('[data-testid="campaign-picker"]', "NELAYAN23")
+            page.wait_for_function(
+                "document.querySelector('[data-testid=kpi-enrolments]').textContent === '2'"
+            )
+            assert text(page, "kpi-amount") == "Rp36.800"
+            assert text(page, "kpi-delivery-rate") == "50%"
+            page.select_option('[data-testid="campaign-picker"]', "KLEWER23")
+            page.wait_for_function(
+                "document.querySelector('[data-testid=kpi-enrolments]').textContent === '6'"
+            )
+
             page.click('[data-testid="lang-toggle"]')
             assert page.locator("h1").inner_text() == "Campaign monitor"
             assert text(page, "kpi-amount") == "Rp1.284.400"  # Indonesian numbers either way

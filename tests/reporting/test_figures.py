@@ -90,3 +90,14 @@ def test_csv_rows_per_day_and_branch() -> None:
 def test_an_inverted_range_is_refused() -> None:
     with pytest.raises(ValueError, match="after"):
         DateRange(date(2023, 12, 2), date(2023, 12, 1))
+
+
+def test_response_models_describe_every_field_the_figures_have() -> None:
+    from services.reporting.schemas_api import BranchMetrics, CampaignMetrics, Overview
+
+    for model, body in (
+        (CampaignMetrics, figures.campaign_report(COUNTERS, "K1", DateRange())),
+        (BranchMetrics, figures.branch_report(COUNTERS, "SKA", DateRange())),
+        (Overview, figures.overview(COUNTERS, DateRange())),
+    ):
+        assert model.model_validate(body).model_dump(by_alias=True) == body

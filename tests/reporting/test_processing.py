@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.reporting.domain.metrics import decode_key
 from services.reporting.processing import Record, handle_batch
 from services.reporting.state import TableState
 from tests.reporting import factory as f
@@ -23,7 +22,7 @@ def counted(state: TableState) -> dict[tuple[str, tuple[str, ...]], int]:
 
 def run(state: TableState, records: list[Record]) -> Any:
     outcome = handle_batch(records, state)
-    state.write(outcome, lambda p: None)
+    state.write(outcome)
     return outcome
 
 
@@ -69,6 +68,38 @@ def test_counters_stay_separate_per_source_partition() -> None:
     a = f.raw(f.envelope(f.registered("P1", AT), "P1"))
     b = f.raw(f.envelope(f.registered("P2", AT), "P2"))
     run(state, [record(a, partition=0), record(b, partition=2)])
-    keys = [decode_key(k) for k in state.table if decode_key(k)]
-    assert sorted(k[0] for k in keys if k) == [0, 2]
+    deltas = sorted(k for k in state.table if k.split("|")[1] == "d")
+    assert deltas == ["0|d|0", "2|d|0"]
     assert sum(v for _, _, v in state.counters({2})) == 1
+
+
+def test_snapshots_fold_deltas_and_reload_to_the_same_totals() -> None:
+    table: dict[str, Any] = {}
+    state = TableState(table, capacity=1000, snapshot_every=3)
+    for i in range(8):  # 8 batches: two snapshots, two deltas after the last one
+        event = f.raw(f.envelope(f.registered(f"P{i}", AT, segment=f"seg{i % 2}"), f"P{i}"))
+        run(state, [record(event)])
+    kinds = sorted({k.split("|")[1] for k in table})
+    assert kinds == ["d", "s", "snap", "snaphead"]
+    assert len([k for k in table if k.split("|")[1] == "d"]) == 2
+    assert len([k for k in table if k.split("|")[1] == "snaphead"]) == 1
+    reloaded = TableState(dict(table), capacity=1000, snapshot_every=3)
+    assert counted(reloaded) == counted(state)
+    assert sum(counted(state).values()) == 8
+    assert {dims[2] for (_, dims) in counted(state)} == {"seg0", "seg1"}
+
+
+def test_a_huge_batch_stores_its_ids_in_bounded_chunks() -> None:
+    from services.reporting import state as state_module
+
+    table: dict[str, Any] = {}
+    state = TableState(table, capacity=100_000)
+    events = [
+        record(f.raw(f.envelope(f.registered(f"P{i}", AT), f"P{i}")), offset=i)
+        for i in range(state_module.SEEN_CHUNK_IDS + 10)
+    ]
+    run(state, events)
+    chunks = [v for k, v in table.items() if k.split("|")[1] == "s"]
+    assert sorted(len(c.split(" ")) for c in chunks) == [10, state_module.SEEN_CHUNK_IDS]
+    restarted = TableState(dict(table), capacity=100_000)
+    assert run(restarted, events[-3:]).duplicates == 3

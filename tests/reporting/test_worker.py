@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.common.kafka_settings import KafkaSettings
@@ -53,7 +54,9 @@ def metric_values(text: str, name: str, **labels: str) -> dict[str, float]:
     return found
 
 
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_restart_mid_stream_keeps_every_figure_exact(
+    store: str,
     kafka_settings: KafkaSettings,
     topic_factory: Callable[..., str],
     group_factory: Callable[[str], str],
@@ -63,7 +66,7 @@ def test_restart_mid_stream_keeps_every_figure_exact(
     group = group_factory("reporting")
     first, second = mix.build()
 
-    one = worker(kafka_settings, topics, group, tmp_path, "first").start()
+    one = worker(kafka_settings, topics, group, tmp_path, "first", store, data="store").start()
     try:
         one.wait_ready()
         ends = publish(kafka_settings, topics, first)
@@ -71,12 +74,25 @@ def test_restart_mid_stream_keeps_every_figure_exact(
         metrics = get(one.url, "/metrics").text
         assert metric_values(metrics, "reporting_dead_letters_total", topic=topics.participants)
         assert sum(metric_values(metrics, "reporting_duplicates_total").values()) == 1
+        # the first half is committed, so what the restarted worker knows of it can only
+        # come from the changelogs (checked below: it reads just the second half)
+        committed = {f'group="{group}",partition="{p}",topic="{t}"' for t, p in ends}
+        lag = poll(
+            lambda: metric_values(
+                get(one.url, "/metrics").text, "kafka_consumergroup_lag", group=group
+            ),
+            lambda v: set(v) == committed and sum(v.values()) == 0,
+        )
+        assert set(lag) == committed
+        assert sum(lag.values()) == 0
     finally:
         assert one.stop() == 0
 
     for where, end in publish(kafka_settings, topics, second).items():
         ends[where] = max(ends.get(where, 0), end)
-    again = worker(kafka_settings, topics, group, tmp_path, "restarted").start()
+    again = worker(
+        kafka_settings, topics, group, tmp_path, "restarted", store, data="store"
+    ).start()
     try:
         again.wait_ready()
         totals = poll(lambda: overview_totals(again.url), lambda t: t == mix.OVERVIEW["totals"])
@@ -165,6 +181,26 @@ def test_two_workers_give_the_same_answers_as_one(
         assert owned[1][topics.participants]
         for w in pair:
             assert_every_figure(w.url)
+
+        # one worker stops: until the survivor owns and has recovered every partition it
+        # answers 503 naming what is missing, never a low figure; then the full figures again
+        pair[1].stop()
+        survivor = pair[0].url
+        seen: list[httpx.Response] = []
+
+        def answer() -> httpx.Response:
+            seen.append(get(survivor, "/v1/overview"))
+            return seen[-1]
+
+        final = poll(answer, lambda r: r.status_code == 200 and r.json() == mix.OVERVIEW, 60)
+        assert final.json() == mix.OVERVIEW
+        for response in seen:
+            if response.status_code != 200:
+                assert response.status_code == 503
+                assert response.json()["missing_partitions"]
+            else:
+                assert response.json() == mix.OVERVIEW
+        assert_every_figure(survivor)
     finally:
         for w in pair:
             w.stop()
