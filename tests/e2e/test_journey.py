@@ -1,0 +1,210 @@
+"""A branch officer's day, end to end: register, welcome, reminders, payment, opt-out,
+broadcast, and the same figures in reporting's API and dashboard."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from bench.driver import wait_until
+from tests.e2e.conftest import Journey
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def _csv(rows: list[dict[str, object]]) -> bytes:
+    out = io.StringIO()
+    columns = ["full_name", "nik", "phone", "segment", "branch_code", "declared_income"]
+    columns += ["campaign_code", "language", "consent_reminders"]
+    writer = csv.DictWriter(out, fieldnames=columns, delimiter=";", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "consent_reminders": "ya"})
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # a spreadsheet's BOM, as officers send
+
+
+def test_api_and_csv_registrations_get_their_welcome_in_their_language(journey: Journey) -> None:
+    campaign = journey.new_campaign()
+    sari = journey.person(campaign, full_name="Sari Lestari", branch_code="SURAKARTA")
+    budi = journey.person(
+        campaign, full_name="Budi Santoso", language="en", email="budi.santoso@example.co.id"
+    )
+    sheet = [
+        journey.person(campaign, full_name="Joko Widodo", language="id"),
+        journey.person(campaign, full_name="Wati Ningsih", language="en"),
+    ]
+    journey.register(sari)
+    journey.register(budi)
+    with journey.run.api() as api:
+        report = api.post(
+            "/v1/imports", files={"file": ("pasar-klewer.csv", _csv(sheet), "text/csv")}
+        ).json()
+    assert report["registered"] == 2, report
+
+    assert "Sari" in journey.wait_sms(sari["phone"], "welcome")["text"]
+    assert "Rp16.800" in journey.wait_sms(sari["phone"], "welcome")["text"]
+    budi_sms = journey.wait_sms(budi["phone"], "welcome")["text"]
+    assert "Budi" in budi_sms
+    assert "you are covered" in budi_sms
+    assert "Joko" in journey.wait_sms(sheet[0]["phone"], "welcome")["text"]
+    assert "you are covered" in journey.wait_sms(sheet[1]["phone"], "welcome")["text"]
+    mail = wait_until(
+        lambda: [m for m in journey.run.mails() if budi["email"] in m["to"]], 60, "Budi's mail"
+    )
+    assert len(mail) == 1
+    assert mail[0]["subject"].startswith("Welcome, Budi")
+    for person in (sari, budi, *sheet):
+        assert len(journey.sms_to(person["phone"])) == 1, "one welcome SMS, no duplicates"
+
+
+def _next_period(now: datetime) -> tuple[str, date]:
+    """The first month whose D-7 (09:00 in the latest zone, WIT) is still ahead of `now`."""
+    local = now.astimezone(WIB)
+    year, month = local.year, local.month
+    while True:
+        due = date(year, month, 15)
+        d7 = datetime.combine(due - timedelta(days=7), time(9), ZoneInfo("Asia/Jayapura"))
+        if d7 > now + timedelta(hours=1):
+            return f"{year:04d}-{month:02d}", due
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _move_notifier_clock_to(journey: Journey, when: datetime) -> None:
+    journey.run.advance_clock(when - journey.run.notifier_now())
+
+
+def test_reminders_follow_the_clock_and_stop_once_the_period_is_paid(journey: Journey) -> None:
+    campaign = journey.new_campaign()
+    people = [
+        journey.person(campaign, full_name="Rina Wulandari", branch_code="SURAKARTA"),  # WIB
+        journey.person(campaign, full_name="Andi Makatita", branch_code="MAKASSAR"),  # WITA
+        journey.person(campaign, full_name="Yosep Kambu", branch_code="JAYAPURA"),  # WIT
+    ]
+    ids = [journey.register(p)["id"] for p in people]
+    for p in people:
+        journey.wait_sms(p["phone"], "welcome")
+    period, due = _next_period(journey.run.notifier_now())
+
+    # D-7, 09:30 WIB: every zone is past its own 09:00 reminder hour and outside quiet hours.
+    _move_notifier_clock_to(journey, datetime.combine(due - timedelta(days=7), time(9, 30), WIB))
+    for p in people:
+        assert period in journey.wait_sms(p["phone"], "contribution_due_d7")["reference"]
+
+    with journey.run.api() as api:
+        paid = api.post(
+            f"/v1/participants/{ids[0]}/contributions",
+            json={"period": period, "amount": 16_800, "paid_at": datetime.now(UTC).isoformat()},
+        )
+    assert paid.status_code == 201, paid.text
+    wait_until(
+        lambda: period in journey.notifier_view(ids[0]).get("paid_periods", []),
+        60,
+        "the notifier to record the payment",
+    )
+
+    _move_notifier_clock_to(journey, datetime.combine(due - timedelta(days=1), time(9, 30), WIB))
+    for p in people[1:]:
+        journey.wait_sms(p["phone"], "contribution_due_d1")
+    # The unpaid two got D-1 from the same timer pass; the payer must have got nothing new.
+    payer_kinds = [m["reference"].split("|")[1] for m in journey.sms_to(people[0]["phone"])]
+    assert payer_kinds == ["welcome", "contribution_due_d7"]
+    metrics = wait_until(
+        lambda: (
+            m
+            if (m := journey.campaign_metrics(campaign)).get("payments", {}).get("payers")
+            else None
+        ),
+        60,
+        "reporting to count the payment",
+    )
+    assert metrics["payments"]["payers"] == 1
+    assert metrics["payments"]["amount"] == 16_800
+
+
+def test_opted_out_people_get_no_broadcast_and_the_recipients_are_counted(
+    journey: Journey,
+) -> None:
+    campaign = journey.new_campaign()
+    people = [journey.person(campaign, branch_code="SURAKARTA", segment="trader") for _ in range(4)]
+    people.append(journey.person(campaign, branch_code="SURAKARTA", segment="farmer"))
+    ids = [journey.register(p)["id"] for p in people]
+    for p in people:
+        journey.wait_sms(p["phone"], "welcome")
+    with journey.run.api() as api:
+        out = api.post(f"/v1/participants/{ids[0]}/opt-out", json={"channels": ["all"]})
+        assert out.status_code in (200, 201), out.text
+        wait_until(
+            lambda: journey.notifier_view(ids[0]).get("opted_out"), 60, "the opt-out to land"
+        )
+        broadcast = api.post(
+            f"/v1/campaigns/{campaign}/broadcasts",
+            json={
+                "message_kind": "campaign_announcement",
+                "audience": {"branch_codes": ["SURAKARTA"], "segments": ["trader"]},
+                "params": {"message": "Sosialisasi di Pasar Klewer Sabtu 09.00"},
+            },
+        )
+    assert broadcast.status_code == 202, broadcast.text
+
+    for p in people[1:4]:  # the three traders still subscribed
+        journey.wait_sms(p["phone"], "campaign_announcement")
+    metrics = wait_until(
+        lambda: (
+            m
+            if (m := journey.campaign_metrics(campaign)).get("opt_outs", {}).get("total")
+            else None
+        ),
+        60,
+        "reporting to count the opt-out",
+    )
+    received = {
+        m["to"]
+        for p in people
+        for m in journey.sms_to(p["phone"])
+        if "|campaign_announcement|" in m["reference"]
+    }
+    assert received == {p["phone"] for p in people[1:4]}, "opted-out and farmer get nothing"
+    assert metrics["enrolments"]["total"] == 5
+    # "all" is one opt-out per channel: reporting counts opt-outs by channel.
+    assert metrics["opt_outs"]["by_channel"] == {"email": 1, "sms": 1, "whatsapp": 1}
+
+
+def test_reporting_api_and_dashboard_show_the_same_figures(
+    journey: Journey, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    campaign = journey.new_campaign()
+    people = [journey.person(campaign) for _ in range(3)]
+    for p in people:
+        journey.register(p)
+    metrics = wait_until(
+        lambda: (
+            m
+            if (m := journey.campaign_metrics(campaign)).get("enrolments", {}).get("total") == 3
+            and m["messages"]["sent"] >= 3
+            else None
+        ),
+        60,
+        "reporting to count the three welcomes",
+    )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(journey.run.url("reporting") + "/")
+        page.select_option("[data-testid=campaign-picker]", campaign)
+        enrolments = page.locator("[data-testid=kpi-enrolments]")
+        page.wait_for_function(
+            "el => el.textContent.trim() === '3'", arg=enrolments.element_handle(), timeout=30_000
+        )
+        sent = page.locator("[data-testid=kpi-sent]").text_content()
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        browser.close()
+    assert sent is not None
+    assert int(sent.replace(".", "")) == metrics["messages"]["sent"]
+    assert httpx.get(journey.run.url("reporting") + "/readyz").status_code == 200
