@@ -100,12 +100,12 @@ class PlatformRun:
         if self.platform:
             self.platform.stop()
 
-    def _p(self) -> Platform:
+    def live(self) -> Platform:
         assert self.platform is not None, "start() first"
         return self.platform
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self._p().ports[service]}"
+        return f"http://127.0.0.1:{self.live().ports[service]}"
 
     def advance_clock(self, delta: timedelta) -> None:
         """Move the notifier's clock forward (it re-reads the offset file on every tick)."""

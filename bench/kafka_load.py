@@ -107,3 +107,26 @@ async def _consume_all(settings: KafkaSettings, topic: str, count: int) -> float
 def raw_aiokafka_rate(settings: KafkaSettings, topic: str, count: int) -> float:
     """Events/s an aiokafka consumer reads the topic at, first fetch to last record."""
     return asyncio.run(_consume_all(settings, topic, count))
+
+
+def count_records(settings: KafkaSettings, topic: str, quiet_ms: int = 2000) -> int:
+    """Records in a topic, counted by reading it (tansu's end offsets are not to be trusted
+    after batched writes): stops after `quiet_ms` without a new record."""
+
+    async def count() -> int:
+        consumer = AIOKafkaConsumer(
+            topic,
+            **_client_config(settings),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        seen = 0
+        try:
+            while batch := await consumer.getmany(timeout_ms=quiet_ms, max_records=10_000):
+                seen += sum(len(records) for records in batch.values())
+            return seen
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(count())

@@ -138,6 +138,21 @@ class Platform:
         if sig in (signal.SIGKILL, signal.SIGTERM):
             child.wait(30)
 
+    def spawn_copy(
+        self, name: str, copy_name: str, env: dict[str, str], port: int | None = None
+    ) -> ProcessSpec:
+        """Start a second instance of a service (a worker joining its group) with its own
+        settings (port, data folder); `port` moves its ready URL. Stop it with kill()."""
+        assert self.ctx is not None, "start() first"
+        base = self.spec(name)
+        ready = base.ready_url
+        if ready and port is not None:
+            ready = ready.replace(f":{self.ports[name]}/", f":{port}/")
+        spec = ProcessSpec(copy_name, base.argv, {**base.env, **env}, {}, ready)
+        self.specs.append(spec)
+        self._spawn(self.ctx, spec)
+        return spec
+
     def restart(self, name: str) -> None:
         """Start a killed service again with the same command, environment and ports."""
         assert self.ctx is not None, "start() first"

@@ -1,0 +1,188 @@
+"""The fault scenarios of issue 6: what each one does to the running platform, and when.
+
+Each scenario is a function run in a thread beside the registration load; it receives the
+platform and a `stop` event, does its damage on a schedule, and always repairs it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from kafka import KafkaProducer
+
+from bench.driver import PlatformRun
+from services.common.broker import free_port
+
+Fault = Callable[[PlatformRun, "Timing"], dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Scaled durations: the full run holds faults 30 s, the quick subset a few seconds."""
+
+    outage_s: float
+    load_s: float
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def broker_unreachable(run: PlatformRun, t: Timing) -> dict[str, object]:
+    """Freeze the embedded broker (SIGSTOP: it keeps its in-memory data), then thaw it."""
+    broker = run.live().broker
+    if broker is None:
+        raise RuntimeError("needs the embedded broker (against a real cluster restart a broker)")
+    t.sleep(t.load_s * 0.2)
+    broker.freeze()
+    try:
+        t.sleep(t.outage_s)
+    finally:
+        broker.thaw()
+    return {"frozen_s": t.outage_s}
+
+
+def notifier_killed_three_times(run: PlatformRun, t: Timing) -> dict[str, object]:
+    platform = run.live()
+    for _ in range(3):
+        t.sleep(t.load_s / 4)
+        platform.kill("notifier", signal.SIGKILL)
+        platform.restart("notifier")
+        platform.wait_ready(timeout=120, names={"notifier"})
+    return {"kills": 3}
+
+
+def reporting_killed_and_restarted(run: PlatformRun, t: Timing) -> dict[str, object]:
+    platform = run.live()
+    t.sleep(t.load_s / 2)
+    platform.kill("reporting", signal.SIGKILL)
+    platform.restart("reporting")
+    platform.wait_ready(timeout=120, names={"reporting"})
+    return {"kills": 1}
+
+
+def _gateway(run: PlatformRun, body: dict[str, object]) -> None:
+    httpx.post(f"{run.url('sms_gateway')}/control", json=body, timeout=10).raise_for_status()
+
+
+def providers_down(run: PlatformRun, t: Timing) -> dict[str, object]:
+    """SMS gateway answers 500 and times out for a while; then the SMTP server is down."""
+    platform = run.live()
+    t.sleep(t.load_s * 0.2)
+    _gateway(run, {"status": 500, "count": -1})
+    t.sleep(t.outage_s / 2)
+    _gateway(run, {"reset": True})
+    _gateway(run, {"delay": 15, "count": 20})  # beyond the adapter's timeout
+    t.sleep(t.outage_s / 2)
+    _gateway(run, {"reset": True})
+    platform.kill("smtp-sink", signal.SIGKILL)
+    t.sleep(t.outage_s)
+    platform.restart("smtp-sink")
+    return {"sms_outage_s": t.outage_s, "smtp_outage_s": t.outage_s}
+
+
+def rate_limited(run: PlatformRun, t: Timing) -> dict[str, object]:
+    t.sleep(t.load_s * 0.2)
+    _gateway(run, {"status": 429, "count": 50, "retry_after": 2})
+    return {"answered_429": 50}
+
+
+MALFORMED: tuple[bytes, ...] = (
+    b"\x00\xffnot json at all",
+    b'{"specversion": "1.0", "type": "participant.registered"}',
+    json.dumps(
+        {
+            "specversion": "1.0",
+            "id": "00000000-0000-4000-8000-000000000000",
+            "source": "/bench/poison",
+            "type": "participant.registered",
+            "time": "2026-11-29T00:00:00Z",
+            "subject": "poison",
+            "dataschema": "urn:bebas-cemas:schema:participant.registered:v2",
+            "data": {"participant_id": "poison", "full_name": ""},
+        }
+    ).encode(),
+)
+INPUT_TOPICS = (
+    "bebas.participants",
+    "bebas.campaigns",
+    "bebas.notifications",
+    "bebas.notifier.retry",
+)
+
+
+def malformed_everywhere(run: PlatformRun, t: Timing) -> dict[str, object]:
+    platform = run.live()
+    assert platform.ctx is not None
+    producer = KafkaProducer(bootstrap_servers=platform.ctx.bootstrap_servers)
+    t.sleep(t.load_s * 0.3)
+    for topic in INPUT_TOPICS:
+        for poison in MALFORMED:
+            producer.send(topic, key=b"poison", value=poison)
+    producer.flush()
+    producer.close()
+    return {"injected": len(INPUT_TOPICS) * len(MALFORMED)}
+
+
+def workers_join_and_leave(run: PlatformRun, t: Timing) -> dict[str, object]:
+    """A second reporting and a second notifier worker join mid-run, then leave."""
+    platform = run.live()
+    root = run.root / "data"
+    t.sleep(t.load_s * 0.2)
+    rport, nport = free_port(), free_port()
+    platform.spawn_copy(
+        "reporting",
+        "reporting-2",
+        {"REPORTING_PORT": str(rport), "REPORTING_DATA_DIR": str(root / "reporting-2")},
+        port=rport,
+    )
+    platform.spawn_copy(
+        "notifier",
+        "notifier-2",
+        {"NOTIFIER_PORT": str(nport), "NOTIFIER_DATA_DIR": str(root / "notifier-2")},
+        port=nport,
+    )
+    t.sleep(t.outage_s)
+    platform.kill("notifier-2", signal.SIGTERM)
+    platform.kill("reporting-2", signal.SIGTERM)
+    return {"joined": ["reporting-2", "notifier-2"]}
+
+
+SCENARIOS: dict[str, Fault] = {
+    "broker_unreachable": broker_unreachable,
+    "notifier_sigkill_x3": notifier_killed_three_times,
+    "reporting_restart": reporting_killed_and_restarted,
+    "providers_down": providers_down,
+    "rate_limited_429": rate_limited,
+    "malformed_input": malformed_everywhere,
+    "workers_join_and_leave": workers_join_and_leave,
+}
+
+
+def run_in_thread(
+    fault: Fault, run: PlatformRun, timing: Timing
+) -> Callable[[], dict[str, object]]:
+    """Start the fault; the returned join() waits for it and re-raises what it raised."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fault(run, timing)
+        except BaseException as exc:  # reported by join()
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="fault", daemon=True)
+    thread.start()
+
+    def join() -> dict[str, object]:
+        thread.join()
+        if "error" in box:
+            raise box["error"]  # type: ignore[misc]
+        return box["result"]  # type: ignore[return-value]
+
+    return join
