@@ -124,6 +124,9 @@ def run_scenario(name: str, root: Path, load: Load, salt: int) -> Outcome:
         time.sleep(2)  # late duplicates, if any, would arrive now: count after a quiet spell
         sms, mail = _welcomes(run, phones, emails)
         metrics = _metrics(run, campaign)
+        if metrics:
+            welcome = metrics["messages"]["by_kind"].get("welcome", {})
+            details["reporting"] = {"enrolments": metrics["enrolments"]["total"], **welcome}
         ctx = run.live().ctx
         if name == "malformed_input" and ctx is not None:
             kafka = KafkaSettings(bootstrap_servers=ctx.bootstrap_servers)

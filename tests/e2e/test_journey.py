@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +15,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bench.driver import wait_until
+from bench.nik_scan import scan_files, scan_topics
+from services.common.kafka_settings import KafkaSettings
 from tests.e2e.conftest import Journey
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -208,3 +213,50 @@ def test_reporting_api_and_dashboard_show_the_same_figures(
     assert sent is not None
     assert int(sent.replace(".", "")) == metrics["messages"]["sent"]
     assert httpx.get(journey.run.url("reporting") + "/readyz").status_code == 200
+
+
+def test_generated_requests_never_break_the_enrollment_api(
+    journey: Journey, tmp_path: Path
+) -> None:
+    """schemathesis against enrollment's own OpenAPI: at least 1,000 generated requests, no
+    5xx, every response conforms to the documented schema."""
+    har = tmp_path / "requests.har"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{journey.run.url('enrollment')}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {journey.run.admin_key}",
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "--max-examples",
+            "150",
+            "--seed",
+            "20261129",
+            "--report",
+            "har",
+            "--report-har-path",
+            str(har),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-6000:]
+    requests = len(json.loads(har.read_text(encoding="utf-8"))["log"]["entries"])
+    assert requests >= 1000, f"only {requests} generated requests"
+
+
+def test_no_raw_nik_in_any_topic_log_or_stored_file(journey: Journey) -> None:
+    """Runs last: everything the session registered, searched for everywhere."""
+    ctx = journey.run.live().ctx
+    assert ctx is not None
+    assert journey.niks, "the journey registered people"
+    scanned, topic_leaks = scan_topics(
+        KafkaSettings(bootstrap_servers=ctx.bootstrap_servers), journey.niks
+    )
+    assert scanned > 50, "the scan read the platform's topics"
+    assert topic_leaks == []
+    assert scan_files(journey.run.root, journey.niks) == []

@@ -359,6 +359,11 @@ def test_broadcast_request_becomes_an_event(
     assert [e["field"] for e in bad.json()["errors"]] == ["audience.segments", "message_kind"]
     missing = client.post("/v1/campaigns/NOPE/broadcasts", json=body, headers=auth)
     assert missing.status_code == 404
+    # found by schemathesis: a code no campaign could have was a 500, now a field error
+    odd = client.post("/v1/campaigns/%06%C3%A1%09/broadcasts", json={}, headers=auth)
+    assert odd.status_code == 422
+    assert odd.json()["errors"][0]["field"] == "code"
+    assert client.get("/v1/campaigns/%06%C3%A1%09", headers=auth).status_code == 422
 
 
 def test_health_ready_and_metrics(client: TestClient) -> None:
@@ -425,3 +430,4 @@ async def test_requests_arriving_together_share_a_transaction_and_keep_their_rul
     assert isinstance(reused, Conflict)
     registered = [e for _, _, e in outbox_events(container) if e.type == "participant.registered"]
     assert [e.subject for e in registered] == [first["id"]]
+

@@ -16,6 +16,7 @@ from services.enrollment.api.deps import ContainerDep, IdempotencyHeader, Princi
 from services.enrollment.api.models import (
     BroadcastIn,
     CampaignIn,
+    Code,
     ContributionIn,
     OptOutIn,
     ParticipantIn,
@@ -197,13 +198,13 @@ def create_campaign(
 
 
 @router.get("/campaigns/{code}", tags=["campaigns"])
-def get_campaign(code: str, container: ContainerDep, actor: PrincipalDep) -> Any:
+def get_campaign(code: Code, container: ContainerDep, actor: PrincipalDep) -> Any:
     return container.enrollment.get_campaign(code)
 
 
 @router.post("/campaigns/{code}/broadcasts", status_code=202, tags=["campaigns"])
 def request_broadcast(
-    code: str,
+    code: Code,
     body: BroadcastIn,
     request: Request,
     container: ContainerDep,
