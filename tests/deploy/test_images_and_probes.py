@@ -24,6 +24,7 @@ from tests.deploy.manifests import (
     ROOT,
     SERVICES,
     compose,
+    compose_workloads,
     dockerfile_stages,
     effective,
     import_or_skip,
@@ -377,7 +378,17 @@ def test_prometheus_scrapes_every_service_metrics_route() -> None:
         assert sd["names"] == [service]
         assert sd["port"] == port
         assert sd["type"] == "A"
-        assert service in services
+        # the DNS name must resolve to every container serving that service's HTTP
+        serving = [
+            w.where.split(":")[1]
+            for w in compose_workloads(COMPOSE_FILES[0])
+            if w.service == service and w.subcommand in {"serve", "worker"}
+        ]
+        assert serving, f"compose runs no {service} HTTP process"
+        for name in serving:
+            networks = services[name].get("networks") or {}
+            aliases = (networks.get("default") or {}).get("aliases", [])
+            assert service in {name, *aliases}, f"{name} is not found as {service!r}"
     assert "kafka-exporter" in jobs
     assert "kafka-exporter" in services
 
