@@ -187,3 +187,22 @@ def test_rendered_overlay_workloads_keep_the_same_contract(overlay: Path) -> Non
     for workload in workloads:
         test_kafka_variables_are_kafka_settings_fields(workload)
         test_kafka_settings_validate_with_the_workload_environment(workload)
+
+
+@pytest.mark.parametrize(
+    "workload",
+    [w for w in SERVICE_WORKLOADS if w.service == "enrollment" and w.subcommand == "serve"],
+    ids=lambda w: w.where,
+)
+def test_every_enrollment_api_replica_shares_the_database_and_the_nik_key(
+    workload: Workload,
+) -> None:
+    """Both settings are optional in the service (SQLite file and a NIK key generated in the
+    data folder), which would give each replica its own database and its own NIK hashes: a
+    duplicate registration would not be recognised. Deployed replicas must get both."""
+    assert {"ENROLLMENT_DATABASE_URL", "ENROLLMENT_NIK_HASH_KEY"} <= workload.all_env_names
+    url = _env_for_validation(workload)["ENROLLMENT_DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://"), workload.where
+    assert workload.env.get("ENROLLMENT_RELAY_ENABLED") == "false", (
+        f"{workload.where}: the relay runs as its own process"
+    )
