@@ -455,3 +455,20 @@ def test_schema_check_catches_misspelt_fields_wrong_types_and_missing_fields() -
         "data": {"A": 1},
     }
     assert k8s_schema.validate(configmap) == ["ConfigMap.data.A: expected str, got int 1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "service", "doc", "container"),
+    [s for s in SERVED if s[1] in {"notifier", "reporting"}],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_faust_workers_get_time_to_recover_before_liveness_counts(
+    name: str, service: str, doc: dict[str, Any], container: dict[str, Any]
+) -> None:
+    """faust's App.on_started waits for table recovery before it starts app tasks (the
+    notifier's aiohttp server) and before `faust_app_running` returns (reporting's uvicorn
+    lifespan): /healthz is unreachable while changelogs are replayed. A five-minute startup
+    window would kill a worker that is recovering a national-scale table, over and over."""
+    probe = container["startupProbe"]
+    window = probe["periodSeconds"] * probe["failureThreshold"]
+    assert window >= 30 * 60, f"{name}: {window} s to recover its tables"
