@@ -472,3 +472,33 @@ def test_faust_workers_get_time_to_recover_before_liveness_counts(
     probe = container["startupProbe"]
     window = probe["periodSeconds"] * probe["failureThreshold"]
     assert window >= 30 * 60, f"{name}: {window} s to recover its tables"
+
+
+@pytest.mark.parametrize("overlay", K8S_OVERLAYS, ids=lambda p: p.name)
+def test_ingress_routes_exist_and_notifier_exposes_only_provider_callbacks(
+    overlay: Path, tmp_path: Path
+) -> None:
+    """Every path an Ingress publishes is a route of the service behind it; the notifier's
+    unauthenticated callbacks are the only notifier paths, each restricted to source ranges."""
+    by_service = {service: service for service in SERVICES}
+    for ingress in (d for d in rendered(overlay) if d["kind"] == "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                service = by_service[path["backend"]["service"]["name"]]
+                if service != "notifier":
+                    assert path["path"] == "/", path
+                    continue
+                assert path["pathType"] == "Exact"
+                assert path["path"] in {"/receipts", "/inbound-sms"}, path
+                assert _notifier_post_routes(tmp_path) >= {"/receipts", "/inbound-sms"}
+                annotations = ingress["metadata"].get("annotations", {})
+                assert annotations.get("nginx.ingress.kubernetes.io/whitelist-source-range")
+
+
+def _notifier_post_routes(tmp: Path) -> set[str]:
+    app = _notifier_app(tmp)
+    return {
+        r.resource.canonical
+        for r in app.router.routes()
+        if r.method == "POST" and r.resource is not None
+    }
