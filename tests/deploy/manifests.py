@@ -56,6 +56,7 @@ class Workload:
     argv: list[str]  # entrypoint + command as the container runs them
     env: dict[str, str]  # literal values (secrets as placeholders)
     secret_env: set[str] = field(default_factory=set)  # names whose value comes from a Secret
+    pod_env: dict[str, str] = field(default_factory=dict)  # name -> downward API fieldPath
     spec: dict[str, Any] = field(default_factory=dict)  # the raw container / service
 
     @property
@@ -270,14 +271,22 @@ def k8s_workloads(docs: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> li
                 assert name in configmaps, f"{doc['metadata']['name']}: no ConfigMap {name}"
                 env.update({k: str(v) for k, v in configmaps[name].items()})
             secret_env = set()
+            pod_env = {}
             for item in container.get("env", []):
+                source = item.get("valueFrom", {})
                 if "value" in item:
                     env[item["name"]] = str(item["value"])
-                elif "secretKeyRef" in item.get("valueFrom", {}):
+                elif "secretKeyRef" in source:
                     secret_env.add(item["name"])
                     env.pop(item["name"], None)
+                elif "fieldRef" in source:
+                    pod_env[item["name"]] = source["fieldRef"]["fieldPath"]
+                else:
+                    raise AssertionError(f"{doc['metadata']['name']}: unread env source {item}")
             where = f"{doc['kind']}/{doc['metadata']['name']}:{container['name']}"
-            found.append(Workload(where, [*entry, *command], env, secret_env, spec=container))
+            found.append(
+                Workload(where, [*entry, *command], env, secret_env, pod_env, spec=container)
+            )
     return found
 
 

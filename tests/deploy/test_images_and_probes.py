@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib
-import pkgutil
-import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +11,6 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import Router
 
 from services.platform import LaunchContext
 from tests.deploy import k8s_schema
@@ -28,6 +24,7 @@ from tests.deploy.manifests import (
     ROOT,
     SERVICES,
     compose,
+    compose_workloads,
     dockerfile_stages,
     effective,
     import_or_skip,
@@ -265,38 +262,82 @@ def test_probes_use_the_health_routes_on_the_service_port(
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
-def _module_routes(service: str) -> set[str]:
-    """Paths of every FastAPI/Starlette app or router that exists once the modules are imported."""
-    package = import_or_skip(f"services.{service}")
-    paths: set[str] = set()
-    for info in pkgutil.walk_packages(package.__path__, f"services.{service}."):
-        if ".migrations" in info.name or info.name.endswith("__main__"):
-            continue
-        module = importlib.import_module(info.name)
-        for value in vars(module).values():
-            if isinstance(value, Starlette | Router):
-                paths |= {r.path for r in value.routes if isinstance(getattr(r, "path", None), str)}
-    return paths
+def _enrollment_app(tmp: Path) -> Any:
+    """The FastAPI app exactly as `python -m services.enrollment serve` builds it
+    (cli._serve: Settings → bootstrap → create_app), minus the two steps that would open a
+    connection: migrations and the relay. SQLAlchemy engines connect lazily."""
+    from services.enrollment.api.app import create_app
+    from services.enrollment.bootstrap import bootstrap
+    from services.enrollment.settings import Settings
 
-
-def _source_literals(service: str) -> str:
-    package = import_or_skip(f"services.{service}")
-    return "\n".join(
-        p.read_text() for folder in package.__path__ for p in Path(folder).rglob("*.py")
+    settings = Settings(
+        data_dir=tmp,
+        database_url="postgresql+psycopg://bebas:unused@db.invalid:5432/bebas",
+        nik_hash_key="route-table-test-key",  # type: ignore[arg-type]
     )
+    return create_app(bootstrap(settings, run_migrations=False, relay=False))
+
+
+def _notifier_app(tmp: Path) -> Any:
+    """The aiohttp app the notifier worker serves: create_app builds the faust app, tables,
+    service and metrics (no connection until the worker starts); build_web is what its HTTP
+    task serves, built here from those same parts."""
+    from services.common.kafka_settings import KafkaSettings
+    from services.notifier.app import create_app
+    from services.notifier.settings import Settings
+    from services.notifier.web import build_web
+
+    notifier = create_app(Settings(data_dir=tmp), KafkaSettings())
+    return build_web(notifier.service, notifier.metrics, lambda: True, None, lambda: None)
+
+
+def _reporting_app(tmp: Path) -> Any:
+    """The FastAPI app of `python -m services.reporting worker` (__main__.bootstrap), with the
+    partition counts the catalogue gives instead of asking the broker for them."""
+    from schemas.topics import CATALOGUE
+    from services.common.kafka_settings import KafkaSettings
+    from services.reporting.api import Services, create_api
+    from services.reporting.lag import LagSnapshot
+    from services.reporting.settings import Settings
+    from services.reporting.worker import ReportingWorker
+
+    settings = Settings(data_dir=tmp, store="memory://")
+    partitions = {t.name: t.partitions for t in CATALOGUE if t.name in settings.source_topics}
+    worker = ReportingWorker(settings, KafkaSettings(), partitions)
+    services = Services(worker, LagSnapshot(), worker.telemetry.registry, settings.url)
+    return create_api(services)
+
+
+APP_BUILDERS = {
+    "enrollment": _enrollment_app,
+    "notifier": _notifier_app,
+    "reporting": _reporting_app,
+}
+
+
+def service_routes(service: str, tmp: Path) -> set[str]:
+    """GET paths of the HTTP app the service really serves (its route table, not its source)."""
+    import_or_skip(f"services.{service}")
+    app = APP_BUILDERS[service](tmp)
+    if isinstance(app, Starlette):
+        return {
+            r.path
+            for r in app.routes
+            if isinstance(getattr(r, "path", None), str)
+            and "GET" in (getattr(r, "methods", None) or ())
+        }
+    return {  # aiohttp
+        r.resource.canonical
+        for r in app.router.routes()
+        if r.method == "GET" and r.resource is not None
+    }
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_health_routes_exist_in_the_service(service: str) -> None:
-    routes = _module_routes(service)
+def test_health_routes_exist_in_the_service(service: str, tmp_path: Path) -> None:
+    routes = service_routes(service, tmp_path)
     wanted = {"/healthz", "/readyz", "/metrics"}
-    if routes:
-        assert wanted <= routes, f"services.{service} serves {sorted(routes)}"
-    else:
-        # the app is built in a factory (composition root): the routes are declared in its code
-        source = _source_literals(service)
-        missing = [p for p in wanted if not re.search(rf"[\"']{re.escape(p)}[\"']", source)]
-        assert not missing, f"services.{service} declares no route {missing}"
+    assert wanted <= routes, f"services.{service} serves {sorted(routes)}"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -337,7 +378,17 @@ def test_prometheus_scrapes_every_service_metrics_route() -> None:
         assert sd["names"] == [service]
         assert sd["port"] == port
         assert sd["type"] == "A"
-        assert service in services
+        # the DNS name must resolve to every container serving that service's HTTP
+        serving = [
+            w.where.split(":")[1]
+            for w in compose_workloads(COMPOSE_FILES[0])
+            if w.service == service and w.subcommand in {"serve", "worker"}
+        ]
+        assert serving, f"compose runs no {service} HTTP process"
+        for name in serving:
+            networks = services[name].get("networks") or {}
+            aliases = (networks.get("default") or {}).get("aliases", [])
+            assert service in {name, *aliases}, f"{name} is not found as {service!r}"
     assert "kafka-exporter" in jobs
     assert "kafka-exporter" in services
 
@@ -404,3 +455,50 @@ def test_schema_check_catches_misspelt_fields_wrong_types_and_missing_fields() -
         "data": {"A": 1},
     }
     assert k8s_schema.validate(configmap) == ["ConfigMap.data.A: expected str, got int 1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "service", "doc", "container"),
+    [s for s in SERVED if s[1] in {"notifier", "reporting"}],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_faust_workers_get_time_to_recover_before_liveness_counts(
+    name: str, service: str, doc: dict[str, Any], container: dict[str, Any]
+) -> None:
+    """faust's App.on_started waits for table recovery before it starts app tasks (the
+    notifier's aiohttp server) and before `faust_app_running` returns (reporting's uvicorn
+    lifespan): /healthz is unreachable while changelogs are replayed. A five-minute startup
+    window would kill a worker that is recovering a national-scale table, over and over."""
+    probe = container["startupProbe"]
+    window = probe["periodSeconds"] * probe["failureThreshold"]
+    assert window >= 30 * 60, f"{name}: {window} s to recover its tables"
+
+
+@pytest.mark.parametrize("overlay", K8S_OVERLAYS, ids=lambda p: p.name)
+def test_ingress_routes_exist_and_notifier_exposes_only_provider_callbacks(
+    overlay: Path, tmp_path: Path
+) -> None:
+    """Every path an Ingress publishes is a route of the service behind it; the notifier's
+    unauthenticated callbacks are the only notifier paths, each restricted to source ranges."""
+    by_service = {service: service for service in SERVICES}
+    for ingress in (d for d in rendered(overlay) if d["kind"] == "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                service = by_service[path["backend"]["service"]["name"]]
+                if service != "notifier":
+                    assert path["path"] == "/", path
+                    continue
+                assert path["pathType"] == "Exact"
+                assert path["path"] in {"/receipts", "/inbound-sms"}, path
+                assert _notifier_post_routes(tmp_path) >= {"/receipts", "/inbound-sms"}
+                annotations = ingress["metadata"].get("annotations", {})
+                assert annotations.get("nginx.ingress.kubernetes.io/whitelist-source-range")
+
+
+def _notifier_post_routes(tmp: Path) -> set[str]:
+    app = _notifier_app(tmp)
+    return {
+        r.resource.canonical
+        for r in app.router.routes()
+        if r.method == "POST" and r.resource is not None
+    }

@@ -96,11 +96,24 @@ def _uses_kafka(workload: Workload) -> bool:
     return workload.service is not None and workload.subcommand != "migrate"
 
 
+#: What the downward API would put in a pod's variables, by fieldPath.
+POD_FIELD_SAMPLES = {"status.podIP": "10.42.0.17", "metadata.name": "reporting-0"}
+
+
 def _env_for_validation(workload: Workload) -> dict[str, str]:
     env = dict(workload.env)
     for name in workload.secret_env:
         env[name] = SECRET_SAMPLES.get(name, PLACEHOLDER_SECRET)
+    for name, path in workload.pod_env.items():
+        sample = POD_FIELD_SAMPLES[path]
+        env = {k: v.replace(f"$({name})", sample) for k, v in env.items()}
     return env
+
+
+def _referenced_pod_env(workload: Workload) -> set[str]:
+    """Downward-API variables that another variable of the container expands as $(NAME)."""
+    values = " ".join(workload.env.values())
+    return {n for n in workload.pod_env if f"$({n})" in values}
 
 
 @pytest.mark.parametrize("workload", SERVICE_WORKLOADS, ids=lambda w: w.where)
@@ -118,6 +131,10 @@ def test_service_variables_exist_in_its_settings_and_required_ones_are_set(
         names | PYTHON_RUNTIME_ENV
     )
     assert not foreign, f"{workload.where} sets variables no settings read: {sorted(foreign)}"
+    unused = set(workload.pod_env) - _referenced_pod_env(workload)
+    assert not unused, f"{workload.where}: downward-API variables nothing uses: {sorted(unused)}"
+    unresolved = [v for v in _env_for_validation(workload).values() if "$(" in v]
+    assert not unresolved, f"{workload.where}: $(VAR) with no such variable: {unresolved}"
     unset = required - workload.all_env_names
     assert not unset, f"{workload.where} leaves required settings unset: {sorted(unset)}"
     with EnvScope(_env_for_validation(workload), (prefix, "KAFKA_")):
@@ -170,3 +187,22 @@ def test_rendered_overlay_workloads_keep_the_same_contract(overlay: Path) -> Non
     for workload in workloads:
         test_kafka_variables_are_kafka_settings_fields(workload)
         test_kafka_settings_validate_with_the_workload_environment(workload)
+
+
+@pytest.mark.parametrize(
+    "workload",
+    [w for w in SERVICE_WORKLOADS if w.service == "enrollment" and w.subcommand == "serve"],
+    ids=lambda w: w.where,
+)
+def test_every_enrollment_api_replica_shares_the_database_and_the_nik_key(
+    workload: Workload,
+) -> None:
+    """Both settings are optional in the service (SQLite file and a NIK key generated in the
+    data folder), which would give each replica its own database and its own NIK hashes: a
+    duplicate registration would not be recognised. Deployed replicas must get both."""
+    assert {"ENROLLMENT_DATABASE_URL", "ENROLLMENT_NIK_HASH_KEY"} <= workload.all_env_names
+    url = _env_for_validation(workload)["ENROLLMENT_DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://"), workload.where
+    assert workload.env.get("ENROLLMENT_RELAY_ENABLED") == "false", (
+        f"{workload.where}: the relay runs as its own process"
+    )
