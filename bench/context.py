@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,18 +32,3 @@ class BenchContext:
         path = self.scratch / f"{name}-{uuid.uuid4().hex[:6]}"
         path.mkdir(parents=True)
         return path
-
-
-_JSON_LINE = re.compile(r"\{\"events_per_s\": [^}]*\}")
-
-
-def run_rate_process(argv: list[str], timeout: float) -> float:
-    """Run a measuring process that prints {"events_per_s": ...} somewhere in its output."""
-    out = subprocess.run(  # noqa: S603 - our own modules
-        [sys.executable, *argv], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    found = _JSON_LINE.findall(out.stdout + out.stderr)
-    if not found:
-        tail = (out.stdout + out.stderr)[-3000:]
-        raise RuntimeError(f"{' '.join(argv[:3])} printed no rate (exit {out.returncode}):\n{tail}")
-    return float(json.loads(found[-1])["events_per_s"])
