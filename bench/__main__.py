@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench import enrollment as enrollment_bench
 from bench import machine, report
+from bench import notifier as notifier_bench
 from bench import reporting as reporting_bench
 from bench.context import BenchContext
 from services.common.broker import EmbeddedBroker, free_port
@@ -24,6 +25,7 @@ Section = Callable[[BenchContext], dict[str, float]]
 SECTIONS: dict[str, Section] = {
     "enrollment": enrollment_bench.measure,
     "reporting": reporting_bench.measure,
+    "notifier": notifier_bench.measure,
 }
 RESULTS = Path(__file__).parent / "results"
 
