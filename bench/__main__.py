@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import e2e as e2e_bench
 from bench import enrollment as enrollment_bench
 from bench import machine, report
 from bench import notifier as notifier_bench
@@ -26,6 +27,7 @@ SECTIONS: dict[str, Section] = {
     "enrollment": enrollment_bench.measure,
     "reporting": reporting_bench.measure,
     "notifier": notifier_bench.measure,
+    "e2e": e2e_bench.measure,
 }
 RESULTS = Path(__file__).parent / "results"
 

@@ -149,12 +149,25 @@ class PlatformRun:
         return [json.loads(line) for line in lines if line.strip()]
 
     def register_all(
-        self, bodies: Iterable[dict[str, Any]], concurrency: int = 8, rate: float | None = None
+        self,
+        bodies: Iterable[dict[str, Any]],
+        concurrency: int = 8,
+        rate: float | None = None,
+        sent_at: list[float] | None = None,
     ) -> list[httpx.Response]:
-        return asyncio.run(self._register_all(list(bodies), concurrency, rate))
+        """POST every body (paced at `rate`/s when given); `sent_at` receives each request's
+        wall-clock send time (epoch seconds), in body order."""
+        bodies = list(bodies)
+        stamps = sent_at if sent_at is not None else []
+        stamps[:] = [0.0] * len(bodies)
+        return asyncio.run(self._register_all(bodies, concurrency, rate, stamps))
 
     async def _register_all(
-        self, bodies: list[dict[str, Any]], concurrency: int, rate: float | None
+        self,
+        bodies: list[dict[str, Any]],
+        concurrency: int,
+        rate: float | None,
+        stamps: list[float],
     ) -> list[httpx.Response]:
         results: list[httpx.Response | None] = [None] * len(bodies)
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -167,6 +180,7 @@ class PlatformRun:
                 i = queue.get_nowait()
                 if rate:  # open-loop pacing: request i leaves at start + i/rate
                     await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+                stamps[i] = time.time()
                 results[i] = await client.post("/v1/participants", json=bodies[i])
 
         limits = httpx.Limits(max_connections=concurrency)
