@@ -9,7 +9,7 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from bench.context import BenchContext
 from bench.driver import daytime_offset, wait_until
 from bench.kafka_load import produce, registrations
 from bench.processes import serving
+from bench.rss import current_rss_mb, peak_rss_mb
 from schemas.topics import CATALOGUE
 from services.common.broker import free_port
 from services.common.topic_admin import create_topic
@@ -127,5 +128,64 @@ def render_rate(ctx: BenchContext) -> dict[str, float]:
     return {"notifier.render_per_s": count / (time.perf_counter() - started)}
 
 
+def _night_offset(now: datetime) -> float:
+    """Seconds to the next 16:00 UTC: 23:00 WIB, 00:00 WITA, 01:00 WIT, quiet hours in every
+    zone, so welcomes are deferred and the notifier only holds people, it sends nothing."""
+    target = now.replace(hour=16, minute=0, second=0, microsecond=0)
+    if target <= now:
+        target += timedelta(days=1)
+    return (target - now).total_seconds()
+
+
+def _input_events(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("notifier_input_events_total{")
+    )
+
+
+def memory_with_many_participants(ctx: BenchContext) -> dict[str, float]:
+    # The notifier takes people in at a few hundred per second on the embedded broker (one
+    # record per changelog batch there), so 1,000,000 would take hours: measure 20,000 and
+    # report the per-person slope and the straight-line estimate for a million beside it.
+    count = ctx.size(20_000, 2_000)
+    folder = ctx.folder("notifier-memory")
+    gateway_argv, gateway = _gateway(ctx, folder / "gateway")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    topic = _namespaced_topics(ctx, f"{folder.name}.")
+    env = _notifier_env(ctx, folder, gateway, port, _night_offset(datetime.now(UTC)))
+    with (
+        serving(gateway_argv, f"{gateway}/healthz", folder / "gateway.log"),
+        serving(["-m", "services.notifier", "worker"], f"{url}/readyz", folder / "n.log", env) as n,
+    ):
+        baseline = current_rss_mb(n.pid)
+        started = time.perf_counter()
+        produce(ctx.kafka, topic, registrations(count, campaign="BENCH"))
+        wait_until(
+            lambda: _input_events(url) >= count,
+            ctx.size(1800, 300),
+            f"the notifier to take in {count} registrations",
+            every=5.0,
+        )
+        ingest = count / (time.perf_counter() - started)
+        held, peak = current_rss_mb(n.pid), peak_rss_mb(n.pid)
+        if _received(gateway):
+            raise RuntimeError("messages were sent during quiet hours: the figure would be wrong")
+    per_person_kb = (held - baseline) * 1024 / count
+    return {
+        f"memory.notifier_{count}_participants_rss_mb": peak,
+        "memory.notifier_kb_per_participant": per_person_kb,
+        "memory.notifier_1m_participants_rss_mb_estimate": baseline + per_person_kb * 1000,
+        "notifier.ingest_per_s": ingest,
+    }
+
+
 def measure(ctx: BenchContext) -> dict[str, float]:
-    return {**render_rate(ctx), **sms_against_raw_httpx(ctx)}
+    return {
+        **render_rate(ctx),
+        **sms_against_raw_httpx(ctx),
+        **memory_with_many_participants(ctx),
+    }

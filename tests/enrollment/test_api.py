@@ -430,4 +430,3 @@ async def test_requests_arriving_together_share_a_transaction_and_keep_their_rul
     assert isinstance(reused, Conflict)
     registered = [e for _, _, e in outbox_events(container) if e.type == "participant.registered"]
     assert [e.subject for e in registered] == [first["id"]]
-
