@@ -165,6 +165,8 @@ class OutboxRelay:
     def bulk_write(self) -> Iterator[None]:
         """Held while a bulk import writes: publish one batch per `bulk_interval` meanwhile.
 
+        Every batch waits out the interval first, so a short import is not interrupted at all.
+
         The import and the relay share one GIL and SQLite's one writer: publishing every
         chunk as it commits made imports a quarter slower. The rows wait safely in the
         outbox, and the relay drains them at full speed as soon as the last import ends.
@@ -199,6 +201,8 @@ class OutboxRelay:
     def run(self) -> None:
         backoff = self.poll_interval
         while not self._stop.is_set():
+            if self._bulk_writers:
+                self._pace_for_bulk_writes()
             try:
                 sent = self.tick()
                 backoff = self.poll_interval
@@ -208,9 +212,7 @@ class OutboxRelay:
                 self._drop_producer()
                 sent = 0
                 backoff = min(backoff * 2, 10.0)
-            if self._bulk_writers:
-                self._pace_for_bulk_writes()
-            elif sent < self.batch_size:  # a full batch means more may be waiting
+            if sent < self.batch_size and not self._bulk_writers:  # full: more may be waiting
                 self._wake.wait(backoff)
                 self._wake.clear()
                 # Linger a moment after a wake-up so that one round publishes the commits of
