@@ -165,11 +165,10 @@ class OutboxRelay:
     def bulk_write(self) -> Iterator[None]:
         """Held while a bulk import writes: publish one batch per `bulk_interval` meanwhile.
 
-        Every batch waits out the interval first, so a short import is not interrupted at all.
-
         The import and the relay share one GIL and SQLite's one writer: publishing every
         chunk as it commits made imports a quarter slower. The rows wait safely in the
         outbox, and the relay drains them at full speed as soon as the last import ends.
+        Every batch waits out the interval first, so a short import is not interrupted.
         """
         with self._bulk_lock:
             self._bulk_writers += 1
