@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -131,6 +132,7 @@ def bootstrap(
             producer_factory or (lambda: kafka_producer(kafka)),
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval,
+            bulk_interval=settings.relay_import_interval,
         )
     writer = OutboxWriter(
         settings.event_source,
@@ -156,7 +158,11 @@ def bootstrap(
         reference=reference,
         enrollment=enrollment,
         api_keys=ApiKeys(uow, reference, clock, settings.api_key_cache_seconds),
-        importer=CsvImporter(enrollment, settings.import_chunk_size),
+        importer=CsvImporter(
+            enrollment,
+            settings.import_chunk_size,
+            outbox_relay.bulk_write if outbox_relay else contextlib.nullcontext,
+        ),
         relay=outbox_relay,
         broker_ready=BrokerProbe(kafka),
         registrations=GroupCommitter(enrollment.store_registrations),

@@ -224,8 +224,11 @@ class Enrollment:
         remembered: list[Row] = []
         # (key id, Idempotency-Key) -> (fingerprint, answer) of requests in this batch
         answered: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        # NIKs registered by earlier transactions are not looked up first: the unique index
+        # finds them (IntegrityError, handled by the caller), and a duplicate is rare while a
+        # query per batch is not. `known` catches the same NIK twice within this batch.
+        known: dict[str, str] = {}
         with self.uow() as uow:
-            known = uow.participants.ids_for_nik_hashes(p.nik_hash for p, _ in items)
             for prepared, idem in items:
                 slot = (prepared.actor.key_id, idem.key) if idem else None
                 if idem is not None and slot is not None and slot in answered:

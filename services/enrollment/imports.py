@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -94,9 +95,16 @@ def _yes(raw: str, default: bool) -> bool:
 
 
 class CsvImporter:
-    def __init__(self, enrollment: Enrollment, chunk_size: int = 1000) -> None:
+    def __init__(
+        self,
+        enrollment: Enrollment,
+        chunk_size: int = 1000,
+        bulk_write: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> None:
         self.enrollment = enrollment
         self.chunk_size = chunk_size
+        #: Held for the whole import, so the outbox relay can keep out of its way.
+        self.bulk_write = bulk_write
 
     def run(self, binary: IO[bytes], actor: Principal) -> ImportReport:
         if actor.role == "viewer":
@@ -116,8 +124,9 @@ class CsvImporter:
             raise ImportRejected(f"missing column(s): {', '.join(missing)}")
         report.ignored_columns = [h for h in header if h not in REQUIRED + OPTIONAL]
         seen: dict[str, int] = {}
-        for chunk in self._chunks(csv.reader(stream, delimiter=delimiter), header, report):
-            self._register_chunk(chunk, actor, seen, report)
+        with self.bulk_write():
+            for chunk in self._chunks(csv.reader(stream, delimiter=delimiter), header, report):
+                self._register_chunk(chunk, actor, seen, report)
         report.problems.sort(key=lambda p: int(p["row"]))
         return report
 

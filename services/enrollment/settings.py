@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     relay_batch_size: int = Field(default=2000, ge=1, le=20_000)
     relay_poll_interval: float = Field(default=0.5, gt=0, le=60)
+    relay_import_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="while a CSV import runs, the relay publishes one batch per this many s",
+    )
     participants_topic: str = PARTICIPANTS.name
     campaigns_topic: str = CAMPAIGNS.name
     event_source: str = "urn:bebas-cemas:enrollment"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -32,7 +34,11 @@ ADMIN = Principal("key_relay_test", "admin")
 
 
 def relay_container(
-    database_url: str, data_dir: Path, kafka: KafkaSettings, topics: tuple[str, str]
+    database_url: str,
+    data_dir: Path,
+    kafka: KafkaSettings,
+    topics: tuple[str, str],
+    **overrides: Any,
 ) -> Container:
     settings = make_settings(
         database_url,
@@ -40,6 +46,7 @@ def relay_container(
         participants_topic=topics[0],
         campaigns_topic=topics[1],
         relay_batch_size=200,
+        **overrides,
     )
     return bootstrap(settings, kafka=kafka, relay=True)
 
@@ -237,3 +244,33 @@ def test_relay_counts_what_it_published(
     assert published == 5
     assert container.relay.tick() == 0
     assert unpublished(container) == 0
+
+
+def test_during_an_import_the_relay_paces_itself_then_drains_every_event_once(
+    database_url: str,
+    tmp_path: Path,
+    kafka_settings: KafkaSettings,
+    topics: tuple[str, str],
+) -> None:
+    container = relay_container(
+        database_url, tmp_path, kafka_settings, topics, relay_import_interval=60
+    )
+    relay = container.relay
+    assert relay is not None
+    lines = ["full_name;nik;phone;segment;branch_code;declared_income"]
+    lines += [f"Ojek {n};{nik_for(n)};{phone_for(n)};ojek;SURAKARTA;1200000" for n in range(500)]
+    sheet = io.BytesIO("\n".join(lines).encode())
+    try:
+        with relay.bulk_write():  # as if the import below were still running
+            assert container.importer.run(sheet, ADMIN).registered == 500
+            container.start()
+            # Nothing within the import interval (60 s) while the import runs ...
+            assert not wait_until(lambda: unpublished(container) < 500, timeout=1.5)
+        # ... and the rest as soon as the import is over, not at the end of the interval.
+        assert wait_until(lambda: unpublished(container) == 0, timeout=20)
+        records = consume(kafka_settings, topics[0], lambda r: len(r) > 500, timeout=3)
+    finally:
+        container.stop()
+    ids = event_ids(records)
+    assert len(ids) == 500
+    assert len(set(ids)) == 500

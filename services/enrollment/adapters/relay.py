@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,6 +136,7 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         flush_timeout: float = 10.0,
         linger: float = 0.02,
+        bulk_interval: float = 5.0,
     ) -> None:
         self.engine = engine
         self.producer_factory = producer_factory
@@ -143,6 +144,9 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.flush_timeout = flush_timeout
         self.linger = linger
+        self.bulk_interval = bulk_interval
+        self._bulk_writers = 0
+        self._bulk_lock = threading.Lock()
         self.leadership = Leadership(engine)
         self._producer: Producer | None = None
         self._pending: dict[int, Any] = {}  # outbox id -> kafka future
@@ -156,6 +160,30 @@ class OutboxRelay:
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows: publish now, not at the next poll."""
         self._wake.set()
+
+    @contextlib.contextmanager
+    def bulk_write(self) -> Iterator[None]:
+        """Held while a bulk import writes: publish one batch per `bulk_interval` meanwhile.
+
+        The import and the relay share one GIL and SQLite's one writer: publishing every
+        chunk as it commits made imports a quarter slower. The rows wait safely in the
+        outbox, and the relay drains them at full speed as soon as the last import ends.
+        Every batch waits out the interval first, so a short import is not interrupted.
+        """
+        with self._bulk_lock:
+            self._bulk_writers += 1
+        try:
+            yield
+        finally:
+            with self._bulk_lock:
+                self._bulk_writers -= 1
+            self.wake()
+
+    def _pace_for_bulk_writes(self) -> None:
+        deadline = time.monotonic() + self.bulk_interval
+        while self._bulk_writers and time.monotonic() < deadline:
+            if self._stop.wait(0.1):
+                return
 
     def start(self) -> None:
         self._stop.clear()
@@ -172,6 +200,8 @@ class OutboxRelay:
     def run(self) -> None:
         backoff = self.poll_interval
         while not self._stop.is_set():
+            if self._bulk_writers:
+                self._pace_for_bulk_writes()
             try:
                 sent = self.tick()
                 backoff = self.poll_interval
@@ -181,7 +211,7 @@ class OutboxRelay:
                 self._drop_producer()
                 sent = 0
                 backoff = min(backoff * 2, 10.0)
-            if sent < self.batch_size:  # a full batch means more may be waiting
+            if sent < self.batch_size and not self._bulk_writers:  # full: more may be waiting
                 self._wake.wait(backoff)
                 self._wake.clear()
                 # Linger a moment after a wake-up so that one round publishes the commits of

@@ -10,8 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from services.enrollment.adapters import tables as t
+from services.enrollment.adapters.bulk import BulkInsert
 
 Row = dict[str, Any]
+_insert_participants = BulkInsert(t.participants)
+_insert_outbox = BulkInsert(t.outbox)
+_insert_idempotency = BulkInsert(t.idempotency)
 
 
 def utc(value: datetime) -> datetime:
@@ -37,8 +41,7 @@ class ParticipantRepository:
         self.conn = conn
 
     def add_many(self, rows: Sequence[Row]) -> None:
-        if rows:
-            self.conn.execute(insert(t.participants), list(rows))
+        _insert_participants(self.conn, rows)
 
     def get(self, participant_id: str) -> Row | None:
         query = select(t.participants).where(t.participants.c.id == participant_id)
@@ -124,8 +127,7 @@ class OutboxRepository:
         self.conn = conn
 
     def add_many(self, rows: Sequence[Row]) -> None:
-        if rows:
-            self.conn.execute(insert(t.outbox), list(rows))
+        _insert_outbox(self.conn, rows)
 
     def unpublished(
         self, limit: int, skip_ids: Iterable[int] = (), lock: bool = False
@@ -174,5 +176,4 @@ class IdempotencyRepository:
         return _row(self.conn.execute(query).mappings().first())
 
     def add_many(self, rows: Sequence[Row]) -> None:
-        if rows:
-            self.conn.execute(insert(t.idempotency), list(rows))
+        _insert_idempotency(self.conn, rows)

@@ -70,7 +70,9 @@ async def register_participant(
     # one transaction for all registrations arriving together (see group_commit.py).
     container: Container = request.app.state.container
     enrollment = container.enrollment
-    idem = idempotency(idempotency_key, request.url.path, body)
+    # scope["path"], not request.url.path: building the URL object costs more than the rest
+    # of this function's bookkeeping.
+    idem = idempotency(idempotency_key, request.scope["path"], body)
     if idem is not None:
         replay = await run_in_threadpool(enrollment.replay, actor, idem)
         if replay is not None:
