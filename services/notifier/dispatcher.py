@@ -249,8 +249,7 @@ class Dispatcher:
         state: str = "failed",
     ) -> None:
         key = entry["key"]
-        self.s.sent[key] = {"state": state, "reason": reason[:500], "at": iso(now)}
-        self.s.outbox.pop(key, None)
+        # event first, final state after (see _deliver): at least once, same event id
         await self.service.emit(
             NotificationFailedV1(
                 **self.service.facts(entry, person),
@@ -261,6 +260,8 @@ class Dispatcher:
             ),
             entry["participant_id"],
         )
+        self.s.sent[key] = {"state": state, "reason": reason[:500], "at": iso(now)}
+        self.s.outbox.pop(key, None)
         self.on_result(self.channel.name, "failed" if permanent else "dead")
 
 

@@ -26,9 +26,8 @@ from typing import Any
 from faust.types import FutureMessage, ProducerT
 
 
-def make_flush_durable(producer: ProducerT) -> Callable[[], int]:
-    """Patch this producer instance; returns a probe of how many sends are still unacknowledged
-    (for tests and metrics)."""
+def make_flush_durable(producer: ProducerT) -> None:
+    """Patch this producer instance (before the app starts)."""
     pending: set[asyncio.Future[Any]] = set()
     send_soon: Callable[[FutureMessage], None] = producer.send_soon
     flush: Callable[[], Awaitable[None]] = producer.flush
@@ -48,4 +47,3 @@ def make_flush_durable(producer: ProducerT) -> Callable[[], int]:
     # methods up on the instance (`app.producer.flush()`, `app.producer.send_soon(fut)`)
     setattr(producer, "send_soon", tracked_send_soon)  # noqa: B010
     setattr(producer, "flush", durable_flush)  # noqa: B010
-    return lambda: len(pending)
