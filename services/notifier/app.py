@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,13 @@ from aiohttp import web
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError, decode_event, encode_event, new_event
-from schemas.events import EventData
+from schemas.events import (
+    EventData,
+    NotificationDeliveredV1,
+    NotificationFailedV1,
+    NotificationSentV1,
+    type_of,
+)
 from schemas.topics import (
     CAMPAIGNS,
     NOTIFICATIONS,
@@ -36,6 +43,7 @@ from services.notifier.adapters.twilio import TwilioSms
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.schedule import ReminderPolicy
+from services.notifier.durable import make_flush_durable
 from services.notifier.metrics import Metrics
 from services.notifier.ports import ChannelPort
 from services.notifier.render import Content, Renderer
@@ -114,6 +122,8 @@ def create_app(
         timeouts=timeouts,
         **extra,
     )
+    # before anything can write: offsets are committed only after the table changes are acked
+    make_flush_durable(app.producer)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     participants_topic = app.topic(settings.topic(PARTICIPANTS.name), **raw)
     campaigns_topic = app.topic(settings.topic(CAMPAIGNS.name), **raw)
@@ -139,8 +149,12 @@ def create_app(
     metrics = Metrics()
 
     async def emit(data: EventData, participant_id: str) -> None:
-        event = new_event(data, source=SOURCE, subject=participant_id)
-        await notifications_topic.send(key=participant_id.encode(), value=encode_event(event))
+        """Returns once the broker has the event (callers mark state final only after it)."""
+        event = new_event(
+            data, source=SOURCE, subject=participant_id, event_id=outcome_event_id(data)
+        )
+        fut = await notifications_topic.send(key=participant_id.encode(), value=encode_event(event))
+        await fut
 
     service = NotifierService(
         stores,
@@ -343,6 +357,19 @@ def create_app(
     app.task(serve_http)
 
     return notifier
+
+
+OUTCOME_EVENTS = (NotificationSentV1, NotificationFailedV1, NotificationDeliveredV1)
+OUTCOME_NAMESPACE = uuid.UUID("5b1f0c3e-8d6a-4f53-9a57-2f1f4d1c6e01")
+
+
+def outcome_event_id(data: EventData) -> uuid.UUID | None:
+    """A message's outcome happens once per notification key, so its event id is derived from
+    the key: re-emitting it after a crash gives the same id, which consumers drop as a
+    duplicate (reporting dedupes by event id). Other events get a random id."""
+    if isinstance(data, OUTCOME_EVENTS):
+        return uuid.uuid5(OUTCOME_NAMESPACE, f"{type_of(data)[0]}|{data.notification_key}")
+    return None
 
 
 def _retry_record(value: bytes) -> dict[str, Any]:

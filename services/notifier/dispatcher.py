@@ -160,16 +160,9 @@ class Dispatcher:
             await self._transient(entry, person, exc, self._now())
             return
         sent_at = self._now()
-        self.s.sent[key] = {
-            "state": "sent",
-            "attempt": attempt,
-            "at": iso(sent_at),
-            "provider": receipt.provider,
-            "provider_message_id": receipt.provider_message_id,
-        }
-        self.s.outbox.pop(key, None)
-        # durable at once: after a crash only messages still in flight are offered again
-        await self.flush()
+        # the event first, then the final state: a crash in between offers the message again
+        # (the provider drops the copy by its key) and emits the event again under the same
+        # event id, which reporting drops; the other order lost the event for good
         await self.service.emit(
             NotificationSentV1(
                 **self.service.facts(entry, person),
@@ -180,6 +173,16 @@ class Dispatcher:
             ),
             entry["participant_id"],
         )
+        self.s.sent[key] = {
+            "state": "sent",
+            "attempt": attempt,
+            "at": iso(sent_at),
+            "provider": receipt.provider,
+            "provider_message_id": receipt.provider_message_id,
+        }
+        self.s.outbox.pop(key, None)
+        # durable at once: after a crash only messages still in flight are offered again
+        await self.flush()
         self.on_result(self.channel.name, "sent")
 
     def _now(self) -> datetime:
@@ -246,8 +249,7 @@ class Dispatcher:
         state: str = "failed",
     ) -> None:
         key = entry["key"]
-        self.s.sent[key] = {"state": state, "reason": reason[:500], "at": iso(now)}
-        self.s.outbox.pop(key, None)
+        # event first, final state after (see _deliver): at least once, same event id
         await self.service.emit(
             NotificationFailedV1(
                 **self.service.facts(entry, person),
@@ -258,6 +260,8 @@ class Dispatcher:
             ),
             entry["participant_id"],
         )
+        self.s.sent[key] = {"state": state, "reason": reason[:500], "at": iso(now)}
+        self.s.outbox.pop(key, None)
         self.on_result(self.channel.name, "failed" if permanent else "dead")
 
 

@@ -9,9 +9,10 @@ import pytest
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import new_event
-from schemas.events import EventData
+from schemas.events import EventData, NotificationFailedV1, NotificationSentV1
 from schemas.vocab import Channel, IndonesianTimeZone
 from services.common.clock import FrozenClock
+from services.notifier.app import outcome_event_id
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.domain.model import Message
 from services.notifier.domain.quiet_hours import QuietHours
@@ -53,8 +54,13 @@ class World:
         self.letters: list[DeadLetter] = []
         self.log: list[str] = []
 
+        self.state_at_emit: list[str | None] = []
+
         async def emit(data: EventData, pid: str) -> None:
             self.events.append(data)
+            key = getattr(data, "notification_key", None)
+            self.state_at_emit.append((self.stores.sent.get(key) or {}).get("state"))
+            self.log.append(f"emit {type(data).__name__}")
 
         self.service = NotifierService(self.stores, self.clock, ReminderPolicy(), emit)
         self.channels = {name: FakeChannel(name, self.log) for name in ("sms", "email")}
@@ -123,6 +129,36 @@ async def test_in_flight_marker_is_flushed_before_the_provider_sees_the_message(
     await world.handle(registered(START, email=None))
     await world.drain()
     assert world.log[:2] == ["flush", f"send {world.channels['sms'].sent[0].key}"]
+
+
+async def test_sent_event_is_emitted_before_the_key_is_recorded_sent(world: World) -> None:
+    # a crash between the two then re-offers the message (the provider drops the copy) and
+    # re-emits the event; the other order lost the event for good
+    await world.handle(registered(START, email=None))
+    await world.drain()
+    key = world.channels["sms"].sent[0].key
+    assert world.log == ["flush", f"send {key}", "emit NotificationSentV1", "flush"]
+    assert world.state_at_emit == ["inflight"]
+    assert world.stores.sent[key]["state"] == "sent"
+
+
+def test_outcome_events_get_an_id_derived_from_type_and_key() -> None:
+    facts = {
+        "notification_key": "p1|welcome|once|sms",
+        "participant_id": "p1",
+        "kind": "welcome",
+        "channel": "sms",
+        "branch_code": "JKT01",
+        "branch_timezone": "Asia/Jakarta",
+    }
+    sent = NotificationSentV1(**facts, provider="x", sent_at=START)
+    again = NotificationSentV1(**facts, provider="x", attempt=2, sent_at=START + timedelta(1))
+    failed = NotificationFailedV1(**facts, reason="r", permanent=True, failed_at=START)
+    facts2 = {**facts, "notification_key": "p2|welcome|once|sms"}
+    other = NotificationSentV1(**facts2, provider="x", sent_at=START)
+    assert outcome_event_id(sent) == outcome_event_id(again) is not None
+    assert len({outcome_event_id(sent), outcome_event_id(failed), outcome_event_id(other)}) == 3
+    assert outcome_event_id(registered(START)) is None
 
 
 async def test_reminders_fire_on_the_clock_and_payment_cancels_the_rest(world: World) -> None:
