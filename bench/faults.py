@@ -53,7 +53,7 @@ def notifier_killed_three_times(run: PlatformRun, t: Timing) -> dict[str, object
         t.sleep(t.load_s / 4)
         platform.kill("notifier", signal.SIGKILL)
         platform.restart("notifier")
-        platform.wait_ready(timeout=120, names={"notifier"})
+        platform.wait_ready(timeout=300, names={"notifier"})
     return {"kills": 3}
 
 
@@ -62,7 +62,7 @@ def reporting_killed_and_restarted(run: PlatformRun, t: Timing) -> dict[str, obj
     t.sleep(t.load_s / 2)
     platform.kill("reporting", signal.SIGKILL)
     platform.restart("reporting")
-    platform.wait_ready(timeout=120, names={"reporting"})
+    platform.wait_ready(timeout=300, names={"reporting"})
     return {"kills": 1}
 
 

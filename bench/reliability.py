@@ -48,7 +48,8 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.metrics_exact
+        finished = "error" not in self.details
+        return finished and self.lost == 0 and self.duplicated == 0 and self.metrics_exact
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reliability-") as scratch:
         for i, name in enumerate(args.only or list(SCENARIOS)):
             print(f"reliability: {name}…", flush=True)
-            outcome = run_scenario(name, Path(scratch), loads(args.quick), salt=100 + i)
+            try:
+                outcome = run_scenario(name, Path(scratch), loads(args.quick), salt=100 + i)
+            except Exception as exc:  # one broken scenario must not hide the others
+                outcome = Outcome(name, 0, 0, 0, 0, 0, False, 0.0, {"error": repr(exc)[:500]})
             print(json.dumps(asdict(outcome)), flush=True)
             outcomes.append(outcome)
     args.results.mkdir(parents=True, exist_ok=True)
