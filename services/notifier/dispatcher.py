@@ -234,7 +234,11 @@ class Dispatcher:
         }
         await self.publish_retry(record)  # durable before the entry leaves the outbox
         self.s.sent[key] = {"state": "retry", "attempt": attempt, "at": iso(now)}
-        self.s.outbox.pop(key, None)
+        # the retry agent may already have queued the next attempt while the publish was
+        # awaited (the broker can answer its fetch before our produce): keep that one
+        queued = self.s.outbox.get(key)
+        if queued is not None and int(queued.get("attempt", 1)) <= attempt:
+            self.s.outbox.pop(key, None)
         self.on_result(self.channel.name, "retry")
         log.info("transient failure for %s (attempt %d), retry in %.1fs", key, attempt, delay)
 

@@ -227,6 +227,26 @@ async def test_transient_failure_goes_to_retry_then_dead_letter(world: World) ->
     assert failed.permanent is False  # type: ignore[attr-defined]
 
 
+async def test_a_retry_consumed_before_the_publish_returns_is_kept(world: World) -> None:
+    """The retry agent may read the record before publish_retry's await resumes (the broker
+    answers the fetch before the produce); the entry it queued must survive."""
+    world.channels["sms"].failures = [TransientError("503")]
+
+    async def retry_consumed_at_once(record: dict[str, Any]) -> None:
+        world.retries.append(record)
+        world.service.on_retry(record)
+
+    world.dispatchers["sms"].publish_retry = retry_consumed_at_once
+    await world.handle(registered(START, email=None))
+    await world.drain()
+    [(key, entry)] = world.stores.outbox.items()
+    assert entry["attempt"] == 2
+    world.clock.advance(timedelta(seconds=20))
+    await world.drain()
+    assert world.kinds("sms") == ["welcome"]
+    assert world.stores.sent[key]["state"] == "sent"
+
+
 async def test_permanent_failure_is_reported_at_once(world: World) -> None:
     world.channels["sms"].failures = [PermanentError("invalid number")]
     await world.handle(registered(START, email=None))
