@@ -147,8 +147,8 @@ def _input_events(url: str) -> float:
 
 
 def memory_with_many_participants(ctx: BenchContext) -> dict[str, float]:
-    # The notifier takes people in at a few hundred per second on the embedded broker (one
-    # record per changelog batch there), so 1,000,000 would take hours: measure 20,000 and
+    # The notifier takes people in at a few hundred per second on the embedded broker, so
+    # 1,000,000 would take hours: measure 20,000 and
     # report the per-person slope and the straight-line estimate for a million beside it.
     count = ctx.size(20_000, 2_000)
     folder = ctx.folder("notifier-memory")
@@ -157,11 +157,6 @@ def memory_with_many_participants(ctx: BenchContext) -> dict[str, float]:
     url = f"http://127.0.0.1:{port}"
     topic = _namespaced_topics(ctx, f"{folder.name}.")
     env = _notifier_env(ctx, folder, gateway, port, _night_offset(datetime.now(UTC)))
-    # Measured here: with the embedded broker's one-record-per-batch workaround on, a burst of
-    # ~1,650 deferred welcomes stalls the notifier (producer buffer full, nothing more consumed;
-    # see docs/performance.md). The workaround changes how changelogs are written, not what the
-    # tables hold, so memory is measured with it off.
-    env["NOTIFIER_SINGLE_RECORD_BATCHES"] = "false"
     with (
         serving(gateway_argv, f"{gateway}/healthz", folder / "gateway.log"),
         serving(["-m", "services.notifier", "worker"], f"{url}/readyz", folder / "n.log", env) as n,

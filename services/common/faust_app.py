@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from services.common.end_offsets import correct_recovery_highwaters
 from services.common.kafka_settings import KafkaSettings
 
 
@@ -75,4 +76,7 @@ def make_faust_app(
         # changelog and repartition topics get the same durability as the catalogue's topics
         options["topic_replication_factor"] = kafka.replication_factor
     options.update(extra)
-    return faust.App(app_id, **options)
+    app = faust.App(app_id, **options)
+    # tables recover to the changelogs' true ends even on the embedded broker (see the module)
+    correct_recovery_highwaters(app, kafka)
+    return app

@@ -111,8 +111,6 @@ def create_app(
     clock = clock or clock_from(settings.clock_offset_file)
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     extra: dict[str, Any] = {"table_standby_replicas": 0, "topic_partitions": TABLE_PARTITIONS}
-    if settings.single_record_batches:
-        extra["producer_max_batch_size"] = 1
     app = make_faust_app(
         settings.app_id,
         kafka,

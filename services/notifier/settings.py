@@ -36,11 +36,6 @@ class Settings(BaseSettings):
     clock_offset_file: Path | None = None
     tick_seconds: float = Field(default=0.25, gt=0, le=60)
     scan_batch: int = Field(default=500, ge=1, le=100_000)
-    single_record_batches: bool = Field(
-        default=True,
-        description="one record per produce batch: works around the tansu end-offset bug "
-        "that truncates changelog recovery; turn off on a real Kafka cluster",
-    )
     sink_dir: Path | None = Field(
         default=None, description="local sinks' data folder, listed by GET /messages"
     )

@@ -249,9 +249,6 @@ def test_the_notifier_keeps_its_tables_in_memory_and_needs_no_volume() -> None:
     assert len(notifiers) >= 2
     for workload in notifiers:
         assert workload.env["NOTIFIER_STORE"] == "memory://", workload.where
-        assert workload.env["NOTIFIER_SINGLE_RECORD_BATCHES"] == "false", (
-            f"{workload.where}: the tansu workaround is off on Apache Kafka"
-        )
     notifier = k8s_worker_sets(k8s_base_documents())["notifier"]
     assert "volumeClaimTemplates" not in notifier["spec"]
     volumes = {v["name"]: v for v in pod_spec(notifier)["volumes"]}

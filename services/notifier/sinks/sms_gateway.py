@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +32,10 @@ from typing import Any
 
 import httpx
 from aiohttp import web
+
+log = logging.getLogger("services.notifier.sinks.sms_gateway")
+# how long a delivery receipt is offered to the notifier before the gateway gives up
+RECEIPT_RETRY_FOR_S = 900.0
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -157,14 +163,21 @@ class Gateway:
         }
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=5)
-        for _ in range(5):
+        # like real providers, keep offering a receipt while the notifier restarts, recovers
+        # or rejoins its group (it answers 503 until ready): backoff 1 s doubling to 30 s
+        delay, deadline = 1.0, time.monotonic() + RECEIPT_RETRY_FOR_S
+        while True:
             try:
                 response = await self._client.post(self.receipt_url, json=payload)
                 if response.status_code < 500:
                     return
             except httpx.HTTPError:
                 pass
-            await asyncio.sleep(1)
+            if time.monotonic() + delay > deadline:
+                log.warning("gave up posting the receipt of %s (%s)", message_id, reference)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     async def control(self, request: web.Request) -> web.Response:
         body = await request.json()
