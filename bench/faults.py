@@ -57,6 +57,47 @@ def notifier_killed_three_times(run: PlatformRun, t: Timing) -> dict[str, object
     return {"kills": 3}
 
 
+# longer than the group's rebalance timeout (10 s): the coordinator evicts the stalled worker
+STALL_PAST_SESSION_S = 20.0
+
+
+def notifier_stalled(run: PlatformRun, t: Timing) -> dict[str, object]:
+    """Stop the notifier (SIGSTOP), as a starved or swapping host would, until its group
+    evicts it; on SIGCONT it must rejoin, recover its tables and finish the work.
+
+    Measured on the embedded broker: a member that is merely silent is not evicted (30 s
+    frozen, same generation after). A rebalance evicts it, so a second worker joins during
+    the stall (taking every partition once the frozen one misses the rebalance timeout) and
+    leaves before the first resumes.
+    """
+    platform = run.live()
+    t.sleep(t.load_s * 0.3)
+    stalled = max(t.outage_s, STALL_PAST_SESSION_S)
+    platform.kill("notifier", signal.SIGSTOP)
+    try:
+        _second_worker(run, "notifier")
+        t.sleep(stalled)
+        platform.kill("notifier-2", signal.SIGTERM)
+    finally:
+        platform.kill("notifier", signal.SIGCONT)
+    return {"stalled_s": stalled, "evicted_by": "notifier-2"}
+
+
+def _second_worker(run: PlatformRun, service: str) -> None:
+    """Start a second worker of `service` with its own port and data folder."""
+    prefix = service.upper()
+    port = free_port()
+    run.live().spawn_copy(
+        service,
+        f"{service}-2",
+        {
+            f"{prefix}_PORT": str(port),
+            f"{prefix}_DATA_DIR": str(run.root / "data" / f"{service}-2"),
+        },
+        port=port,
+    )
+
+
 def reporting_killed_and_restarted(run: PlatformRun, t: Timing) -> dict[str, object]:
     platform = run.live()
     t.sleep(t.load_s / 2)
@@ -132,21 +173,9 @@ def malformed_everywhere(run: PlatformRun, t: Timing) -> dict[str, object]:
 def workers_join_and_leave(run: PlatformRun, t: Timing) -> dict[str, object]:
     """A second reporting and a second notifier worker join mid-run, then leave."""
     platform = run.live()
-    root = run.root / "data"
     t.sleep(t.load_s * 0.2)
-    rport, nport = free_port(), free_port()
-    platform.spawn_copy(
-        "reporting",
-        "reporting-2",
-        {"REPORTING_PORT": str(rport), "REPORTING_DATA_DIR": str(root / "reporting-2")},
-        port=rport,
-    )
-    platform.spawn_copy(
-        "notifier",
-        "notifier-2",
-        {"NOTIFIER_PORT": str(nport), "NOTIFIER_DATA_DIR": str(root / "notifier-2")},
-        port=nport,
-    )
+    _second_worker(run, "reporting")
+    _second_worker(run, "notifier")
     t.sleep(t.outage_s)
     platform.kill("notifier-2", signal.SIGTERM)
     platform.kill("reporting-2", signal.SIGTERM)
@@ -156,6 +185,7 @@ def workers_join_and_leave(run: PlatformRun, t: Timing) -> dict[str, object]:
 SCENARIOS: dict[str, Fault] = {
     "broker_unreachable": broker_unreachable,
     "notifier_sigkill_x3": notifier_killed_three_times,
+    "notifier_stalled": notifier_stalled,
     "reporting_restart": reporting_killed_and_restarted,
     "providers_down": providers_down,
     "rate_limited_429": rate_limited,

@@ -13,11 +13,13 @@ reporting counted. Writes bench/results/reliability.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,14 +157,27 @@ def loads(quick: bool) -> Load:
     return Load(count=2000, rate=50, timing=Timing(outage_s=30, load_s=40), settle_s=300)
 
 
+@contextlib.contextmanager
+def _scratch(keep: Path | None) -> Iterator[str]:
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="reliability-") as scratch:
+            yield scratch
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield str(keep)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reliability")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS))
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--keep", type=Path, help="run in this folder and keep it (service logs, sink files)"
+    )
     args = parser.parse_args()
     outcomes = []
-    with tempfile.TemporaryDirectory(prefix="reliability-") as scratch:
+    with _scratch(args.keep) as scratch:
         for i, name in enumerate(args.only or list(SCENARIOS)):
             print(f"reliability: {name}…", flush=True)
             try:
