@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
+from kafka import KafkaProducer
 
 from services.common.end_offsets import true_end_offsets
-from services.common.faust_app import make_faust_app
 from services.common.kafka_settings import KafkaSettings
 
 
@@ -64,9 +70,37 @@ def test_single_record_batches_and_unknown_ends_are_kept(
     assert asyncio.run(scenario()) == {tp: 3, TopicPartition(topic, 9): None}
 
 
-def test_faust_apps_recover_to_the_true_end(kafka_settings: KafkaSettings) -> None:
-    """Every app built by make_faust_app asks the probe, not the broker's figure alone."""
-    app = make_faust_app("bebas-test-end-offsets", kafka_settings)
-    patched = app.consumer.highwaters
-    assert patched.__qualname__.startswith("correct_recovery_highwaters")
-    assert app._consumer is not None  # created on first use, by the wrapped factory
+def _run_worker(
+    kafka: KafkaSettings, app_id: str, topic: str, out: Path, command: bytes, expect: str
+) -> str:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers}
+    argv = [sys.executable, "-m", "tests.foundation.table_worker", app_id, topic, str(out)]
+    log = (out.parent / f"{command.decode()}.log").open("wb")
+    worker = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        producer = KafkaProducer(**kafka.kafka_python_config())
+        producer.send(topic, value=command).get(timeout=10)
+        producer.close()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and worker.poll() is None:
+            if out.exists() and out.read_text() != expect:
+                return out.read_text()
+            time.sleep(0.2)
+        raise AssertionError(f"the worker did not answer {command!r}; see {log.name}")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        log.close()
+
+
+def test_a_restarted_faust_worker_recovers_every_key_of_a_burst(
+    kafka_settings: KafkaSettings,
+    topic_factory: Callable[..., str],
+    group_factory: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """50 table writes in one go leave a multi-record batch last in the changelog; a new
+    worker must recover all 50 (it recovered a handful before the end offset probe)."""
+    topic, app_id, out = topic_factory("numbers"), group_factory("numbers"), tmp_path / "out"
+    assert _run_worker(kafka_settings, app_id, topic, out, b"write", "") == "written"
+    assert _run_worker(kafka_settings, app_id, topic, out, b"count", "written") == "50"
