@@ -93,8 +93,12 @@ class PlatformRun:
             **self.extra_env,
         }
         self.platform = Platform(self.root / "data", ports, env=env)
-        self.platform.start()
-        self.platform.wait_ready(timeout=ready_timeout)
+        try:
+            self.platform.start()
+            self.platform.wait_ready(timeout=ready_timeout)
+        except BaseException:
+            self.platform.stop()  # callers only stop runs that started: leave nothing behind
+            raise
 
     def stop(self) -> None:
         if self.platform:

@@ -1,7 +1,7 @@
 """One way to build a faust-streaming app for this platform: credentials, timeouts, store.
 
 Measured here (shared/context/STREAMING-NOTES.md): faust's default group timeouts make a join
-take ~30 s; 10 s session/rebalance/max-poll with a 1 s heartbeat joins in ~5 s and stays stable.
+take ~30 s; 10 s session/rebalance timeouts with a 1 s heartbeat join in ~5 s and stay stable.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from services.common.durable_flush import make_flush_durable
 from services.common.end_offsets import correct_recovery_highwaters
 from services.common.kafka_settings import KafkaSettings
 
@@ -20,7 +21,12 @@ from services.common.kafka_settings import KafkaSettings
 class GroupTimeouts:
     session_s: float = 10.0
     rebalance_s: float = 10.0
-    max_poll_s: float = 10.0
+    # Kafka's default. aiokafka leaves the group when no fetch ran for this long, and faust
+    # stops fetching while every partition is paused (agent buffers full during a burst);
+    # once out of the group it never rejoins, because aiokafka only rejoins after a fetch and
+    # faust only fetches assigned partitions (measured: a 5,000-registration burst paused the
+    # notifier > 10 s and it stayed out, unready, for good). Not a join-time setting.
+    max_poll_s: float = 300.0
     heartbeat_s: float = 1.0
 
 
@@ -79,4 +85,6 @@ def make_faust_app(
     app = faust.App(app_id, **options)
     # tables recover to the changelogs' true ends even on the embedded broker (see the module)
     correct_recovery_highwaters(app, kafka)
+    # offsets are committed only after the table changes they caused are acknowledged
+    make_flush_durable(app)
     return app

@@ -43,7 +43,6 @@ from services.notifier.adapters.twilio import TwilioSms
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.schedule import ReminderPolicy
-from services.notifier.durable import make_flush_durable
 from services.notifier.metrics import Metrics
 from services.notifier.ports import ChannelPort
 from services.notifier.render import Content, Renderer
@@ -120,8 +119,6 @@ def create_app(
         timeouts=timeouts,
         **extra,
     )
-    # before anything can write: offsets are committed only after the table changes are acked
-    make_flush_durable(app.producer)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     participants_topic = app.topic(settings.topic(PARTICIPANTS.name), **raw)
     campaigns_topic = app.topic(settings.topic(CAMPAIGNS.name), **raw)
@@ -220,17 +217,17 @@ def create_app(
     participants_name = participants_topic.get_topic_name()
     warned: list[bool] = []
 
-    def owns_every_partition() -> bool:
+    def partitions_missing() -> str | None:
         """Tables are written outside stream iteration, which is only consistent while one
         worker owns every partition: a second replica makes both unready instead of wrong."""
         try:
             assigned = app.consumer.assignment()
         except Exception:  # not started yet
-            return False
+            return "consumer not started"
         mine = {tp.partition for tp in assigned if tp.topic == participants_name}
         if len(mine) == PARTICIPANTS.partitions:
             warned.clear()
-            return True
+            return None
         if mine and not warned:
             warned.append(True)
             log.error(
@@ -240,13 +237,22 @@ def create_app(
                 PARTICIPANTS.partitions,
                 participants_name,
             )
-        return False
+        return f"owns {len(mine)} of {PARTICIPANTS.partitions} partitions of {participants_name}"
+
+    def unready_reason() -> str | None:
+        """Why this worker must not dispatch or answer now (None: ready)."""
+        reason: str | None = None
+        if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            reason = "tables recovering"
+        elif app.rebalancing:
+            reason = "consumer group rebalancing"
+        else:
+            reason = partitions_missing()
+        metrics.ready.set(1 if reason is None else 0)
+        return reason
 
     def ready() -> bool:
-        recovery = app.tables.recovery  # type: ignore[attr-defined]
-        ok = bool(recovery.completed.is_set() and not app.rebalancing and owns_every_partition())
-        metrics.ready.set(1 if ok else 0)
-        return ok
+        return unready_reason() is None
 
     def nudge() -> None:
         for event in notifier.wake.values():
@@ -344,7 +350,9 @@ def create_app(
             metrics.outbox.labels(name).set(count)
         ready()
 
-    http = build_web(service, metrics, ready, settings.sink_dir, refresh_gauges, nudge_async)
+    http = build_web(
+        service, metrics, unready_reason, settings.sink_dir, refresh_gauges, nudge_async
+    )
 
     async def serve_http() -> None:
         runner = web.AppRunner(http, access_log=None)

@@ -71,7 +71,7 @@ async def _body(request: web.Request) -> Any:
 def build_web(
     service: NotifierService,
     metrics: Metrics,
-    ready: Callable[[], bool],
+    unready_reason: Callable[[], str | None],
     sink_dir: Path | None,
     refresh_gauges: Callable[[], None],
     on_change: Callable[[], Awaitable[None]] | None = None,
@@ -82,11 +82,15 @@ def build_web(
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    def ready() -> bool:
+        return unready_reason() is None
+
     @routes.get("/readyz")
     async def readyz(request: web.Request) -> web.Response:
-        if ready():
+        reason = unready_reason()
+        if reason is None:
             return web.json_response({"status": "ready"})
-        return web.json_response({"status": "recovering"}, status=503)
+        return web.json_response({"status": "not ready", "reason": reason}, status=503)
 
     @routes.get("/metrics")
     async def prometheus(request: web.Request) -> web.Response:

@@ -27,7 +27,6 @@ PAYER = "p"
 DELTA = "d"
 SNAPSHOT = "snap"
 SNAPSHOT_HEAD = "snaphead"
-SYNC = "~sync"
 # both keep every changelog message far below Kafka's 1 MB default limit
 SNAPSHOT_PART_KEYS = 5000
 SEEN_CHUNK_IDS = 5000  # 5,000 uuids are ~185 kB
@@ -43,10 +42,6 @@ def seen_key(partition: int, seq: int) -> str:
 
 def payer_key(partition: int, participant_id: str) -> str:
     return _key(partition, PAYER, participant_id)
-
-
-def sync_key(partition: int) -> str:
-    return _key(partition, SYNC)
 
 
 @dataclass

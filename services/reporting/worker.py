@@ -2,9 +2,9 @@
 
 Batches come from `stream.take_events()`; each batch is decoded and counted by
 `processing.handle_batch`, and the table is updated once per touched key (per-event table
-updates are ~3x slower in faust). Writes to each changelog partition end with one
-single-record message: tansu reports a wrong end offset after a multi-record batch, which
-would make recovery stop early and lose counts.
+updates are ~3x slower in faust). Offsets are committed only once the table writes are
+acknowledged, and recovery reads each changelog to its true end (both in
+services/common/faust_app.py), so a crash neither loses nor doubles a count.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from services.common.faust_app import GroupTimeouts, make_faust_app
 from services.common.kafka_settings import KafkaSettings
 from services.reporting.processing import Record, handle_batch
 from services.reporting.settings import Settings
-from services.reporting.state import TableState, sync_key
+from services.reporting.state import TableState
 from services.reporting.telemetry import Telemetry
 
 
@@ -119,7 +119,6 @@ class ReportingWorker:
                 key=dead.source_topic.encode(), value=dead.model_dump_json().encode()
             )
         source.state.write(outcome)
-        await self._sync(source, outcome.partitions, flush=bool(outcome.dead_letters))
         self.telemetry.record(
             source.topic,
             processed=len(records),
@@ -128,16 +127,6 @@ class ReportingWorker:
             dead=len(outcome.dead_letters),
             errors=outcome.errors,
         )
-
-    async def _sync(self, source: Source, partitions: set[int], flush: bool) -> None:
-        """Flush, then close every touched changelog partition with one single-record batch."""
-        if not partitions and not flush:
-            return
-        producer = self.app.producer
-        await producer.flush()
-        for partition in sorted(partitions):
-            source.table.send_changelog(partition, sync_key(partition), 0)
-        await producer.flush()
 
     # --- what the API asks ------------------------------------------------------------
 

@@ -10,9 +10,11 @@ changelog writes were still queued; the consumer commits offsets right after flu
 SIGKILL then lost a registration for good: its offset was committed, its participant and
 outbox entry never reached the changelog (seen in `make reliability`, notifier_sigkill_x3).
 
-`make_flush_durable` records every future handed to `send_soon` and makes `flush()` also wait
-until each one issued before the call is acknowledged by the broker. The consumer's commit,
+`make_flush_durable` records every future handed to `send_soon` and makes `flush()` wait
+until each one issued before the call is acknowledged by the broker (and no longer for the
+buffer to run empty, which a busy worker's never does). The consumer's commit,
 the dispatchers' "in flight is durable before sending" step and shutdown all use that flush.
+Every app made by `services.common.faust_app.make_faust_app` gets it (the notifier, reporting).
 A changelog write that fails makes flush() raise, so the commit does not happen (the worker
 stops and the input is processed again after the restart), instead of being skipped silently.
 """
@@ -26,8 +28,21 @@ from typing import Any
 from faust.types import FutureMessage, ProducerT
 
 
-def make_flush_durable(producer: ProducerT) -> None:
-    """Patch this producer instance (before the app starts)."""
+def make_flush_durable(app: Any) -> None:
+    """Patch the producer this faust app creates. The producer is created lazily, and creating
+    it early binds the app to whatever event loop is current, so the app's producer factory
+    is wrapped instead."""
+    new_producer: Callable[[], ProducerT] = app._new_producer
+
+    def new_durable_producer() -> ProducerT:
+        producer = new_producer()
+        _patch(producer)
+        return producer
+
+    setattr(app, "_new_producer", new_durable_producer)  # noqa: B010
+
+
+def _patch(producer: ProducerT) -> None:
     pending: set[asyncio.Future[Any]] = set()
     send_soon: Callable[[FutureMessage], None] = producer.send_soon
     flush: Callable[[], Awaitable[None]] = producer.flush
@@ -39,9 +54,17 @@ def make_flush_durable(producer: ProducerT) -> None:
 
     async def durable_flush() -> None:
         issued = list(pending)  # later writes belong to a later flush: no livelock
-        await flush()
-        if issued:
-            await asyncio.gather(*issued)  # raises if a write failed: better than a lie
+        if not issued or producer.buffer.state != "running":
+            await flush()  # faust's own (also what stopping uses)
+            return
+        # faust's buffer flush waits until its buffer is empty, which under a steady stream of
+        # table writes is never (measured: a dispatcher's flush lasted as long as a burst).
+        # The writes issued so far are acked once their futures resolve; aiokafka's flush
+        # then covers what `topic.send()` handed to it directly.
+        await asyncio.gather(*issued)  # raises if a write failed: better than a lie
+        transport = getattr(producer, "_producer", None)
+        if transport is not None:
+            await transport.flush()
 
     # instance attributes win over the class's methods; faust's Consumer and Topic look the
     # methods up on the instance (`app.producer.flush()`, `app.producer.send_soon(fut)`)
