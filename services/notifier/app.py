@@ -43,6 +43,7 @@ from services.notifier.adapters.twilio import TwilioSms
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.schedule import ReminderPolicy
+from services.notifier.liveness import Liveness
 from services.notifier.metrics import Metrics
 from services.notifier.ports import ChannelPort
 from services.notifier.render import Content, Renderer
@@ -239,6 +240,8 @@ def create_app(
             )
         return f"owns {len(mine)} of {PARTICIPANTS.partitions} partitions of {participants_name}"
 
+    liveness = Liveness(settings.stuck_after_seconds)
+
     def unready_reason() -> str | None:
         """Why this worker must not dispatch or answer now (None: ready)."""
         reason: str | None = None
@@ -249,6 +252,14 @@ def create_app(
         else:
             reason = partitions_missing()
         metrics.ready.set(1 if reason is None else 0)
+        liveness.observe(reason)
+        return reason
+
+    def stuck_reason() -> str | None:
+        unready_reason()  # a fresh observation: nothing else may be asking while wedged
+        reason = liveness.stuck()
+        if reason:
+            log.error("worker stuck, /healthz fails so it is restarted: %s", reason)
         return reason
 
     def ready() -> bool:
@@ -351,7 +362,13 @@ def create_app(
         ready()
 
     http = build_web(
-        service, metrics, unready_reason, settings.sink_dir, refresh_gauges, nudge_async
+        service,
+        metrics,
+        unready_reason,
+        stuck_reason,
+        settings.sink_dir,
+        refresh_gauges,
+        nudge_async,
     )
 
     async def serve_http() -> None:

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     loglevel: str = Field(default="info", pattern=r"^(crit|error|warn|info|debug)$")
     clock_offset_file: Path | None = None
     tick_seconds: float = Field(default=0.25, gt=0, le=60)
+    stuck_after_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="a worker unready this long after being ready fails /healthz (restart it)",
+    )
     scan_batch: int = Field(default=500, ge=1, le=100_000)
     sink_dir: Path | None = Field(
         default=None, description="local sinks' data folder, listed by GET /messages"

@@ -72,6 +72,7 @@ def build_web(
     service: NotifierService,
     metrics: Metrics,
     unready_reason: Callable[[], str | None],
+    stuck_reason: Callable[[], str | None],
     sink_dir: Path | None,
     refresh_gauges: Callable[[], None],
     on_change: Callable[[], Awaitable[None]] | None = None,
@@ -80,7 +81,10 @@ def build_web(
 
     @routes.get("/healthz")
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        reason = stuck_reason()
+        if reason is None:
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "stuck", "reason": reason}, status=503)
 
     def ready() -> bool:
         return unready_reason() is None
