@@ -6,6 +6,7 @@ take ~30 s; 10 s session/rebalance timeouts with a 1 s heartbeat join in ~5 s an
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,9 @@ def make_faust_app(
         # changelog and repartition topics get the same durability as the catalogue's topics
         options["topic_replication_factor"] = kafka.replication_factor
     options.update(extra)
+    # "producer buffer full" is faust's normal backpressure under load, logged at WARNING
+    # for every stream event while it lasts (hundreds a second in a burst): not a warning
+    logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
     app = faust.App(app_id, **options)
     # tables recover to the changelogs' true ends even on the embedded broker (see the module)
     correct_recovery_highwaters(app, kafka)

@@ -252,6 +252,8 @@ def create_app(
         else:
             reason = partitions_missing()
         metrics.ready.set(1 if reason is None else 0)
+        if reason is not None:
+            service.forget_scan_watermark()
         liveness.observe(reason)
         return reason
 

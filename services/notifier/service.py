@@ -71,6 +71,13 @@ class NotifierService:
         self.policy = policy
         self.emit = emit
         self.enqueued = 0
+        # no reminder falls due before this instant (None: unknown, scan): lets a tick skip
+        # the full scan of the schedule table, which cost ~6 % of the CPU in a burst profile
+        self._scan_not_before: datetime | None = None
+
+    def forget_scan_watermark(self) -> None:
+        """The schedule table may have changed behind our back (recovery, rebalance)."""
+        self._scan_not_before = None
 
     # --- input events -----------------------------------------------------------------------
 
@@ -283,11 +290,21 @@ class NotifierService:
     def scan_reminders(self, limit: int) -> int:
         """Enqueue reminders that fell due, for at most `limit` participants per call."""
         now = self.clock.now()
-        due = [
-            pid
-            for pid, sched in list(self.s.schedule.items())
-            if sched.get("next_at") and parse(sched["next_at"]) <= now
-        ][:limit]
+        if self._scan_not_before is not None and now < self._scan_not_before:
+            return 0
+        due: list[str] = []
+        earliest: datetime | None = None
+        for pid, sched in list(self.s.schedule.items()):
+            if not sched.get("next_at"):
+                continue
+            at = parse(sched["next_at"])
+            if at <= now:
+                due.append(pid)
+            elif earliest is None or at < earliest:
+                earliest = at
+        # set before rescheduling the due ones, which lower it as needed (see _reschedule)
+        self._scan_not_before = earliest if len(due) <= limit else None
+        due = due[:limit]
         for pid in due:
             person = self.s.participants.get(pid)
             if person is None:
@@ -328,6 +345,8 @@ class NotifierService:
             known = self.s.schedule.get(pid)
             after = parse(known["after"]) if known else parse(person["registered_at"])
         upcoming = next_fire_at(self._subject(person), after, self.policy)
+        if upcoming and self._scan_not_before and upcoming < self._scan_not_before:
+            self._scan_not_before = upcoming
         self.s.schedule[pid] = {
             "after": iso(after),
             "next_at": iso(upcoming) if upcoming else None,

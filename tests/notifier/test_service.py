@@ -179,6 +179,25 @@ async def test_reminders_fire_on_the_clock_and_payment_cancels_the_rest(world: W
     assert world.stores.schedule[pid]["next_at"] == "2026-04-08T02:00:00+00:00"
 
 
+async def test_a_later_registration_due_sooner_is_not_skipped_by_the_scan(world: World) -> None:
+    """A scan remembers when the next reminder is due and skips until then; a participant
+    registered afterwards with an earlier reminder (09:00 WIT is 00:00 UTC, WIB's 02:00)
+    must lower that mark."""
+    wib = registered(START)
+    await world.handle(wib)
+    assert world.service.scan_reminders(10) == 0  # nothing due: remembers 2026-03-08 02:00
+    wit = registered(START, branch_timezone=IndonesianTimeZone.WIT)
+    await world.handle(wit)
+    world.clock.set(datetime(2026, 3, 8, 0, 1, tzinfo=UTC))  # D-7, 09:01 WIT, 07:01 WIB
+    assert world.service.scan_reminders(10) == 1
+    await world.drain()
+    assert [m.key.split("|")[0] for m in world.channels["sms"].sent if "d7" in m.key] == [
+        wit.participant_id
+    ]
+    world.clock.set(datetime(2026, 3, 8, 2, 1, tzinfo=UTC))  # 09:01 WIB
+    assert world.service.scan_reminders(10) == 1
+
+
 async def test_payment_cancels_a_reminder_already_queued(world: World) -> None:
     event = registered(START)
     pid = event.participant_id
