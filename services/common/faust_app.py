@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,4 +92,26 @@ def make_faust_app(
     correct_recovery_highwaters(app, kafka)
     # offsets are committed only after the table changes they caused are acknowledged
     make_flush_durable(app)
+    _limit_fetch_wait(app, kafka.fetch_max_wait_ms)
     return app
+
+
+def _limit_fetch_wait(app: faust.App, wait_ms: int) -> None:
+    """Give the aiokafka consumer faust builds our fetch wait instead of faust's fixed 1,500 ms
+    (set before the consumer starts, which is when aiokafka hands it to its fetcher)."""
+    new_consumer: Callable[[], Any] = app._new_consumer
+
+    def new_consumer_with_our_wait() -> Any:
+        consumer = new_consumer()
+        thread = consumer._thread
+        create_worker_consumer: Callable[[Any], Any] = thread._create_worker_consumer
+
+        def create(transport: Any) -> Any:
+            client = create_worker_consumer(transport)
+            client._fetch_max_wait_ms = wait_ms
+            return client
+
+        setattr(thread, "_create_worker_consumer", create)  # noqa: B010
+        return consumer
+
+    setattr(app, "_new_consumer", new_consumer_with_our_wait)  # noqa: B010

@@ -38,6 +38,14 @@ class KafkaSettings(BaseSettings):
         description="replicas of every topic the platform creates (catalogue topics and faust "
         "changelogs); unset: the cluster's default.replication.factor",
     )
+    fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=30_000,
+        description="longest a faust consumer's fetch waits for data. faust hard-codes 1,500 ms; "
+        "the embedded broker does not answer a waiting fetch when data arrives, so that wait "
+        "was added to every hop (measured per hop: p50 371 ms at 1,500, 2.8 ms at 100)",
+    )
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSettings:
