@@ -288,7 +288,9 @@ def _notifier_app(tmp: Path) -> Any:
     from services.notifier.web import build_web
 
     notifier = create_app(Settings(data_dir=tmp), KafkaSettings())
-    return build_web(notifier.service, notifier.metrics, lambda: True, None, lambda: None)
+    return build_web(
+        notifier.service, notifier.metrics, lambda: None, lambda: None, None, lambda: None
+    )
 
 
 def _reporting_app(tmp: Path) -> Any:
