@@ -154,6 +154,7 @@ class OutboxRelay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self.rounds = 0  # rounds run by run(), published or not: shows the relay is polling
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -212,6 +213,7 @@ class OutboxRelay:
                 self._drop_producer()
                 sent = 0
                 backoff = min(backoff * 2, 10.0)
+            self.rounds += 1
             if sent < self.batch_size and not self._bulk_writers:  # full: more may be waiting
                 self._wake.wait(backoff)
                 self._wake.clear()
