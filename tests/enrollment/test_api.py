@@ -161,6 +161,20 @@ def test_idempotent_retry_returns_the_first_response_and_registers_once(
     assert "different request" in other.json()["detail"]
 
 
+def test_an_overlong_idempotency_key_is_a_named_field_error_and_registers_nobody(
+    client: TestClient, keys: Keys, person: Person, container: Container
+) -> None:
+    response = register(client, keys, person(), **{"Idempotency-Key": "k" * 201})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["errors"] == [
+        {"field": "Idempotency-Key", "message": "must have at most 200 characters"}
+    ]
+    assert not [e for _, _, e in outbox_events(container) if e.type == "participant.registered"]
+    accepted = register(client, keys, person(), **{"Idempotency-Key": "k" * 200})
+    assert accepted.status_code == 201
+
+
 def test_list_filters_and_paginates(
     client: TestClient, keys: Keys, person: Person, container: Container
 ) -> None:

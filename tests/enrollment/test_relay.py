@@ -126,6 +126,39 @@ def test_registration_is_published_keyed_ordered_and_schema_valid(
     assert unpublished(container) == 0
 
 
+def test_a_commit_wakes_the_relay_long_before_its_poll_interval(
+    database_url: str,
+    tmp_path: Path,
+    kafka_settings: KafkaSettings,
+    topics: tuple[str, str],
+) -> None:
+    # Polling alone would publish the registration only after 60 s; the wait for it below
+    # ends after 30 s, so the event arrives in time only if the commit woke the relay.
+    container = relay_container(
+        database_url, tmp_path, kafka_settings, topics, relay_poll_interval=60
+    )
+    relay = container.relay
+    assert relay is not None
+    key = container.api_keys.create("admin").plaintext
+    body = {
+        "full_name": "Sri Rahayu",
+        "nik": nik_for(1, female=True),
+        "phone": phone_for(1),
+        "segment": "trader",
+        "branch_code": "SURAKARTA",
+        "declared_income": 1_000_000,
+        "consent_reminders": True,
+    }
+    with TestClient(create_app(container)) as client:  # starts the relay, as `serve` does
+        # Its first round found the outbox empty: from now on it sleeps up to 60 s.
+        assert wait_until(lambda: relay.rounds >= 1, timeout=30)
+        response = client.post("/v1/participants", json=body, headers=Keys.auth(key))
+        assert response.status_code == 201
+        records = consume(kafka_settings, topics[0], lambda r: len(r) >= 1, timeout=30)
+    assert [r.key.decode() for r in records] == [response.json()["id"]]
+    assert unpublished(container) == 0
+
+
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
     """A broker of this test alone, so stopping it disturbs nobody else."""

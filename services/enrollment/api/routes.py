@@ -12,7 +12,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
 from services.enrollment.adapters.repository import ParticipantFilter
-from services.enrollment.api.deps import ContainerDep, IdempotencyHeader, PrincipalDep, idempotency
+from services.enrollment.api.deps import (
+    IDEMPOTENCY_OPENAPI,
+    ContainerDep,
+    IdempotencyHeader,
+    PrincipalDep,
+    idempotency,
+    idempotency_key,
+)
 from services.enrollment.api.models import (
     BroadcastIn,
     CampaignIn,
@@ -58,12 +65,11 @@ def _answer(
     return JSONResponse(body, status_code=status, headers=headers(body) if headers else None)
 
 
-@router.post("/participants", status_code=201, tags=["participants"])
+@router.post(
+    "/participants", status_code=201, tags=["participants"], openapi_extra=IDEMPOTENCY_OPENAPI
+)
 async def register_participant(
-    body: ParticipantIn,
-    request: Request,
-    actor: PrincipalDep,
-    idempotency_key: IdempotencyHeader = None,
+    body: ParticipantIn, request: Request, actor: PrincipalDep
 ) -> JSONResponse:
     """Register one worker; answers the participant with the computed monthly contribution."""
     # async, with the write handed to the group-commit writer: no thread hop per request and
@@ -72,7 +78,7 @@ async def register_participant(
     enrollment = container.enrollment
     # scope["path"], not request.url.path: building the URL object costs more than the rest
     # of this function's bookkeeping.
-    idem = idempotency(idempotency_key, request.scope["path"], body)
+    idem = idempotency(idempotency_key(request), request.scope["path"], body)
     if idem is not None:
         replay = await run_in_threadpool(enrollment.replay, actor, idem)
         if replay is not None:
