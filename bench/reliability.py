@@ -163,6 +163,9 @@ def _scratch(keep: Path | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="reliability-") as scratch:
             yield scratch
     else:
+        if keep.exists() and any(keep.iterdir()):
+            # an earlier run's state (rocksdb files) does not match a fresh broker
+            raise SystemExit(f"--keep {keep}: choose a new or empty folder")
         keep.mkdir(parents=True, exist_ok=True)
         yield str(keep)
 
