@@ -28,21 +28,8 @@ from typing import Any
 from faust.types import FutureMessage, ProducerT
 
 
-def make_flush_durable(app: Any) -> None:
-    """Patch the producer this faust app creates. The producer is created lazily, and creating
-    it early binds the app to whatever event loop is current, so the app's producer factory
-    is wrapped instead."""
-    new_producer: Callable[[], ProducerT] = app._new_producer
-
-    def new_durable_producer() -> ProducerT:
-        producer = new_producer()
-        _patch(producer)
-        return producer
-
-    setattr(app, "_new_producer", new_durable_producer)  # noqa: B010
-
-
-def _patch(producer: ProducerT) -> None:
+def make_flush_durable(producer: ProducerT) -> None:
+    """Patch this faust producer instance (before it starts)."""
     pending: set[asyncio.Future[Any]] = set()
     send_soon: Callable[[FutureMessage], None] = producer.send_soon
     flush: Callable[[], Awaitable[None]] = producer.flush

@@ -88,25 +88,13 @@ class EndOffsetProbeError(RuntimeError):
 HighwatersFn = Callable[..., Awaitable[Mapping[Any, int]]]
 
 
-def correct_recovery_highwaters(app: Any, kafka: KafkaSettings) -> None:
-    """Make this faust app's table recovery read changelogs to their true end.
+def correct_recovery_highwaters(consumer: Any, kafka: KafkaSettings) -> None:
+    """Make this faust consumer's `highwaters()` (what table recovery reads changelogs up to)
+    answer the true ends (an instance attribute wins over the class's method)."""
+    reported_highwaters: HighwatersFn = consumer.highwaters
 
-    faust's Recovery asks `app.consumer.highwaters(*tps)` for the end of each changelog
-    partition. The consumer is created lazily, and creating it early binds the app to
-    whatever event loop is current, so the patch wraps the app's consumer factory instead
-    (instance attributes win over the class's methods).
-    """
-    new_consumer: Callable[[], Any] = app._new_consumer
+    async def highwaters(*partitions: Any) -> Mapping[Any, int | None]:
+        reported = await reported_highwaters(*partitions)
+        return await true_end_offsets(kafka, reported)
 
-    def new_corrected_consumer() -> Any:
-        consumer = new_consumer()
-        reported_highwaters: HighwatersFn = consumer.highwaters
-
-        async def highwaters(*partitions: Any) -> Mapping[Any, int | None]:
-            reported = await reported_highwaters(*partitions)
-            return await true_end_offsets(kafka, reported)
-
-        setattr(consumer, "highwaters", highwaters)  # noqa: B010
-        return consumer
-
-    setattr(app, "_new_consumer", new_corrected_consumer)  # noqa: B010
+    setattr(consumer, "highwaters", highwaters)  # noqa: B010

@@ -88,30 +88,41 @@ def make_faust_app(
     # for every stream event while it lasts (hundreds a second in a burst): not a warning
     logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
     app = faust.App(app_id, **options)
-    # tables recover to the changelogs' true ends even on the embedded broker (see the module)
-    correct_recovery_highwaters(app, kafka)
+
+    def patch_consumer(consumer: Any) -> None:
+        # tables recover to the changelogs' true ends even on the embedded broker
+        correct_recovery_highwaters(consumer, kafka)
+        _limit_fetch_wait(consumer, kafka.fetch_max_wait_ms)
+
+    _patch_when_created(app, "_new_consumer", patch_consumer)
     # offsets are committed only after the table changes they caused are acknowledged
-    make_flush_durable(app)
-    _limit_fetch_wait(app, kafka.fetch_max_wait_ms)
+    _patch_when_created(app, "_new_producer", make_flush_durable)
     return app
 
 
-def _limit_fetch_wait(app: faust.App, wait_ms: int) -> None:
-    """Give the aiokafka consumer faust builds our fetch wait instead of faust's fixed 1,500 ms
-    (set before the consumer starts, which is when aiokafka hands it to its fetcher)."""
-    new_consumer: Callable[[], Any] = app._new_consumer
+def _patch_when_created(app: faust.App, factory: str, patch: Callable[[Any], None]) -> None:
+    """Patch the client the app's `factory` creates. Clients are created lazily, and creating
+    one early binds the app to whatever event loop is current (reporting builds its app before
+    uvicorn's loop runs), so the factory is wrapped instead."""
+    create: Callable[[], Any] = getattr(app, factory)
 
-    def new_consumer_with_our_wait() -> Any:
-        consumer = new_consumer()
-        thread = consumer._thread
-        create_worker_consumer: Callable[[Any], Any] = thread._create_worker_consumer
+    def create_patched() -> Any:
+        client = create()
+        patch(client)
+        return client
 
-        def create(transport: Any) -> Any:
-            client = create_worker_consumer(transport)
-            client._fetch_max_wait_ms = wait_ms
-            return client
+    setattr(app, factory, create_patched)
 
-        setattr(thread, "_create_worker_consumer", create)  # noqa: B010
-        return consumer
 
-    setattr(app, "_new_consumer", new_consumer_with_our_wait)  # noqa: B010
+def _limit_fetch_wait(consumer: Any, wait_ms: int) -> None:
+    """Give the aiokafka consumer this faust consumer builds our fetch wait instead of faust's
+    fixed 1,500 ms (set before it starts, which is when aiokafka hands it to its fetcher)."""
+    thread = consumer._thread
+    create_worker_consumer: Callable[[Any], Any] = thread._create_worker_consumer
+
+    def create(transport: Any) -> Any:
+        client = create_worker_consumer(transport)
+        client._fetch_max_wait_ms = wait_ms
+        return client
+
+    setattr(thread, "_create_worker_consumer", create)  # noqa: B010
