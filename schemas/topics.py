@@ -77,14 +77,16 @@ NOTIFICATIONS = Topic(
     description="What happened to every message: sent, deferred, failed, delivered.",
 )
 
-NOTIFIER_RETRY = Topic(
-    name="bebas.notifier.retry",
-    partitions=6,
-    key="notification_key",
+NOTIFIER_WORK = Topic(
+    name="bebas.notifier.work",
+    partitions=PARTICIPANTS.partitions,  # co-partitioned: the same worker owns both
+    key="participant_id (or none: explicit partition)",
     retention_ms=7 * DAY_MS,
     producers=("notifier",),
     consumers=("notifier",),
-    description="Messages waiting for another attempt after a transient provider error.",
+    description="The notifier's own work, in the partition of the participants it concerns: "
+    "dispatch outcomes and retries, reminders due, broadcast fan-out, STOP replies, delivery "
+    "receipts, rebalance barriers.",
 )
 
 NOTIFIER_DEADLETTER = Topic(
@@ -111,7 +113,7 @@ CATALOGUE: tuple[Topic, ...] = (
     PARTICIPANTS,
     CAMPAIGNS,
     NOTIFICATIONS,
-    NOTIFIER_RETRY,
+    NOTIFIER_WORK,
     NOTIFIER_DEADLETTER,
     REPORTING_DEADLETTER,
 )

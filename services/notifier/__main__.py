@@ -31,12 +31,20 @@ def main(argv: list[str] | None = None) -> int:
 def _worker() -> int:
     import faust
 
+    from schemas.topics import NOTIFIER_WORK, PARTICIPANTS
     from services.common.kafka_settings import KafkaSettings
-    from services.notifier.app import create_app
+    from services.common.topic_admin import partition_counts
+    from services.notifier.bootstrap import create_app
     from services.notifier.settings import Settings
 
     settings = Settings()
-    notifier = create_app(settings, KafkaSettings())
+    kafka = KafkaSettings()
+    names = [settings.topic(PARTICIPANTS.name), settings.topic(NOTIFIER_WORK.name)]
+    counts = partition_counts(kafka, names)
+    if len(set(counts.values())) != 1 or len(counts) != len(names):
+        print(f"notifier: {names} must exist with equal partition counts, got {counts}")
+        return 2
+    notifier = create_app(settings, kafka, partitions=counts[names[0]])
     worker = faust.Worker(notifier.app, loglevel=settings.loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -1,11 +1,18 @@
-"""One dispatcher per channel drains the outbox: a slow or dead provider only ever delays its
-own channel.
+"""The dispatcher of one worker: finds what is due in the partitions this worker owns, sends it,
+and hands the outcomes back to the stream as one work record per round. It never writes state.
 
-Exactly once per recipient: before a message goes to the provider its key is marked
-`inflight` in the sent table and that write is flushed to the changelog; only after the
-provider accepted is the key marked `sent` and the outbox entry removed. A crash in between
-leaves the entry in the outbox, so it is sent again after the restart *with the same key* as
-the provider's client reference (SMS) or Message-ID (e-mail), and the provider drops the copy.
+A round is up to `batch` due messages of one channel in one partition:
+ 1. checks (opted out? no consent? paid? night?) and rendering, per message;
+ 2. the provider gets each message, `concurrency` at a time, with the message key as its
+    client reference (SMS) or Message-ID (e-mail);
+ 3. the outcome events (`notification.sent`, `.failed`, `.deferred`) are produced and awaited
+    together, then one `outcomes` work record for the whole round, then it is done: the
+    partition owner's stream applies it (marks keys sent, re-queues retries).
+Until that record is applied its keys stay *in hand* here, so the next scan does not send them
+again. A crash before the record is on the broker leaves the messages queued: the next owner
+sends them again with the same key, and the provider drops the copy (the SMS gateway by
+reference, mailbox providers by Message-ID). Each channel runs its own rounds, so a dead SMTP
+server only delays e-mail.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,253 +29,379 @@ from jinja2 import TemplateError
 
 from schemas.deadletter import DeadLetter
 from schemas.events import (
+    EventData,
     NotificationDeferredV1,
     NotificationFailedV1,
     NotificationSentV1,
 )
+from services.common.clock import Clock
 from services.notifier.domain.backoff import backoff_seconds
-from services.notifier.domain.model import Message
+from services.notifier.domain.keys import NotificationKey
+from services.notifier.domain.model import REMINDER_KINDS, Message
 from services.notifier.domain.quiet_hours import QuietHours
-from services.notifier.ports import ChannelPort, PermanentError, TransientError
+from services.notifier.domain.record import due_entries, iso
+from services.notifier.ports import ChannelPort, PermanentError, StatePort, TransientError
 from services.notifier.render import Renderer
-from services.notifier.service import FINAL_STATES, NotifierService, iso
+from services.notifier.service import NotifierService, new_round_id
+from services.notifier.work import Outcome, Outcomes, Wake
 
 log = logging.getLogger(__name__)
 
-Flush = Callable[[], Awaitable[None]]
-PublishRetry = Callable[[dict[str, Any]], Awaitable[None]]
-PublishDeadLetter = Callable[[DeadLetter], Awaitable[None]]
+#: produces a dead letter; the awaitable it returns completes when the broker has it
+DeadLetterSink = Callable[[DeadLetter], Awaitable[Awaitable[Any]]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    batch: int = 500  # messages per round, and participants per wake record
+    rounds_per_channel: int = 2  # rounds of one channel under way at once
+    max_attempts: int = 6
+    backoff_base: float = 2.0
+    backoff_cap: float = 600.0
+
+
+@dataclass
+class _Round:
+    partition: int
+    keys: set[str] = field(default_factory=set)
+    participants: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Planned:
+    """One message of a round, and what became of it."""
+
+    entry: dict[str, Any]
+    person: dict[str, Any]
+    message: Message | None = None
+    outcome: Outcome | None = None
+    events: list[EventData] = field(default_factory=list)
 
 
 class Dispatcher:
     def __init__(
         self,
         service: NotifierService,
-        channel: ChannelPort,
+        state: StatePort,
+        channels: list[ChannelPort],
         renderer: Renderer,
         *,
         quiet: QuietHours,
-        max_attempts: int,
-        backoff_base: float,
-        backoff_cap: float,
-        flush: Flush,
-        publish_retry: PublishRetry,
-        publish_dead_letter: PublishDeadLetter,
-        retry_topic: str,
+        clock: Clock,
+        limits: Limits,
+        concurrency: dict[str, int],
+        dead_letter: DeadLetterSink,
+        retry_source: str,
         on_result: Callable[[str, str], None] = lambda channel, outcome: None,
-        concurrency: int = 1,
     ) -> None:
         self.service = service
-        self.channel = channel
+        self.state = state
+        self.channels = {channel.name: channel for channel in channels}
         self.renderer = renderer
         self.quiet = quiet
-        self.max_attempts = max_attempts
-        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
-        self.flush = flush
-        self.publish_retry = publish_retry
-        self.publish_dead_letter = publish_dead_letter
-        self.retry_topic = retry_topic
+        self.clock = clock
+        self.limits = limits
+        self.gates = {name: asyncio.Semaphore(concurrency.get(name, 1)) for name in self.channels}
+        self.dead_letter = dead_letter
+        self.retry_source = retry_source
         self.on_result = on_result
-        self.concurrency = max(1, concurrency)
+        self._rounds: dict[str, _Round] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, int] = dict.fromkeys(self.channels, 0)
+        self._keys_in_hand: set[str] = set()
+        self._waking: set[str] = set()
+        self._stopping = False
 
-    @property
-    def s(self) -> Any:
-        return self.service.s
+    # --- what the stream tells us -----------------------------------------------------------
 
-    async def run_once(self, limit: int) -> int:
-        """One round: up to `limit` due messages, marked in flight with one changelog flush,
-        then handed to the provider `concurrency` at a time."""
-        entries = self.service.due_entries(self.channel.name, limit)
-        ready: list[tuple[dict[str, Any], dict[str, Any], Message]] = []
-        for entry in entries:
-            prepared = await self._prepare(entry)
-            if prepared is not None:
-                ready.append(prepared)
-        if not ready:
-            return len(entries)
-        now = self.service.clock.now()
-        for entry, _, _ in ready:
-            attempt = int(entry.get("attempt", 1))
-            self.s.sent[entry["key"]] = {"state": "inflight", "attempt": attempt, "at": iso(now)}
-        await self.flush()  # in-flight markers are durable before the provider sees anything
-        gate = asyncio.Semaphore(self.concurrency)
+    def applied(self, round_id: str) -> None:
+        """The stream applied this round's record: its keys may be looked at again."""
+        done = self._rounds.pop(round_id, None)
+        if done is not None:
+            self._keys_in_hand.difference_update(done.keys)
+            self._waking.difference_update(done.participants)
 
-        async def deliver(item: tuple[dict[str, Any], dict[str, Any], Message]) -> None:
-            async with gate:
-                await self._deliver(*item)
+    def in_hand(self) -> int:
+        return len(self._keys_in_hand) + len(self._waking)
 
-        await asyncio.gather(*(deliver(item) for item in ready))
-        return len(entries)
+    # --- one scan over the partitions this worker may dispatch ------------------------------
 
-    async def dispatch(self, entry: dict[str, Any]) -> None:
-        """Send one message now (the same steps as a round of one)."""
-        prepared = await self._prepare(entry)
-        if prepared is None:
-            return
-        attempt = int(entry.get("attempt", 1))
-        now = iso(self.service.clock.now())
-        self.s.sent[entry["key"]] = {"state": "inflight", "attempt": attempt, "at": now}
-        await self.flush()
-        await self._deliver(*prepared)
+    async def scan(self, partitions: set[int]) -> int:
+        """Start rounds for what is due now; returns how many messages and wake-ups it started."""
+        if self._stopping:
+            return 0
+        started = 0
+        for partition in sorted(partitions):
+            started += await self._scan_partition(partition)
+        return started
 
-    async def _prepare(
-        self, entry: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any], Message] | None:
-        """Checks before sending; None when the entry was settled here (or deferred)."""
-        key = entry["key"]
-        state = self.s.sent.get(key)
-        if state and state["state"] in FINAL_STATES:
-            self.s.outbox.pop(key, None)
-            return None
-        person = self.s.participants.get(entry["participant_id"])
-        now = self.service.clock.now()
-        if person is None:
-            await self._fail(entry, None, "unknown participant", permanent=True, now=now)
-            return None
-        reason = self.service.suppression(entry, person)
-        if reason:
-            self.s.sent[key] = {"state": "suppressed", "reason": reason, "at": iso(now)}
-            self.s.outbox.pop(key, None)
-            self.on_result(self.channel.name, "suppressed")
-            return None
-        if self.channel.name == "sms" and self.quiet.contains(now, person["branch_timezone"]):
-            await self._defer(entry, person, now)
-            return None
+    async def _scan_partition(self, partition: int) -> int:
+        now = self.clock.now()
+        batches: dict[str, list[_Planned]] = {name: [] for name in self.channels}
+        free = {
+            name: self.limits.batch if self._running[name] < self.limits.rounds_per_channel else 0
+            for name in self.channels
+        }
+        waking: list[str] = []
+        horizon = self.limits.batch + self.in_hand()
+        for pid in self.state.due(partition, iso(now), horizon):
+            record = self.state.get(partition, pid)
+            if record is None:
+                continue
+            if (
+                record.get("next_at")
+                and record["next_at"] <= iso(now)
+                and pid not in self._waking
+                and len(waking) < self.limits.batch
+            ):
+                waking.append(pid)
+            for entry in due_entries(record, now):
+                name = entry["channel"]
+                if entry["key"] in self._keys_in_hand or len(batches.get(name, ())) >= free.get(
+                    name, 0
+                ):
+                    continue
+                batches[name].append(_Planned(entry, record["person"]))
+        started = 0
+        if waking:
+            started += await self._wake(partition, waking)
+        for name, planned in batches.items():
+            if planned:
+                self._start_round(partition, name, planned)
+                started += len(planned)
+        return started
+
+    async def _wake(self, partition: int, pids: list[str]) -> int:
+        round_id = new_round_id()
+        self._rounds[round_id] = _Round(partition, participants=set(pids))
+        self._waking.update(pids)
         try:
-            message = self.renderer.render(
-                key=key,
+            wake = Wake(round=round_id, participant_ids=pids)
+            await (await self.service.publish.work(wake, partition))
+        except Exception:
+            self.applied(round_id)  # not on the broker: look at them again next scan
+            raise
+        return len(pids)
+
+    def _start_round(self, partition: int, channel: str, planned: list[_Planned]) -> None:
+        round_id = new_round_id()
+        keys = {p.entry["key"] for p in planned}
+        self._rounds[round_id] = _Round(partition, keys=keys)
+        self._keys_in_hand.update(keys)
+        self._running[channel] += 1
+        task = asyncio.get_running_loop().create_task(
+            self._run_round(round_id, partition, channel, planned)
+        )
+        self._tasks[round_id] = task
+
+    async def _run_round(
+        self, round_id: str, partition: int, channel: str, planned: list[_Planned]
+    ) -> None:
+        published = False
+        try:
+            now = self.clock.now()
+            for item in planned:
+                self._check(item, channel, now)
+            sending = [item for item in planned if item.message is not None]
+            await asyncio.gather(*(self._deliver(item, channel) for item in sending))
+            done = [item for item in planned if item.outcome is not None]
+            await self._publish(round_id, partition, done)
+            published = bool(done)
+            for item in done:
+                assert item.outcome is not None
+                self.on_result(channel, item.outcome.result)
+        except Exception:
+            log.exception("%s round %s failed; its messages stay queued", channel, round_id)
+        finally:
+            self._running[channel] -= 1
+            self._tasks.pop(round_id, None)
+            if not published:
+                self.applied(round_id)
+
+    def _check(self, item: _Planned, channel: str, now: datetime) -> None:
+        """Settle what must not be sent (suppressed, deferred, unrenderable); render the rest."""
+        entry, person = item.entry, item.person
+        reason = _suppression(entry, person)
+        if reason:
+            item.outcome = self._outcome(entry, "suppressed", {"reason": reason}, now)
+            return
+        if channel == "sms" and self.quiet.contains(now, person["branch_timezone"]):
+            opens = self.quiet.opens_at(now, person["branch_timezone"])
+            waiting = {**entry, "not_before": iso(opens), "deferred": True}
+            item.outcome = self._outcome(entry, "deferred", {}, now, waiting)
+            if not entry.get("deferred"):
+                item.events.append(
+                    NotificationDeferredV1(
+                        **self.service.facts(entry, person),
+                        reason="quiet_hours",
+                        deliver_after=opens,
+                        deferred_at=now,
+                    )
+                )
+            return
+        try:
+            item.message = self.renderer.render(
+                key=entry["key"],
                 kind=entry["kind"],
                 channel=entry["channel"],
                 person=person,
                 params=entry.get("params", {}),
             )
         except (TemplateError, KeyError, ValueError) as exc:
-            await self._fail(entry, person, f"render: {exc!r}", permanent=True, now=now)
-            return None
-        return entry, person, message
+            self._failed(item, f"render: {exc!r}", permanent=True, now=now)
 
-    async def _deliver(
-        self, entry: dict[str, Any], person: dict[str, Any], message: Message
-    ) -> None:
-        key = entry["key"]
-        attempt = int(entry.get("attempt", 1))
-        try:
-            receipt = await self.channel.send(message)
-        except PermanentError as exc:
-            await self._fail(entry, person, exc.reason, permanent=True, now=self._now())
-            return
-        except TransientError as exc:
-            await self._transient(entry, person, exc, self._now())
-            return
-        sent_at = self._now()
-        # the event first, then the final state: a crash in between offers the message again
-        # (the provider drops the copy by its key) and emits the event again under the same
-        # event id, which reporting drops; the other order lost the event for good
-        await self.service.emit(
+    async def _deliver(self, item: _Planned, channel: str) -> None:
+        assert item.message is not None
+        async with self.gates[channel]:
+            if self._stopping:  # handing the partition over: leave it queued for the owner
+                return
+            try:
+                receipt = await self.channels[channel].send(item.message)
+            except PermanentError as exc:
+                self._failed(item, exc.reason, permanent=True, now=self.clock.now())
+                return
+            except TransientError as exc:
+                self._transient(item, exc)
+                return
+        sent_at = self.clock.now()
+        attempt = int(item.entry.get("attempt", 1))
+        item.events.append(
             NotificationSentV1(
-                **self.service.facts(entry, person),
+                **self.service.facts(item.entry, item.person),
                 provider=receipt.provider,
                 provider_message_id=receipt.provider_message_id,
                 attempt=attempt,
                 sent_at=sent_at,
-            ),
-            entry["participant_id"],
+            )
         )
-        self.s.sent[key] = {
-            "state": "sent",
+        state = {
             "attempt": attempt,
-            "at": iso(sent_at),
             "provider": receipt.provider,
             "provider_message_id": receipt.provider_message_id,
         }
-        self.s.outbox.pop(key, None)
-        # durable at once: after a crash only messages still in flight are offered again
-        await self.flush()
-        self.on_result(self.channel.name, "sent")
+        item.outcome = self._outcome(item.entry, "sent", state, sent_at)
 
-    def _now(self) -> datetime:
-        return self.service.clock.now()
-
-    async def _defer(self, entry: dict[str, Any], person: dict[str, Any], now: datetime) -> None:
-        opens = self.quiet.opens_at(now, person["branch_timezone"])
-        updated = {**entry, "not_before": iso(opens), "deferred": True}
-        self.s.outbox[entry["key"]] = updated
-        if not entry.get("deferred"):
-            await self.service.emit(
-                NotificationDeferredV1(
-                    **self.service.facts(entry, person),
-                    reason="quiet_hours",
-                    deliver_after=opens,
-                    deferred_at=now,
-                ),
-                entry["participant_id"],
-            )
-            self.on_result(self.channel.name, "deferred")
-
-    async def _transient(
-        self, entry: dict[str, Any], person: dict[str, Any], exc: TransientError, now: datetime
-    ) -> None:
-        attempt = int(entry.get("attempt", 1))
-        key = entry["key"]
-        if attempt >= self.max_attempts:
+    def _transient(self, item: _Planned, exc: TransientError) -> None:
+        now = self.clock.now()
+        attempt = int(item.entry.get("attempt", 1))
+        if attempt >= self.limits.max_attempts:
             reason = f"gave up after {attempt} attempts: {exc.reason}"
-            await self.publish_dead_letter(
-                DeadLetter.of(
-                    service="notifier",
-                    source_topic=self.retry_topic,
-                    key=key.encode(),
-                    value=_entry_bytes(entry),
-                    reason=reason,
-                )
-            )
-            await self._fail(entry, person, reason, permanent=False, now=now, state="dead")
+            self._failed(item, reason, permanent=False, now=now, result="dead")
             return
         delay = backoff_seconds(
-            attempt, base=self.backoff_base, cap=self.backoff_cap, retry_after=exc.retry_after
+            attempt,
+            base=self.limits.backoff_base,
+            cap=self.limits.backoff_cap,
+            retry_after=exc.retry_after,
         )
-        record = {
-            "key": key,
+        waiting = {
+            **item.entry,
             "attempt": attempt + 1,
             "not_before": iso(now + timedelta(seconds=delay)),
-            "reason": exc.reason,
-            "entry": entry,
+            "last_error": exc.reason,
         }
-        await self.publish_retry(record)  # durable before the entry leaves the outbox
-        self.s.sent[key] = {"state": "retry", "attempt": attempt, "at": iso(now)}
-        # the retry agent may already have queued the next attempt while the publish was
-        # awaited (the broker can answer its fetch before our produce): keep that one
-        queued = self.s.outbox.get(key)
-        if queued is not None and int(queued.get("attempt", 1)) <= attempt:
-            self.s.outbox.pop(key, None)
-        self.on_result(self.channel.name, "retry")
+        state = {"state": "retry", "attempt": attempt, "at": iso(now), "reason": exc.reason}
+        item.outcome = Outcome(
+            participant_id=item.entry["participant_id"],
+            key=item.entry["key"],
+            result="retry",
+            state=state,
+            entry=waiting,
+        )
+        key = item.entry["key"]
         log.info("transient failure for %s (attempt %d), retry in %.1fs", key, attempt, delay)
 
-    async def _fail(
+    def _failed(
         self,
-        entry: dict[str, Any],
-        person: dict[str, Any] | None,
+        item: _Planned,
         reason: str,
         *,
         permanent: bool,
         now: datetime,
-        state: str = "failed",
+        result: str = "failed",
     ) -> None:
-        key = entry["key"]
-        # event first, final state after (see _deliver): at least once, same event id
-        await self.service.emit(
+        item.message = None
+        item.events.append(
             NotificationFailedV1(
-                **self.service.facts(entry, person),
+                **self.service.facts(item.entry, item.person),
                 reason=reason[:500],
                 permanent=permanent,
-                attempt=int(entry.get("attempt", 1)),
+                attempt=int(item.entry.get("attempt", 1)),
                 failed_at=now,
-            ),
-            entry["participant_id"],
+            )
         )
-        self.s.sent[key] = {"state": state, "reason": reason[:500], "at": iso(now)}
-        self.s.outbox.pop(key, None)
-        self.on_result(self.channel.name, "failed" if permanent else "dead")
+        item.outcome = self._outcome(item.entry, result, {"reason": reason[:500]}, now)
+
+    def _outcome(
+        self,
+        entry: dict[str, Any],
+        result: str,
+        details: dict[str, Any],
+        now: datetime,
+        waiting: dict[str, Any] | None = None,
+    ) -> Outcome:
+        state = {} if waiting is not None else {"state": result, "at": iso(now), **details}
+        return Outcome(
+            participant_id=entry["participant_id"],
+            key=entry["key"],
+            result=result,
+            state=state,
+            entry=waiting,
+        )
+
+    async def _publish(self, round_id: str, partition: int, done: list[_Planned]) -> None:
+        """The round's events, then its outcomes: a crash in between sends the messages again
+        under the same keys and re-emits the events under the same ids (reporting drops them);
+        the other order could lose an event for good."""
+        publish = self.service.publish
+        acks = []
+        for item in done:
+            for data in item.events:
+                acks.append(await publish.event(data, item.entry["participant_id"]))
+            if item.outcome is not None and item.outcome.result == "dead":
+                acks.append(await self.dead_letter(self._dead_letter(item)))
+        for ack in acks:
+            await ack
+        if done:
+            items = [item.outcome for item in done if item.outcome is not None]
+            await (await publish.work(Outcomes(round=round_id, items=items), partition))
+
+    def _dead_letter(self, item: _Planned) -> DeadLetter:
+        return DeadLetter.of(
+            service="notifier",
+            source_topic=self.retry_source,
+            key=item.entry["key"].encode(),
+            value=json.dumps(item.entry).encode(),
+            reason=(item.outcome.state.get("reason", "") if item.outcome else "") or "dead",
+        )
+
+    # --- handing partitions over ------------------------------------------------------------
+
+    async def stop_rounds(self) -> None:
+        """Stop starting sends, let the sends under way finish and their outcomes be published,
+        then forget what is in hand: the next owner (maybe us) starts from the stream."""
+        self._stopping = True
+        try:
+            tasks = list(self._tasks.values())
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self._rounds.clear()
+            self._keys_in_hand.clear()
+            self._waking.clear()
+
+    def resume(self) -> None:
+        self._stopping = False
 
 
-def _entry_bytes(entry: dict[str, Any]) -> bytes:
-    return json.dumps(entry).encode()
+def _suppression(entry: dict[str, Any], person: dict[str, Any]) -> str | None:
+    """Why a queued message must not go out any more, or None."""
+    if entry["channel"] in person.get("opted_out", []):
+        return "opted out"
+    if entry["kind"] != "welcome" and not person.get("consent_reminders", False):
+        return "no consent"
+    if entry["kind"] in REMINDER_KINDS:
+        period = NotificationKey.parse(entry["key"]).scope
+        if period in person.get("paid_periods", []):
+            return "paid"
+    return None

@@ -30,14 +30,18 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
-        self.outbox = Gauge(
-            "notifier_outbox_size",
-            "Messages waiting in the outbox, per channel",
-            ["channel"],
+        self.in_hand = Gauge(
+            "notifier_in_hand",
+            "Messages and wake-ups handed to providers whose outcome the stream has not applied",
+            registry=self.registry,
+        )
+        self.partitions = Gauge(
+            "notifier_partitions_dispatching",
+            "Partitions this worker owns and dispatches",
             registry=self.registry,
         )
         self.ready = Gauge(
             "notifier_ready",
-            "1 when tables are recovered and the worker is assigned",
+            "1 when tables are recovered and no rebalance is under way",
             registry=self.registry,
         )

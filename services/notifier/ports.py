@@ -3,8 +3,9 @@ implements, and the two kinds of failure the dispatcher tells apart."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.notifier.domain.model import Message
 
@@ -42,3 +43,39 @@ class ChannelPort(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class StatePort(Protocol):
+    """The notifier's state, partitioned like `bebas.participants`: one record per participant,
+    a phone-number index and a wake-up index ordered by instant, each held per partition.
+
+    Writes (`save`, `set_phone`, `drop_phone`) are made only by the worker that owns the
+    partition, while it processes a record of that partition; reads may come from anywhere in
+    that worker. Every call names the partition: a store must never answer from another one.
+    """
+
+    def get(self, partition: int, participant_id: str) -> dict[str, Any] | None: ...
+
+    def save(
+        self,
+        partition: int,
+        participant_id: str,
+        record: dict[str, Any],
+        previous_wake: str | None,
+    ) -> None:
+        """Store the record and move its wake-up index entry from `previous_wake`."""
+        ...
+
+    def phone_owner(self, partition: int, phone: str) -> str | None: ...
+
+    def set_phone(self, partition: int, phone: str, participant_id: str) -> None: ...
+
+    def drop_phone(self, partition: int, phone: str) -> None: ...
+
+    def participants_after(self, partition: int, after: str, limit: int) -> list[str]:
+        """Up to `limit` participant ids of the partition greater than `after`, in order."""
+        ...
+
+    def due(self, partition: int, until: str, limit: int) -> Iterator[str]:
+        """Participant ids whose wake instant is at or before `until` (ISO), earliest first."""
+        ...

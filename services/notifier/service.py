@@ -1,28 +1,30 @@
-"""The notifier's application layer: what each input means for the tables it owns.
+"""The notifier's service layer: the only code that changes state.
 
-Tables are plain MutableMappings here (faust tables in production, dicts in unit tests):
-- participants: participant id -> contact, language, consent, opt-outs, paid periods
-- schedule:     participant id -> {"after": last scan instant, "next_at": next reminder}
-- outbox:       notification key -> a message waiting to be sent (with not_before, attempt)
-- sent:         notification key -> final or in-flight state (the idempotency record)
-- phones:       E.164 number -> participant id (inbound "STOP" replies)
-Agents decode input and call `handle`; per-channel dispatchers drain the outbox. A message is
-only ever *enqueued* under its deterministic key, so redelivered input enqueues nothing new.
+Every method here runs inside the stream iteration of the worker that owns the partition it is
+given — for an input event of `bebas.participants` or a record of `bebas.notifier.work` — and
+reads and writes only that partition (`StatePort`). Work that starts elsewhere (a dispatch
+round, a reply, a receipt, a broadcast) reaches it as a work record (`services.notifier.work`).
+A message is only ever *queued* under its deterministic key, so redelivered input queues
+nothing new.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from schemas.envelope import CloudEvent
 from schemas.events import (
     CampaignBroadcastRequestedV1,
     ContributionPaidV1,
     EventData,
+    NotificationDeferredV1,
+    NotificationDeliveredV1,
     NotificationFacts,
+    NotificationFailedV1,
     ParticipantOptedOutV1,
     ParticipantRegisteredV1,
     ParticipantUpdatedV1,
@@ -31,6 +33,19 @@ from services.common.clock import Clock
 from services.notifier.domain import audience
 from services.notifier.domain.keys import NotificationKey, campaign_key, once_key, period_key
 from services.notifier.domain.model import REMINDER_KINDS, channels_for
+from services.notifier.domain.quiet_hours import QuietHours
+from services.notifier.domain.record import (
+    Record,
+    copy_of,
+    enqueue,
+    is_final,
+    iso,
+    new_record,
+    parse,
+    prune_sent,
+    settle,
+    wake_of,
+)
 from services.notifier.domain.schedule import (
     JHT,
     ReminderPolicy,
@@ -38,107 +53,111 @@ from services.notifier.domain.schedule import (
     due_reminders,
     next_fire_at,
 )
+from services.notifier.ports import StatePort
+from services.notifier.work import (
+    Barrier,
+    Broadcast,
+    Outcomes,
+    Receipt,
+    Stop,
+    Wake,
+    WorkRecord,
+)
 
-Table = MutableMapping[str, Any]
-#: states in `sent` after which a key is never sent again
-FINAL_STATES = frozenset({"sent", "failed", "dead", "suppressed", "cancelled"})
 STOP_WORDS = frozenset({"STOP", "BERHENTI", "UNREG", "UNSUBSCRIBE"})
+#: participants looked at per broadcast record before the next chunk is handed on
+BROADCAST_CHUNK = 500
 
-Emit = Callable[[EventData, str], Awaitable[None]]
-
-
-@dataclass
-class Stores:
-    participants: Table
-    schedule: Table
-    outbox: Table
-    sent: Table
-    phones: Table
+Ack = Awaitable[Any]
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
+class Publisher(Protocol):
+    """Produces records; each call returns once the record is handed to the producer, and
+    gives back an awaitable that completes when the broker acknowledged it."""
+
+    async def event(self, data: EventData, participant_id: str) -> Ack: ...
+
+    async def work(self, record: WorkRecord, partition: int) -> Ack: ...
 
 
-def parse(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+class Listener(Protocol):
+    """What the dispatcher of this worker wants to hear from the stream."""
+
+    def applied(self, round_id: str) -> None: ...
+
+    def barrier(self, partition: int, token: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    partitions: int
+    partition_for: Callable[[str, int], int]
+
+    def of(self, participant_id: str) -> int:
+        return self.partition_for(participant_id, self.partitions)
 
 
 class NotifierService:
-    def __init__(self, stores: Stores, clock: Clock, policy: ReminderPolicy, emit: Emit) -> None:
-        self.s = stores
+    def __init__(
+        self,
+        state: StatePort,
+        clock: Clock,
+        policy: ReminderPolicy,
+        quiet: QuietHours,
+        publish: Publisher,
+        partitioning: Partitioning,
+        listener: Listener | None = None,
+    ) -> None:
+        self.state = state
         self.clock = clock
         self.policy = policy
-        self.emit = emit
+        self.quiet = quiet
+        self.publish = publish
+        self.partitioning = partitioning
+        self.listener = listener
         self.enqueued = 0
-        # no reminder falls due before this instant (None: unknown, scan): lets a tick skip
-        # the full scan of the schedule table, which cost ~6 % of the CPU in a burst profile
-        self._scan_not_before: datetime | None = None
 
-    def forget_scan_watermark(self) -> None:
-        """The schedule table may have changed behind our back (recovery, rebalance)."""
-        self._scan_not_before = None
+    # --- input events (bebas.participants) --------------------------------------------------
 
-    # --- input events -----------------------------------------------------------------------
-
-    async def handle(self, event: CloudEvent[EventData]) -> None:
+    async def handle(self, event: CloudEvent[EventData], partition: int) -> None:
         data = event.data
         if isinstance(data, ParticipantRegisteredV1):
-            self.on_registered(data)
+            await self.on_registered(data, partition)
         elif isinstance(data, ParticipantUpdatedV1):
-            self.on_updated(data)
+            self.on_updated(data, partition)
         elif isinstance(data, ParticipantOptedOutV1):
-            self.on_opted_out(data)
+            self.opt_out(partition, data.participant_id, [c.value for c in data.channels])
         elif isinstance(data, ContributionPaidV1):
-            self.on_paid(data)
-        elif isinstance(data, CampaignBroadcastRequestedV1):
-            self.on_broadcast(data)
+            self.on_paid(data, partition)
         # other events on our topics (campaign.created, notification.*) are not for us
 
-    def on_registered(self, data: ParticipantRegisteredV1) -> None:
+    async def on_registered(self, data: ParticipantRegisteredV1, partition: int) -> None:
         pid = data.participant_id
-        known = self.s.participants.get(pid) or {}
-        person = {
-            "participant_id": pid,
-            "full_name": data.full_name,
-            "phone_e164": data.phone_e164,
-            "email": data.email,
-            "language": data.language.value,
-            "preferred_channel": data.preferred_channel.value,
-            "consent_reminders": data.consent_reminders,
-            "branch_code": data.branch_code,
-            "branch_timezone": data.branch_timezone.value,
-            "segment": data.segment,
-            "campaign_code": data.campaign_code,
-            "birth_date": data.birth_date.isoformat(),
-            "programmes": [p.value for p in data.programmes],
-            "monthly_contribution": data.monthly_contribution,
-            "registered_at": iso(data.registered_at),
-            "opted_out": known.get("opted_out", []),
-            "paid_periods": known.get("paid_periods", []),
-        }
-        self._save_person(person, previous_phone=known.get("phone_e164"))
+        old = self.state.get(partition, pid)
+        known = old["person"] if old else {}
+        person = _person(data, known)
+        record = copy_of(old) if old else new_record(person)
+        record["person"] = person
         for channel in channels_for("welcome", person):
-            self.enqueue(person, "welcome", channel, once_key(pid, "welcome", channel), {})
-        if pid not in self.s.schedule:
-            self._reschedule(person, after=data.registered_at)
+            await self._queue(record, "welcome", channel, once_key(pid, "welcome", channel), {})
+        if record["after"] is None:
+            self._reschedule(record, after=data.registered_at)
+        self._save(partition, pid, record, old)
+        self._index_phone(partition, pid, known.get("phone_e164"), person["phone_e164"])
 
-    def on_updated(self, data: ParticipantUpdatedV1) -> None:
-        person = self.s.participants.get(data.participant_id)
-        if person is None:
+    def on_updated(self, data: ParticipantUpdatedV1, partition: int) -> None:
+        old = self.state.get(partition, data.participant_id)
+        if old is None:
             return  # an update for someone never registered here: nothing to address
-        person = dict(person)
+        record = copy_of(old)
+        person = record["person"]
         previous_phone = person.get("phone_e164")
-        for name in (
-            "phone_e164",
-            "email",
-            "segment",
-            "consent_reminders",
-            "monthly_contribution",
-        ):
+        for name in ("phone_e164", "email", "segment", "consent_reminders"):
             value = getattr(data, name)
             if value is not None:
                 person[name] = value
+        if data.monthly_contribution is not None:
+            person["monthly_contribution"] = data.monthly_contribution
         for name in ("preferred_channel", "language"):
             value = getattr(data, name)
             if value is not None:
@@ -146,44 +165,130 @@ class NotifierService:
         if data.programmes is not None:
             person["programmes"] = [p.value for p in data.programmes]
         person["branch_code"] = data.branch_code
-        self._save_person(person, previous_phone=previous_phone)
-        self._reschedule(person)
+        self._reschedule(record)
+        self._save(partition, data.participant_id, record, old)
+        self._index_phone(partition, data.participant_id, previous_phone, person["phone_e164"])
 
-    def on_opted_out(self, data: ParticipantOptedOutV1) -> None:
-        self.opt_out(data.participant_id, [c.value for c in data.channels])
-
-    def opt_out(self, pid: str, channels: list[str]) -> bool:
-        person = self.s.participants.get(pid)
-        if person is None:
+    def opt_out(self, partition: int, pid: str, channels: list[str]) -> bool:
+        old = self.state.get(partition, pid)
+        if old is None:
             return False
-        person = dict(person)
+        record = copy_of(old)
+        person = record["person"]
         person["opted_out"] = sorted(set(person.get("opted_out", [])) | set(channels))
-        self.s.participants[pid] = person
-        for key, entry in list(self.s.outbox.items()):
-            if entry["participant_id"] == pid and entry["channel"] in channels:
-                self.s.sent[key] = {"state": "suppressed", "reason": "opted out"}
-                del self.s.outbox[key]
+        now = iso(self.clock.now())
+        for key, entry in list(record["queue"].items()):
+            if entry["channel"] in channels:
+                settle(record, key, {"state": "suppressed", "reason": "opted out", "at": now})
+        self._save(partition, pid, record, old)
         return True
 
-    def on_paid(self, data: ContributionPaidV1) -> None:
-        person = self.s.participants.get(data.participant_id)
-        if person is None:
+    def on_paid(self, data: ContributionPaidV1, partition: int) -> None:
+        old = self.state.get(partition, data.participant_id)
+        if old is None:
             return
-        person = dict(person)
+        record = copy_of(old)
+        person = record["person"]
         person["paid_periods"] = sorted(set(person.get("paid_periods", [])) | {data.period})
-        self.s.participants[data.participant_id] = person
-        for kind in REMINDER_KINDS:
-            for channel in ("sms", "email", "whatsapp"):
-                key = period_key(data.participant_id, kind, data.period, channel)
-                if key in self.s.outbox:
-                    del self.s.outbox[key]
-                    self.s.sent[key] = {"state": "cancelled", "reason": "paid"}
-        self._reschedule(person)
+        now = iso(self.clock.now())
+        for key in list(record["queue"]):
+            parsed = NotificationKey.parse(key)
+            if parsed.kind in REMINDER_KINDS and parsed.scope == data.period:
+                settle(record, key, {"state": "cancelled", "reason": "paid", "at": now})
+        self._reschedule(record)
+        self._save(partition, data.participant_id, record, old)
 
-    def on_broadcast(self, data: CampaignBroadcastRequestedV1) -> int:
+    # --- broadcasts (bebas.campaigns): one work record per partition ------------------------
+
+    async def fan_out(self, data: CampaignBroadcastRequestedV1) -> None:
+        acks = [
+            await self.publish.work(Broadcast(request=data), partition)
+            for partition in range(self.partitioning.partitions)
+        ]
+        for ack in acks:
+            await ack
+
+    # --- work records (bebas.notifier.work) -------------------------------------------------
+
+    async def on_work(self, record: WorkRecord, partition: int) -> None:
+        if isinstance(record, Outcomes):
+            self.on_outcomes(record, partition)
+        elif isinstance(record, Wake):
+            await self.on_wake(record, partition)
+        elif isinstance(record, Broadcast):
+            await self.on_broadcast(record, partition)
+        elif isinstance(record, Stop):
+            pid = self.state.phone_owner(partition, record.phone)
+            if pid is not None:
+                self.opt_out(partition, pid, ["sms"])
+        elif isinstance(record, Receipt):
+            await self.on_receipt(record, partition)
+        elif isinstance(record, Barrier) and self.listener:
+            self.listener.barrier(partition, record.token)
+
+    def on_outcomes(self, outcomes: Outcomes, partition: int) -> None:
+        by_participant: dict[str, list[Any]] = {}
+        for item in outcomes.items:
+            by_participant.setdefault(item.participant_id, []).append(item)
+        for pid, items in by_participant.items():
+            old = self.state.get(partition, pid)
+            if old is None:
+                continue
+            record = copy_of(old)
+            for item in items:
+                if item.result in ("retry", "deferred"):
+                    self._requeue(record, item.key, item.entry or {}, item.state)
+                else:
+                    settle(record, item.key, item.state)
+            self._save(partition, pid, record, old)
+        if self.listener:
+            self.listener.applied(outcomes.round)
+
+    def _requeue(
+        self, record: Record, key: str, entry: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """A message waits again (next attempt, or the end of quiet hours) unless it was
+        settled meanwhile (an opt-out or payment while it was in flight)."""
+        if is_final(record, key) or key not in record["queue"]:
+            return
+        record["queue"][key] = entry
+        if state:
+            record["sent"][key] = state
+
+    async def on_wake(self, wake: Wake, partition: int) -> None:
+        now = self.clock.now()
+        for pid in wake.participant_ids:
+            old = self.state.get(partition, pid)
+            if old is None or not old.get("next_at") or parse(old["next_at"]) > now:
+                continue
+            record = copy_of(old)
+            person = record["person"]
+            after = parse(record["after"])
+            for reminder in due_reminders(self._subject(person), after, now, self.policy):
+                for channel in channels_for(reminder.kind, person):
+                    if reminder.kind == JHT:
+                        key, params = once_key(pid, JHT, channel), {}
+                    else:
+                        key = period_key(pid, reminder.kind, reminder.period, channel)
+                        params = {"period": reminder.period}
+                    await self._queue(record, reminder.kind, channel, key, params)
+            self._reschedule(record, after=now)
+            prune_sent(record, now)
+            self._save(partition, pid, record, old)
+        if self.listener:
+            self.listener.applied(wake.round)
+
+    async def on_broadcast(self, work: Broadcast, partition: int) -> None:
+        data = work.request
         aud = data.audience
-        count = 0
-        for pid, person in list(self.s.participants.items()):
+        kind = data.message_kind.value
+        params = {"campaign_code": data.campaign_code, "campaign_params": data.params}
+        pids = self.state.participants_after(partition, work.after, BROADCAST_CHUNK)
+        for pid in pids:
+            old = self.state.get(partition, pid)
+            if old is None:
+                continue
+            person = old["person"]
             if not audience.matches(
                 branch_code=person["branch_code"],
                 segment=person["segment"],
@@ -193,69 +298,52 @@ class NotifierService:
                 campaign_codes=aud.campaign_codes,
             ):
                 continue
-            kind = data.message_kind.value
+            record = copy_of(old)
+            queued = False
             for channel in channels_for(kind, person):
                 key = campaign_key(pid, kind, data.campaign_code, data.broadcast_id, channel)
-                params = {"campaign_code": data.campaign_code, "campaign_params": data.params}
-                count += self.enqueue(person, kind, channel, key, params)
-        return count
+                queued = await self._queue(record, kind, channel, key, params) or queued
+            if queued:
+                self._save(partition, pid, record, old)
+        if len(pids) == BROADCAST_CHUNK:  # more to look at: hand the rest on, same partition
+            await self.publish.work(Broadcast(request=data, after=pids[-1]), partition)
 
-    def on_retry(self, record: dict[str, Any]) -> None:
-        key = record["key"]
-        state = self.s.sent.get(key)
-        if state and state["state"] in FINAL_STATES:
-            return
-        entry = dict(record["entry"])
-        entry["attempt"] = int(record["attempt"])
-        entry["not_before"] = record["not_before"]
-        entry["last_error"] = record.get("reason")
-        self.s.outbox[key] = entry
+    async def on_receipt(self, receipt: Receipt, partition: int) -> None:
+        facts = self.facts_for_key(receipt.reference, partition)
+        at = parse(receipt.at)
+        if receipt.status == "delivered":
+            data: EventData = NotificationDeliveredV1(
+                **facts.model_dump(), provider_message_id=receipt.message_id, delivered_at=at
+            )
+        else:
+            data = NotificationFailedV1(
+                **facts.model_dump(),
+                reason=f"provider receipt: {receipt.status}",
+                permanent=True,
+                failed_at=at,
+            )
+        await self.publish.event(data, facts.participant_id)
 
-    # --- the outbox -------------------------------------------------------------------------
+    # --- requests from HTTP: turned into work records for the owner -------------------------
 
-    def enqueue(
-        self, person: dict[str, Any], kind: str, channel: str, key: str, params: dict[str, Any]
-    ) -> int:
-        state = self.s.sent.get(key)
-        if key in self.s.outbox or (state and state["state"] in FINAL_STATES):
-            return 0
-        self.s.outbox[key] = {
-            "key": key,
-            "participant_id": person["participant_id"],
-            "kind": kind,
-            "channel": channel,
-            "params": params,
-            "campaign_code": params.get("campaign_code") or person.get("campaign_code"),
-            "attempt": 1,
-            "not_before": iso(self.clock.now()),
-            "deferred": False,
-        }
-        self.enqueued += 1
-        return 1
+    async def request_stop(self, phone: str, word: str) -> None:
+        """Any worker may get the reply; only the partition holding the number acts on it,
+        so the request goes to every partition (a reply is rare; a global map is not)."""
+        acks = [
+            await self.publish.work(Stop(phone=phone, word=word), partition)
+            for partition in range(self.partitioning.partitions)
+        ]
+        for ack in acks:
+            await ack
 
-    def due_entries(self, channel: str, limit: int) -> list[dict[str, Any]]:
-        now = self.clock.now()
-        due: list[dict[str, Any]] = []
-        for entry in list(self.s.outbox.values()):
-            if entry["channel"] == channel and parse(entry["not_before"]) <= now:
-                due.append(dict(entry))
-                if len(due) >= limit:
-                    break
-        return due
+    async def request_receipt(self, receipt: Receipt) -> None:
+        pid = NotificationKey.parse(receipt.reference).participant_id
+        await (await self.publish.work(receipt, self.partitioning.of(pid)))
 
-    def suppression(self, entry: dict[str, Any], person: dict[str, Any]) -> str | None:
-        """Why a queued message must not go out any more, or None."""
-        if entry["channel"] in person.get("opted_out", []):
-            return "opted out"
-        if entry["kind"] != "welcome" and not person.get("consent_reminders", False):
-            return "no consent"
-        if entry["kind"] in REMINDER_KINDS:
-            period = NotificationKey.parse(entry["key"]).scope
-            if period in person.get("paid_periods", []):
-                return "paid"
-        return None
+    # --- facts for outcome events -----------------------------------------------------------
 
-    def facts(self, entry: dict[str, Any], person: dict[str, Any] | None) -> dict[str, Any]:
+    @staticmethod
+    def facts(entry: dict[str, Any], person: dict[str, Any] | None) -> dict[str, Any]:
         person = person or {}
         return {
             "notification_key": entry["key"],
@@ -267,9 +355,10 @@ class NotifierService:
             "campaign_code": entry.get("campaign_code"),
         }
 
-    def facts_for_key(self, key: str) -> NotificationFacts:
+    def facts_for_key(self, key: str, partition: int) -> NotificationFacts:
         parsed = NotificationKey.parse(key)
-        person = self.s.participants.get(parsed.participant_id)
+        record = self.state.get(partition, parsed.participant_id)
+        person = record["person"] if record else None
         entry = {
             "key": key,
             "participant_id": parsed.participant_id,
@@ -281,52 +370,45 @@ class NotifierService:
             entry["campaign_code"] = parsed.scope.split(":")[1]
         return NotificationFacts(**self.facts(entry, person))
 
-    def participant_for_phone(self, phone: str) -> str | None:
-        pid = self.s.phones.get(phone)
-        return str(pid) if pid else None
+    # --- helpers ----------------------------------------------------------------------------
 
-    # --- reminders --------------------------------------------------------------------------
-
-    def scan_reminders(self, limit: int) -> int:
-        """Enqueue reminders that fell due, for at most `limit` participants per call."""
+    async def _queue(
+        self, record: Record, kind: str, channel: str, key: str, params: dict[str, Any]
+    ) -> bool:
+        """Queue a message; an SMS that falls in the recipient's night waits for the morning
+        (and says so once with `notification.deferred`)."""
+        person = record["person"]
         now = self.clock.now()
-        if self._scan_not_before is not None and now < self._scan_not_before:
-            return 0
-        due: list[str] = []
-        earliest: datetime | None = None
-        for pid, sched in list(self.s.schedule.items()):
-            if not sched.get("next_at"):
-                continue
-            at = parse(sched["next_at"])
-            if at <= now:
-                due.append(pid)
-            elif earliest is None or at < earliest:
-                earliest = at
-        # set before rescheduling the due ones, which lower it as needed (see _reschedule)
-        self._scan_not_before = earliest if len(due) <= limit else None
-        due = due[:limit]
-        for pid in due:
-            person = self.s.participants.get(pid)
-            if person is None:
-                del self.s.schedule[pid]
-                continue
-            after = parse(self.s.schedule[pid]["after"])
-            for reminder in due_reminders(self._subject(person), after, now, self.policy):
-                for channel in channels_for(reminder.kind, person):
-                    key = (
-                        once_key(pid, JHT, channel)
-                        if reminder.kind == JHT
-                        else period_key(pid, reminder.kind, reminder.period, channel)
-                    )
-                    self.enqueue(
-                        person,
-                        reminder.kind,
-                        channel,
-                        key,
-                        {"period": reminder.period} if reminder.kind != JHT else {},
-                    )
-            self._reschedule(person, after=now)
-        return len(due)
+        entry = {
+            "key": key,
+            "participant_id": person["participant_id"],
+            "kind": kind,
+            "channel": channel,
+            "params": params,
+            "campaign_code": params.get("campaign_code") or person.get("campaign_code"),
+            "attempt": 1,
+            "not_before": iso(now),
+            "deferred": False,
+        }
+        tz = person["branch_timezone"]
+        deferred = channel == "sms" and self.quiet.contains(now, tz)
+        if deferred:
+            entry["not_before"] = iso(self.quiet.opens_at(now, tz))
+            entry["deferred"] = True
+        if not enqueue(record, entry):
+            return False
+        self.enqueued += 1
+        if deferred:
+            await self.publish.event(
+                NotificationDeferredV1(
+                    **self.facts(entry, person),
+                    reason="quiet_hours",
+                    deliver_after=parse(entry["not_before"]),
+                    deferred_at=now,
+                ),
+                person["participant_id"],
+            )
+        return True
 
     def _subject(self, person: dict[str, Any]) -> Subject:
         consent = bool(person.get("consent_reminders"))
@@ -339,22 +421,45 @@ class NotifierService:
             paid_periods=frozenset(person.get("paid_periods", [])),
         )
 
-    def _reschedule(self, person: dict[str, Any], after: datetime | None = None) -> None:
-        pid = person["participant_id"]
+    def _reschedule(self, record: Record, after: datetime | None = None) -> None:
+        person = record["person"]
         if after is None:
-            known = self.s.schedule.get(pid)
-            after = parse(known["after"]) if known else parse(person["registered_at"])
+            after = parse(record["after"] or person["registered_at"])
         upcoming = next_fire_at(self._subject(person), after, self.policy)
-        if upcoming and self._scan_not_before and upcoming < self._scan_not_before:
-            self._scan_not_before = upcoming
-        self.s.schedule[pid] = {
-            "after": iso(after),
-            "next_at": iso(upcoming) if upcoming else None,
-        }
+        record["after"] = iso(after)
+        record["next_at"] = iso(upcoming) if upcoming else None
 
-    def _save_person(self, person: dict[str, Any], previous_phone: str | None) -> None:
-        pid = person["participant_id"]
-        self.s.participants[pid] = person
-        if previous_phone and previous_phone != person["phone_e164"]:
-            self.s.phones.pop(previous_phone, None)
-        self.s.phones[person["phone_e164"]] = pid
+    def _save(self, partition: int, pid: str, record: Record, old: Record | None) -> None:
+        self.state.save(partition, pid, record, wake_of(old))
+
+    def _index_phone(self, partition: int, pid: str, before: str | None, now: str) -> None:
+        if before and before != now:
+            self.state.drop_phone(partition, before)
+        if before != now:
+            self.state.set_phone(partition, now, pid)
+
+
+def _person(data: ParticipantRegisteredV1, known: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "participant_id": data.participant_id,
+        "full_name": data.full_name,
+        "phone_e164": data.phone_e164,
+        "email": data.email,
+        "language": data.language.value,
+        "preferred_channel": data.preferred_channel.value,
+        "consent_reminders": data.consent_reminders,
+        "branch_code": data.branch_code,
+        "branch_timezone": data.branch_timezone.value,
+        "segment": data.segment,
+        "campaign_code": data.campaign_code,
+        "birth_date": data.birth_date.isoformat(),
+        "programmes": [p.value for p in data.programmes],
+        "monthly_contribution": data.monthly_contribution,
+        "registered_at": iso(data.registered_at),
+        "opted_out": known.get("opted_out", []),
+        "paid_periods": known.get("paid_periods", []),
+    }
+
+
+def new_round_id() -> str:
+    return uuid.uuid4().hex

@@ -17,10 +17,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8001, ge=1, le=65535)
     data_dir: Path = Path("data/notifier")
     store: str = Field(
-        default="memory://",
-        description="faust table store; memory:// rebuilds the tables from their changelogs at "
-        "start. rocksdb:// is refused: faust-streaming 0.15.3's RocksDB store cannot be written "
-        "outside stream iteration (assert in Store._set), which the dispatchers need",
+        default="rocksdb://",
+        description="faust table store: rocksdb:// only (state lives on disk, so memory does not "
+        "grow with participants; the store's per-partition databases are read directly)",
     )
     app_id: str = Field(
         default="bebas-notifier",
@@ -87,11 +86,11 @@ class Settings(BaseSettings):
 
     @field_validator("store")
     @classmethod
-    def _memory_store_only(cls, value: str) -> str:
-        if not value.startswith("memory://"):
+    def _rocksdb_only(cls, value: str) -> str:
+        if not value.startswith("rocksdb://"):
             raise ValueError(
-                "only memory:// is supported: faust-streaming 0.15.3's rocksdb store refuses "
-                "writes outside stream iteration, which the notifier's dispatchers make"
+                "only rocksdb:// is supported: the notifier reads one partition of its tables "
+                "in key order (its wake-up index), which faust's memory store cannot do"
             )
         return value
 

@@ -10,20 +10,21 @@ Errors are RFC 9457 problem+json naming the field.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas.events import NotificationDeliveredV1, NotificationFailedV1
 from services.notifier.domain.keys import NotificationKey
 from services.notifier.listing import read_sinks
-from services.notifier.metrics import Metrics
-from services.notifier.service import STOP_WORDS, NotifierService
+from services.notifier.service import STOP_WORDS
+from services.notifier.work import Receipt as ReceiptWork
+
+if TYPE_CHECKING:
+    from services.notifier.bootstrap import Notifier
 
 
 class Receipt(BaseModel):
@@ -68,45 +69,36 @@ async def _body(request: web.Request) -> Any:
         ) from exc
 
 
-def build_web(
-    service: NotifierService,
-    metrics: Metrics,
-    unready_reason: Callable[[], str | None],
-    stuck_reason: Callable[[], str | None],
-    sink_dir: Path | None,
-    refresh_gauges: Callable[[], None],
-    on_change: Callable[[], Awaitable[None]] | None = None,
-) -> web.Application:
+def build_web(notifier: Notifier, sink_dir: Path | None) -> web.Application:
+    """Any worker answers: requests that change state become work records for the owner."""
+    service, metrics, readiness = notifier.service, notifier.metrics, notifier.readiness
     routes = web.RouteTableDef()
 
     @routes.get("/healthz")
     async def healthz(request: web.Request) -> web.Response:
-        reason = stuck_reason()
+        reason = readiness.stuck()
         if reason is None:
             return web.json_response({"status": "ok"})
         return web.json_response({"status": "stuck", "reason": reason}, status=503)
 
-    def ready() -> bool:
-        return unready_reason() is None
-
     @routes.get("/readyz")
     async def readyz(request: web.Request) -> web.Response:
-        reason = unready_reason()
+        reason = readiness.reason()
+        body = {"worker": notifier.worker_id, **readiness.describe()}
         if reason is None:
-            return web.json_response({"status": "ready"})
-        return web.json_response({"status": "not ready", "reason": reason}, status=503)
+            return web.json_response({"status": "ready", **body})
+        return web.json_response({"status": "not ready", "reason": reason, **body}, status=503)
 
     @routes.get("/metrics")
     async def prometheus(request: web.Request) -> web.Response:
-        refresh_gauges()
+        metrics.in_hand.set(notifier.dispatcher.in_hand())
+        readiness.reason()
         return web.Response(
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
     @routes.post("/receipts")
     async def receipts(request: web.Request) -> web.Response:
-        if not ready():
-            return problem(503, "Not ready", "tables are still recovering; retry shortly")
         try:
             receipt = Receipt.model_validate(await _body(request))
             NotificationKey.parse(receipt.reference)
@@ -114,33 +106,21 @@ def build_web(
             return _invalid(exc)
         except ValueError as exc:
             return problem(422, "Invalid request body", f"reference: {exc}")
-        facts = service.facts_for_key(receipt.reference)
         at = receipt.at or datetime.now(UTC)
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        if receipt.status == "delivered":
-            await service.emit(
-                NotificationDeliveredV1(
-                    **facts.model_dump(), provider_message_id=receipt.message_id, delivered_at=at
-                ),
-                facts.participant_id,
+        await service.request_receipt(
+            ReceiptWork(
+                reference=receipt.reference,
+                message_id=receipt.message_id,
+                status=receipt.status,
+                at=at.isoformat(),
             )
-        else:
-            await service.emit(
-                NotificationFailedV1(
-                    **facts.model_dump(),
-                    reason=f"provider receipt: {receipt.status}",
-                    permanent=True,
-                    failed_at=at,
-                ),
-                facts.participant_id,
-            )
+        )
         return web.json_response({"accepted": True}, status=202)
 
     @routes.post("/inbound-sms")
     async def inbound(request: web.Request) -> web.Response:
-        if not ready():
-            return problem(503, "Not ready", "tables are still recovering; retry shortly")
         try:
             sms = InboundSms.model_validate(await _body(request))
         except ValidationError as exc:
@@ -148,31 +128,34 @@ def build_web(
         word = sms.text.strip().upper().split()[0] if sms.text.strip() else ""
         if word not in STOP_WORDS:
             return web.json_response({"action": "none"})
-        pid = service.participant_for_phone(sms.sender)
-        if pid is None:
-            return problem(404, "Unknown sender", f"from: no participant has {sms.sender}")
-        service.opt_out(pid, ["sms"])
-        if on_change:
-            await on_change()
-        return web.json_response({"action": "opted_out", "participant_id": pid, "channel": "sms"})
+        await service.request_stop(sms.sender, word)
+        return web.json_response({"action": "opt_out_requested", "channel": "sms"}, status=202)
 
     @routes.get("/participants/{pid}/notifications")
     async def notifications(request: web.Request) -> web.Response:
         pid = request.match_info["pid"]
-        prefix = f"{pid}|"
-        sent = {k: v for k, v in service.s.sent.items() if k.startswith(prefix)}
-        queued = {k: v for k, v in service.s.outbox.items() if k.startswith(prefix)}
-        person = service.s.participants.get(pid)
-        if person is None and not sent:
+        partition = service.partitioning.of(pid)
+        if partition not in notifier.ownership.owned:
+            return problem(
+                404,
+                "Not on this worker",
+                f"id: participant {pid!r} is in partition {partition}, which this worker "
+                "does not own; ask the worker whose /readyz lists it",
+                partition=partition,
+            )
+        record = service.state.get(partition, pid)
+        if record is None:
             return problem(404, "Unknown participant", f"id: no participant {pid!r} here")
+        person = record["person"]
         return web.json_response(
             {
                 "participant_id": pid,
-                "opted_out": (person or {}).get("opted_out", []),
-                "paid_periods": (person or {}).get("paid_periods", []),
-                "schedule": service.s.schedule.get(pid),
-                "sent": sent,
-                "queued": queued,
+                "partition": partition,
+                "opted_out": person.get("opted_out", []),
+                "paid_periods": person.get("paid_periods", []),
+                "schedule": {"after": record["after"], "next_at": record["next_at"]},
+                "sent": record["sent"],
+                "queued": record["queue"],
             }
         )
 

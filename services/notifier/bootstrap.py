@@ -1,0 +1,275 @@
+"""Composition root: builds the faust app, its topics and tables, the service layer, the
+dispatcher, the agents and the web server, from adapters given as parameters.
+
+`create_app(settings, kafka, partitions=..., channels=..., clock=...)`: tests and the bench
+pass their own channels and clock; `python -m services.notifier worker` passes the real ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from schemas.deadletter import DeadLetter
+from schemas.envelope import encode_event, new_event
+from schemas.events import (
+    EventData,
+    NotificationDeliveredV1,
+    NotificationFailedV1,
+    NotificationSentV1,
+    type_of,
+)
+from schemas.topics import (
+    NOTIFICATIONS,
+    NOTIFIER_DEADLETTER,
+    NOTIFIER_WORK,
+    PARTICIPANTS,
+)
+from services.common.clock import Clock, clock_from
+from services.common.faust_app import GroupTimeouts, make_faust_app
+from services.common.kafka_settings import KafkaSettings
+from services.notifier.adapters.sms_http import JsonSmsGateway
+from services.notifier.adapters.smtp import SmtpChannel
+from services.notifier.adapters.twilio import TwilioSms
+from services.notifier.agents import install_agents
+from services.notifier.dispatcher import Dispatcher, Limits
+from services.notifier.domain.quiet_hours import QuietHours
+from services.notifier.domain.schedule import ReminderPolicy
+from services.notifier.metrics import Metrics
+from services.notifier.ownership import Ownership
+from services.notifier.ports import ChannelPort
+from services.notifier.readiness import Readiness
+from services.notifier.render import Content, Renderer
+from services.notifier.service import NotifierService, Partitioning
+from services.notifier.settings import Settings
+from services.notifier.store import INDEX_OPTIONS, PEOPLE_OPTIONS, TableState, partition_for
+from services.notifier.work import Barrier, WorkRecord, encode_work
+
+SOURCE = "urn:bebas-cemas:service:notifier"
+
+
+def default_channels(settings: Settings) -> list[ChannelPort]:
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    email = SmtpChannel(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username,
+        password=password,
+        starttls=settings.smtp_starttls,
+        use_tls=settings.smtp_use_tls,
+        timeout=settings.smtp_timeout_seconds,
+        rate_per_second=settings.smtp_rate_per_second,
+    )
+    sms: ChannelPort
+    if settings.sms_provider == "twilio":
+        if not settings.twilio_account_sid:
+            raise ValueError("NOTIFIER_SMS_PROVIDER=twilio needs NOTIFIER_TWILIO_ACCOUNT_SID")
+        sms = TwilioSms(
+            settings.sms_gateway_url,
+            settings.twilio_account_sid,
+            settings.sms_api_key.get_secret_value(),
+            timeout=settings.sms_timeout_seconds,
+            rate_per_second=settings.sms_rate_per_second,
+        )
+    else:
+        sms = JsonSmsGateway(
+            settings.sms_gateway_url,
+            settings.sms_api_key.get_secret_value(),
+            timeout=settings.sms_timeout_seconds,
+            rate_per_second=settings.sms_rate_per_second,
+        )
+    return [sms, email]
+
+
+@dataclass
+class Notifier:
+    """Handles to what create_app built (tests, the bench and the CLI use them)."""
+
+    app: faust.App
+    service: NotifierService
+    dispatcher: Dispatcher
+    ownership: Ownership
+    readiness: Readiness
+    metrics: Metrics
+    worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+class KafkaPublisher:
+    """`service.Publisher` on the app's producer; every record goes to an explicit partition."""
+
+    def __init__(self, app: faust.App, settings: Settings, partitioning: Partitioning) -> None:
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.notifications = app.topic(settings.topic(NOTIFICATIONS.name), **raw)
+        self.work_topic = app.topic(settings.topic(NOTIFIER_WORK.name), **raw)
+        self.deadletters = app.topic(settings.topic(NOTIFIER_DEADLETTER.name), **raw)
+        self.partitioning = partitioning
+
+    async def event(self, data: EventData, participant_id: str) -> Awaitable[Any]:
+        event = new_event(
+            data, source=SOURCE, subject=participant_id, event_id=outcome_event_id(data)
+        )
+        return await self.notifications.send(key=participant_id.encode(), value=encode_event(event))
+
+    async def work(self, record: WorkRecord, partition: int) -> Awaitable[Any]:
+        return await self.work_topic.send(value=encode_work(record), partition=partition)
+
+    async def dead_letter(self, letter: DeadLetter) -> Awaitable[Any]:
+        return await self.deadletters.send(
+            key=letter.source_topic.encode(), value=letter.model_dump_json().encode()
+        )
+
+
+def create_app(
+    settings: Settings,
+    kafka: KafkaSettings,
+    *,
+    partitions: int = PARTICIPANTS.partitions,
+    channels: list[ChannelPort] | None = None,
+    clock: Clock | None = None,
+    timeouts: GroupTimeouts | None = None,
+) -> Notifier:
+    """`partitions`: of `bebas.participants` (and so of the work topic and every table)."""
+    clock = clock or clock_from(settings.clock_offset_file)
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    app = make_faust_app(
+        settings.app_id,
+        kafka,
+        store=settings.store,
+        data_dir=str(settings.data_dir / "faust"),
+        web_port=None,
+        timeouts=timeouts,
+        # a cold rebuild from the changelog on takeover instead of every worker writing every
+        # partition: standbys would double the disk writes of a scaled-out notifier
+        table_standby_replicas=0,
+        topic_partitions=partitions,
+    )
+
+    def table(name: str, options: dict[str, int]) -> Any:
+        return app.Table(
+            name,
+            default=None,
+            partitions=partitions,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            options=dict(options),
+        )
+
+    state = TableState(
+        table("people", PEOPLE_OPTIONS),
+        table("phones", INDEX_OPTIONS),
+        table("wakeups", INDEX_OPTIONS),
+    )
+    partitioning = Partitioning(partitions, partition_for)
+    publisher = KafkaPublisher(app, settings, partitioning)
+    metrics = Metrics()
+    quiet = QuietHours(settings.quiet_start, settings.quiet_end)
+    ownership = Ownership()
+    service = NotifierService(
+        state,
+        clock,
+        ReminderPolicy(
+            due_day=settings.due_day,
+            local_time=settings.reminder_local_time,
+            jht_age=settings.jht_claim_age,
+        ),
+        quiet,
+        publisher,
+        partitioning,
+    )
+    renderer = Renderer(
+        Content(
+            sms_sender=settings.sms_sender_id,
+            email_from=settings.smtp_from,
+            pay_url=settings.payment_howto_url,
+            contact=settings.contact_number,
+            due_day=settings.due_day,
+            jht_age=settings.jht_claim_age,
+            unsubscribe_url=settings.unsubscribe_url,
+            unsubscribe_mailto=settings.unsubscribe_mailto,
+        )
+    )
+
+    async def dead_letter(letter: DeadLetter) -> Awaitable[Any]:
+        metrics.dead_letters.labels(letter.source_topic).inc()
+        return await publisher.dead_letter(letter)
+
+    def on_result(channel: str, outcome: str) -> None:
+        metrics.messages.labels(channel, outcome).inc()
+
+    dispatcher = Dispatcher(
+        service,
+        state,
+        channels if channels is not None else default_channels(settings),
+        renderer,
+        quiet=quiet,
+        clock=clock,
+        limits=Limits(
+            batch=settings.scan_batch,
+            max_attempts=settings.max_attempts,
+            backoff_base=settings.backoff_base_seconds,
+            backoff_cap=settings.backoff_max_seconds,
+        ),
+        concurrency={"sms": settings.sms_concurrency, "email": settings.smtp_concurrency},
+        dead_letter=dead_letter,
+        retry_source=publisher.work_topic.get_topic_name(),
+        on_result=on_result,
+    )
+    readiness = Readiness(app, ownership, metrics, settings.stuck_after_seconds)
+    service.listener = _Listener(dispatcher, ownership)
+    notifier = Notifier(app, service, dispatcher, ownership, readiness, metrics)
+    install_agents(notifier, settings, publisher, dead_letter)
+    _install_rebalance_hooks(notifier, publisher)
+    return notifier
+
+
+class _Listener:
+    """Routes what the stream applied to this worker's dispatcher and ownership."""
+
+    def __init__(self, dispatcher: Dispatcher, ownership: Ownership) -> None:
+        self.dispatcher = dispatcher
+        self.ownership = ownership
+
+    def applied(self, round_id: str) -> None:
+        self.dispatcher.applied(round_id)
+
+    def barrier(self, partition: int, token: str) -> None:
+        self.ownership.barrier(partition, token)
+
+
+def _install_rebalance_hooks(notifier: Notifier, publisher: KafkaPublisher) -> None:
+    app, work_name = notifier.app, publisher.work_topic.get_topic_name()
+
+    async def revoked(*args: Any, **kwargs: Any) -> None:  # (app, revoked set)
+        # finish (or abandon unsent) rounds before faust lets the partitions go, so the next
+        # owner never works on a partition while we still send from it
+        notifier.ownership.revoked()
+        await notifier.dispatcher.stop_rounds()
+
+    async def assigned(*args: Any, **kwargs: Any) -> None:  # (app, assigned set)
+        mine = {tp.partition for tp in args[1] if tp.topic == work_name}
+        tokens = notifier.ownership.assigned(mine)
+        notifier.dispatcher.resume()
+        for partition, token in tokens.items():
+            await publisher.work(Barrier(token=token), partition)
+
+    app.on_partitions_revoked.connect(revoked)
+    app.on_partitions_assigned.connect(assigned)
+
+
+OUTCOME_EVENTS = (NotificationSentV1, NotificationFailedV1, NotificationDeliveredV1)
+OUTCOME_NAMESPACE = uuid.UUID("5b1f0c3e-8d6a-4f53-9a57-2f1f4d1c6e01")
+
+
+def outcome_event_id(data: EventData) -> uuid.UUID | None:
+    """A message's outcome happens once per notification key, so its event id is derived from
+    the key: re-emitting it after a crash gives the same id, which consumers drop as a
+    duplicate (reporting dedupes by event id). Other events get a random id."""
+    if isinstance(data, OUTCOME_EVENTS):
+        return uuid.uuid5(OUTCOME_NAMESPACE, f"{type_of(data)[0]}|{data.notification_key}")
+    return None

@@ -1,0 +1,96 @@
+"""Records on the notifier's own topic (`bebas.notifier.work`), co-partitioned with
+`bebas.participants`: every change that does not start as an input event — a dispatch round's
+outcomes, reminders falling due, a broadcast's fan-out, an inbound STOP, a delivery receipt,
+a new owner's barrier — travels as one of these to the partition of the participants it
+concerns, so that only the worker owning that partition changes their state, inside stream
+iteration.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.events import CampaignBroadcastRequestedV1
+
+
+class _Work(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Outcome(_Work):
+    """What one dispatch attempt of one message came to."""
+
+    participant_id: str
+    key: str
+    result: Literal["sent", "failed", "dead", "suppressed", "retry", "deferred"]
+    state: dict[str, Any] = Field(default_factory=dict)
+    #: for retry / deferred: the entry as it must wait in the queue (new attempt, not_before)
+    entry: dict[str, Any] | None = None
+
+
+class Outcomes(_Work):
+    type: Literal["outcomes"] = "outcomes"
+    round: str
+    items: list[Outcome]
+
+
+class Wake(_Work):
+    """These participants' reminders fell due: look at their schedule and queue what is due."""
+
+    type: Literal["wake"] = "wake"
+    round: str
+    participant_ids: list[str]
+
+
+class Broadcast(_Work):
+    """One partition's share of a broadcast, from the participant id after `after` on."""
+
+    type: Literal["broadcast"] = "broadcast"
+    request: CampaignBroadcastRequestedV1
+    after: str = ""
+
+
+class Stop(_Work):
+    """An SMS reply asking to stop, from a number: the partition holding it acts on it."""
+
+    type: Literal["stop"] = "stop"
+    phone: str
+    word: str
+
+
+class Receipt(_Work):
+    type: Literal["receipt"] = "receipt"
+    reference: str
+    message_id: str | None = None
+    status: Literal["delivered", "failed", "undelivered"]
+    at: str
+
+
+class Barrier(_Work):
+    """Written by a worker when it is given a partition; once its own barrier comes back, every
+    record written before it (say, the old owner's last outcomes) has been applied."""
+
+    type: Literal["barrier"] = "barrier"
+    token: str
+
+
+WorkRecord = Annotated[
+    Outcomes | Wake | Broadcast | Stop | Receipt | Barrier, Field(discriminator="type")
+]
+_ADAPTER: TypeAdapter[WorkRecord] = TypeAdapter(WorkRecord)
+
+
+def decode_work(value: bytes) -> WorkRecord:
+    """The record, or ValueError (pydantic's ValidationError is one) for the dead letter."""
+    return _ADAPTER.validate_json(value)
+
+
+def encode_work(record: WorkRecord) -> bytes:
+    return record.model_dump_json().encode()
+
+
+def work_bytes(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
