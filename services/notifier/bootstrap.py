@@ -146,6 +146,9 @@ def create_app(
         # partition: standbys would double the disk writes of a scaled-out notifier
         table_standby_replicas=0,
         topic_partitions=partitions,
+        # every table holds bytes the store adapter encodes itself (JSON records, raw keys)
+        key_serializer="raw",
+        value_serializer="raw",
     )
 
     def table(name: str, options: dict[str, int]) -> Any:
@@ -155,8 +158,6 @@ def create_app(
             partitions=partitions,
             key_type=bytes,
             value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
             options=dict(options),
         )
 
@@ -221,14 +222,14 @@ def create_app(
         on_result=on_result,
     )
     readiness = Readiness(app, ownership, metrics, settings.stuck_after_seconds)
-    service.listener = _Listener(dispatcher, ownership)
+    service.listener = StreamListener(dispatcher, ownership)
     notifier = Notifier(app, service, dispatcher, ownership, readiness, metrics)
     install_agents(notifier, settings, publisher, dead_letter)
     _install_rebalance_hooks(notifier, publisher)
     return notifier
 
 
-class _Listener:
+class StreamListener:
     """Routes what the stream applied to this worker's dispatcher and ownership."""
 
     def __init__(self, dispatcher: Dispatcher, ownership: Ownership) -> None:

@@ -39,7 +39,7 @@ from services.notifier.domain.backoff import backoff_seconds
 from services.notifier.domain.keys import NotificationKey
 from services.notifier.domain.model import REMINDER_KINDS, Message
 from services.notifier.domain.quiet_hours import QuietHours
-from services.notifier.domain.record import due_entries, iso
+from services.notifier.domain.record import due_entries, iso, wake_of
 from services.notifier.ports import ChannelPort, PermanentError, StatePort, TransientError
 from services.notifier.render import Renderer
 from services.notifier.service import NotifierService, new_round_id
@@ -62,7 +62,8 @@ class Limits:
 
 @dataclass
 class _Round:
-    partition: int
+    """What one outcome record (one round's share of one partition) holds in hand."""
+
     keys: set[str] = field(default_factory=set)
     participants: set[str] = field(default_factory=set)
 
@@ -71,6 +72,7 @@ class _Round:
 class _Planned:
     """One message of a round, and what became of it."""
 
+    partition: int
     entry: dict[str, Any]
     person: dict[str, Any]
     message: Message | None = None
@@ -101,7 +103,8 @@ class Dispatcher:
         self.quiet = quiet
         self.clock = clock
         self.limits = limits
-        self.gates = {name: asyncio.Semaphore(concurrency.get(name, 1)) for name in self.channels}
+        self._concurrency = {name: max(1, concurrency.get(name, 1)) for name in self.channels}
+        self.gates = {name: asyncio.Semaphore(n) for name, n in self._concurrency.items()}
         self.dead_letter = dead_letter
         self.retry_source = retry_source
         self.on_result = on_result
@@ -115,11 +118,16 @@ class Dispatcher:
     # --- what the stream tells us -----------------------------------------------------------
 
     def applied(self, round_id: str) -> None:
-        """The stream applied this round's record: its keys may be looked at again."""
+        """The stream applied this record of ours: its keys may be looked at again."""
         done = self._rounds.pop(round_id, None)
         if done is not None:
             self._keys_in_hand.difference_update(done.keys)
             self._waking.difference_update(done.participants)
+
+    def round_size(self, channel: str) -> int:
+        if self.channels[channel].drops_repeats:
+            return self.limits.batch
+        return self._concurrency[channel]
 
     def in_hand(self) -> int:
         return len(self._keys_in_hand) + len(self._waking)
@@ -127,77 +135,78 @@ class Dispatcher:
     # --- one scan over the partitions this worker may dispatch ------------------------------
 
     async def scan(self, partitions: set[int]) -> int:
-        """Start rounds for what is due now; returns how many messages and wake-ups it started."""
+        """Start a round per channel for what is due now in these partitions (when the channel
+        has a round free), and wake-ups for reminders; returns how many it started."""
         if self._stopping:
             return 0
-        started = 0
-        for partition in sorted(partitions):
-            started += await self._scan_partition(partition)
-        return started
-
-    async def _scan_partition(self, partition: int) -> int:
         now = self.clock.now()
-        batches: dict[str, list[_Planned]] = {name: [] for name in self.channels}
+        moment = iso(now)
         free = {
-            name: self.limits.batch if self._running[name] < self.limits.rounds_per_channel else 0
+            name: self.round_size(name)
+            if self._running[name] < self.limits.rounds_per_channel
+            else 0
             for name in self.channels
         }
-        waking: list[str] = []
-        horizon = self.limits.batch + self.in_hand()
-        for pid in self.state.due(partition, iso(now), horizon):
-            record = self.state.get(partition, pid)
-            if record is None:
-                continue
-            if (
-                record.get("next_at")
-                and record["next_at"] <= iso(now)
-                and pid not in self._waking
-                and len(waking) < self.limits.batch
-            ):
-                waking.append(pid)
-            for entry in due_entries(record, now):
-                name = entry["channel"]
-                if entry["key"] in self._keys_in_hand or len(batches.get(name, ())) >= free.get(
-                    name, 0
-                ):
-                    continue
-                batches[name].append(_Planned(entry, record["person"]))
+        batches: dict[str, list[_Planned]] = {name: [] for name in self.channels}
         started = 0
-        if waking:
-            started += await self._wake(partition, waking)
+        for partition in sorted(partitions):
+            waking: list[str] = []
+            stale: list[tuple[str, str]] = []
+            horizon = self.limits.batch + self.in_hand()
+            for instant, pid in self.state.due(partition, moment, horizon):
+                record = self.state.get(partition, pid)
+                if wake_of(record) != instant:
+                    stale.append((instant, pid))  # left by a crash: the stream removes it
+                    continue
+                assert record is not None
+                if (
+                    record.get("next_at")
+                    and record["next_at"] <= moment
+                    and pid not in self._waking
+                ):
+                    waking.append(pid)
+                for entry in due_entries(record, now):
+                    name = entry["channel"]
+                    batch = batches.get(name)
+                    if (
+                        batch is None
+                        or entry["key"] in self._keys_in_hand
+                        or len(batch) >= free[name]
+                    ):
+                        continue
+                    batch.append(_Planned(partition, entry, record["person"]))
+            if waking or stale:
+                started += await self._wake(partition, waking[: self.limits.batch], stale)
         for name, planned in batches.items():
             if planned:
-                self._start_round(partition, name, planned)
+                self._start_round(name, planned)
                 started += len(planned)
         return started
 
-    async def _wake(self, partition: int, pids: list[str]) -> int:
+    async def _wake(self, partition: int, pids: list[str], stale: list[tuple[str, str]]) -> int:
         round_id = new_round_id()
-        self._rounds[round_id] = _Round(partition, participants=set(pids))
+        self._rounds[round_id] = _Round(participants=set(pids))
         self._waking.update(pids)
         try:
-            wake = Wake(round=round_id, participant_ids=pids)
+            wake = Wake(round=round_id, participant_ids=pids, stale=stale)
             await (await self.service.publish.work(wake, partition))
         except Exception:
             self.applied(round_id)  # not on the broker: look at them again next scan
             raise
         return len(pids)
 
-    def _start_round(self, partition: int, channel: str, planned: list[_Planned]) -> None:
+    def _start_round(self, channel: str, planned: list[_Planned]) -> None:
         round_id = new_round_id()
-        keys = {p.entry["key"] for p in planned}
-        self._rounds[round_id] = _Round(partition, keys=keys)
-        self._keys_in_hand.update(keys)
+        for item in planned:
+            share = self._rounds.setdefault(f"{round_id}:{item.partition}", _Round())
+            share.keys.add(item.entry["key"])
+            self._keys_in_hand.add(item.entry["key"])
         self._running[channel] += 1
-        task = asyncio.get_running_loop().create_task(
-            self._run_round(round_id, partition, channel, planned)
-        )
+        task = asyncio.get_running_loop().create_task(self._run_round(round_id, channel, planned))
         self._tasks[round_id] = task
 
-    async def _run_round(
-        self, round_id: str, partition: int, channel: str, planned: list[_Planned]
-    ) -> None:
-        published = False
+    async def _run_round(self, round_id: str, channel: str, planned: list[_Planned]) -> None:
+        published: set[str] = set()
         try:
             now = self.clock.now()
             for item in planned:
@@ -205,8 +214,7 @@ class Dispatcher:
             sending = [item for item in planned if item.message is not None]
             await asyncio.gather(*(self._deliver(item, channel) for item in sending))
             done = [item for item in planned if item.outcome is not None]
-            await self._publish(round_id, partition, done)
-            published = bool(done)
+            published = await self._publish(round_id, done)
             for item in done:
                 assert item.outcome is not None
                 self.on_result(channel, item.outcome.result)
@@ -215,8 +223,8 @@ class Dispatcher:
         finally:
             self._running[channel] -= 1
             self._tasks.pop(round_id, None)
-            if not published:
-                self.applied(round_id)
+            for share in {f"{round_id}:{item.partition}" for item in planned} - published:
+                self.applied(share)  # no record for it: its keys may be looked at again
 
     def _check(self, item: _Planned, channel: str, now: datetime) -> None:
         """Settle what must not be sent (suppressed, deferred, unrenderable); render the rest."""
@@ -349,22 +357,31 @@ class Dispatcher:
             entry=waiting,
         )
 
-    async def _publish(self, round_id: str, partition: int, done: list[_Planned]) -> None:
-        """The round's events, then its outcomes: a crash in between sends the messages again
-        under the same keys and re-emits the events under the same ids (reporting drops them);
-        the other order could lose an event for good."""
+    async def _publish(self, round_id: str, done: list[_Planned]) -> set[str]:
+        """The round's events, then one outcome record per partition; returns the shares
+        published. A crash in between sends the messages again under the same keys and
+        re-emits the events under the same ids (reporting drops them); the other order could
+        lose an event for good."""
         publish = self.service.publish
         acks = []
+        by_partition: dict[int, list[Outcome]] = {}
         for item in done:
             for data in item.events:
                 acks.append(await publish.event(data, item.entry["participant_id"]))
-            if item.outcome is not None and item.outcome.result == "dead":
-                acks.append(await self.dead_letter(self._dead_letter(item)))
+            if item.outcome is not None:
+                by_partition.setdefault(item.partition, []).append(item.outcome)
+                if item.outcome.result == "dead":
+                    acks.append(await self.dead_letter(self._dead_letter(item)))
         for ack in acks:
             await ack
-        if done:
-            items = [item.outcome for item in done if item.outcome is not None]
-            await (await publish.work(Outcomes(round=round_id, items=items), partition))
+        shares = {p: f"{round_id}:{p}" for p in by_partition}
+        acks = [
+            await publish.work(Outcomes(round=shares[p], items=items), p)
+            for p, items in by_partition.items()
+        ]
+        for ack in acks:
+            await ack
+        return set(shares.values())
 
     def _dead_letter(self, item: _Planned) -> DeadLetter:
         return DeadLetter.of(

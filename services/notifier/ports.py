@@ -37,6 +37,10 @@ class PermanentError(ChannelError):
 class ChannelPort(Protocol):
     name: str  # "sms", "email"
     provider: str
+    #: True when the provider drops a message whose key it has seen (a client reference):
+    #: then a crash may re-offer a whole dispatch round safely; otherwise rounds stay as
+    #: small as the channel's concurrency, so at most that many can be offered twice
+    drops_repeats: bool
 
     async def send(self, message: Message) -> SendReceipt:
         """Hand the message to the provider, or raise TransientError / PermanentError."""
@@ -76,6 +80,11 @@ class StatePort(Protocol):
         """Up to `limit` participant ids of the partition greater than `after`, in order."""
         ...
 
-    def due(self, partition: int, until: str, limit: int) -> Iterator[str]:
-        """Participant ids whose wake instant is at or before `until` (ISO), earliest first."""
+    def drop_wake(self, partition: int, instant: str, participant_id: str) -> None:
+        """Remove a wake-up index entry the record no longer has (left by a crash)."""
+        ...
+
+    def due(self, partition: int, until: str, limit: int) -> Iterator[tuple[str, str]]:
+        """(instant, participant id) of wake-up entries at or before `until` (ISO), earliest
+        first."""
         ...

@@ -257,6 +257,9 @@ class NotifierService:
 
     async def on_wake(self, wake: Wake, partition: int) -> None:
         now = self.clock.now()
+        for instant, pid in wake.stale:
+            if wake_of(self.state.get(partition, pid)) != instant:
+                self.state.drop_wake(partition, instant, pid)
         for pid in wake.participant_ids:
             old = self.state.get(partition, pid)
             if old is None or not old.get("next_at") or parse(old["next_at"]) > now:
@@ -435,8 +438,9 @@ class NotifierService:
     def _index_phone(self, partition: int, pid: str, before: str | None, now: str) -> None:
         if before and before != now:
             self.state.drop_phone(partition, before)
-        if before != now:
-            self.state.set_phone(partition, now, pid)
+        # even when unchanged: after a crash the record's write may be on the broker and the
+        # index entry's not (two changelogs); processing the input again restores it
+        self.state.set_phone(partition, now, pid)
 
 
 def _person(data: ParticipantRegisteredV1, known: dict[str, Any]) -> dict[str, Any]:

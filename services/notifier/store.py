@@ -83,7 +83,7 @@ class TableState:
                 break
         return found
 
-    def due(self, partition: int, until: str, limit: int) -> Iterator[str]:
+    def due(self, partition: int, until: str, limit: int) -> Iterator[tuple[str, str]]:
         db = partition_db(self.wakeups, partition)
         if db is None:
             return
@@ -95,7 +95,8 @@ class TableState:
             if key == FAUST_OFFSET_KEY:
                 continue
             count += 1
-            yield key.decode().rpartition(SEP)[2]
+            instant, _, pid = key.decode().rpartition(SEP)
+            yield instant, pid
 
     # --- writes (the owner's stream iteration only) -----------------------------------------
 
@@ -109,12 +110,16 @@ class TableState:
         self._open(partition)
         self.people[participant_id.encode()] = json.dumps(record, separators=(",", ":")).encode()
         wake = wake_of(record)
-        if wake == previous_wake:
-            return
-        if previous_wake is not None:
+        if previous_wake is not None and previous_wake != wake:
             del self.wakeups[wake_key(previous_wake, participant_id)]
         if wake is not None:
+            # written even when unchanged: the record and its index entry go to two changelogs,
+            # and a crash can leave the record's write acknowledged but not the entry's; the
+            # input is then processed again and must restore the entry
             self.wakeups[wake_key(wake, participant_id)] = b"1"
+
+    def drop_wake(self, partition: int, instant: str, participant_id: str) -> None:
+        del self.wakeups[wake_key(instant, participant_id)]
 
     def set_phone(self, partition: int, phone: str, participant_id: str) -> None:
         self._open(partition)

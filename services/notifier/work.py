@@ -43,6 +43,8 @@ class Wake(_Work):
     type: Literal["wake"] = "wake"
     round: str
     participant_ids: list[str]
+    #: wake-up index entries (instant, participant id) their records no longer have
+    stale: list[tuple[str, str]] = Field(default_factory=list)
 
 
 class Broadcast(_Work):

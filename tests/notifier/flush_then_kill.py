@@ -14,9 +14,9 @@ import signal
 import sys
 
 import faust
+from services.notifier.app import create_app
 
 from services.common.kafka_settings import KafkaSettings
-from services.notifier.app import create_app
 from services.notifier.settings import Settings
 
 

@@ -60,6 +60,8 @@ class Stack:
     def __post_init__(self) -> None:
         self.sink_dir = self.root / "sinks"
         self.gateway_port, self.smtp_port, self.port = free_port(), free_port(), free_port()
+        #: HTTP port of every notifier worker started, by name ("notifier" is the first)
+        self.ports: dict[str, int] = {"notifier": self.port}
         self.offset_file = self.root / "clock-offset"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = self.root / "logs"
@@ -122,14 +124,14 @@ class Stack:
         )
         wait_for(lambda: _port_open(self.smtp_port), timeout=20)
 
-    def notifier_env(self) -> dict[str, str]:
+    def notifier_env(self, name: str = "notifier") -> dict[str, str]:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "NOTIFIER_APP_ID": self.app_id,
             "NOTIFIER_TOPIC_NAMESPACE": self.ns,
-            "NOTIFIER_STORE": "memory://",
-            "NOTIFIER_DATA_DIR": str(self.root / "notifier"),
-            "NOTIFIER_PORT": str(self.port),
+            "NOTIFIER_STORE": "rocksdb://",
+            "NOTIFIER_DATA_DIR": str(self.root / name),  # each worker keeps its own rocksdb
+            "NOTIFIER_PORT": str(self.ports[name]),
             "NOTIFIER_CLOCK_OFFSET_FILE": str(self.offset_file),
             "NOTIFIER_SMTP_HOST": "127.0.0.1",
             "NOTIFIER_SMTP_PORT": str(self.smtp_port),
@@ -146,20 +148,27 @@ class Stack:
             **self.extra_env,
         }
 
-    def start_notifier(self, timeout: float = 60.0) -> None:
-        self._spawn("notifier", ["-m", "services.notifier", "worker"], self.notifier_env())
-        self.wait_ready(timeout)
+    def start_notifier(self, timeout: float = 60.0, name: str = "notifier") -> None:
+        """Start a notifier worker (another one under a new `name`) and wait until ready."""
+        self.ports.setdefault(name, free_port())
+        self._spawn(name, ["-m", "services.notifier", "worker"], self.notifier_env(name))
+        self.wait_ready(timeout, name)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        url = f"{self.url}/readyz"
+    def wait_ready(self, timeout: float = 60.0, name: str = "notifier") -> None:
+        url = f"http://127.0.0.1:{self.ports[name]}/readyz"
 
         def ready() -> bool:
-            proc = self.procs["notifier"]
+            proc = self.procs[name]
             if proc.poll() is not None:
-                raise AssertionError(f"notifier exited {proc.returncode}; see {self.logs}")
+                raise AssertionError(f"{name} exited {proc.returncode}; see {self.logs}")
             return _get_ok(url)
 
         wait_for(ready, timeout=timeout, every=0.2)
+
+    def readyz(self, name: str = "notifier") -> dict[str, Any]:
+        response = httpx.get(f"http://127.0.0.1:{self.ports[name]}/readyz", timeout=2)
+        body: dict[str, Any] = response.json()
+        return body
 
     def stop(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
         proc = self.procs.pop(name, None)
@@ -231,6 +240,17 @@ class Stack:
         finally:
             consumer.close()
 
+    def retries(self) -> list[dict[str, Any]]:
+        """Every retry the notifier scheduled: {key, attempt (the next one), reason}, in the
+        order its dispatch rounds wrote them to its work topic."""
+        return [
+            {**item["state"], "key": item["key"], "attempt": item["entry"]["attempt"]}
+            for record in self.read("bebas.notifier.work")
+            if record.get("type") == "outcomes"
+            for item in record["items"]
+            if item["result"] == "retry"
+        ]
+
     def notifications(self, participant_id: str | None = None) -> list[dict[str, Any]]:
         events = self.read("bebas.notifications")
         if participant_id:
@@ -264,8 +284,17 @@ class Stack:
         httpx.post(f"http://127.0.0.1:{self.gateway_port}/control", json=knob).raise_for_status()
 
     def state(self, participant_id: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/participants/{participant_id}/notifications")
-        return response.json() if response.status_code == 200 else {}
+        """The participant's state from whichever running worker owns it ({} if none)."""
+        for name, port in self.ports.items():
+            proc = self.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            url = f"http://127.0.0.1:{port}/participants/{participant_id}/notifications"
+            response = httpx.get(url)
+            if response.status_code == 200:
+                body: dict[str, Any] = response.json()
+                return body
+        return {}
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

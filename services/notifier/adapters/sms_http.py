@@ -47,6 +47,8 @@ def classify(response: httpx.Response) -> None:
 class JsonSmsGateway:
     name = "sms"
     provider = "sms-json"
+    #: the gateway answers a repeated `reference` with the first message id and sends nothing
+    drops_repeats = True
 
     def __init__(
         self,

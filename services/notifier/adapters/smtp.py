@@ -36,6 +36,8 @@ def to_mime(message: EmailMessage) -> MimeMessage:
 class SmtpChannel:
     name = "email"
     provider = "smtp"
+    #: an SMTP relay may deliver a repeated Message-ID again
+    drops_repeats = False
 
     def __init__(
         self,

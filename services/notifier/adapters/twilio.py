@@ -19,6 +19,8 @@ from services.notifier.ports import PermanentError, SendReceipt, TransientError
 class TwilioSms:
     name = "sms"
     provider = "twilio"
+    #: no client reference: a repeat is a second SMS
+    drops_repeats = False
 
     def __init__(
         self,
