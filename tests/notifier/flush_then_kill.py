@@ -1,10 +1,13 @@
-"""A notifier worker that writes table entries outside stream iteration (as the dispatchers
-and the agents' handlers do), awaits `app.producer.flush()` -- the call faust's consumer makes
-right before it commits input offsets -- and SIGKILLs itself the moment flush returns.
+"""A faust worker built like the platform's (`make_faust_app`, so with its durable flush) that
+writes table entries, awaits `app.producer.flush()` -- the call faust's consumer makes right
+before it commits input offsets -- and SIGKILLs itself the moment flush returns.
 
-    python -m tests.notifier.flush_then_kill COUNT   (NOTIFIER_* / KAFKA_* from the environment)
+    python -m tests.notifier.flush_then_kill COUNT   (NOTIFIER_APP_ID, NOTIFIER_DATA_DIR and
+                                                      KAFKA_* from the environment)
 
-Whatever the changelog lacks afterwards was lost by a commit that flush claimed was safe.
+Whatever the changelog lacks afterwards was lost by a commit that flush claimed was safe. The
+table is a memory one written with `use_partitioner=True` so that one task can write many
+entries at once, as a burst of stream events would.
 """
 
 from __future__ import annotations
@@ -14,17 +17,18 @@ import signal
 import sys
 
 import faust
-from services.notifier.app import create_app
 
+from services.common.faust_app import make_faust_app
 from services.common.kafka_settings import KafkaSettings
 from services.notifier.settings import Settings
 
 
 def main(count: int) -> None:
     settings = Settings()
-    notifier = create_app(settings, KafkaSettings(), channels=[])
-    app = notifier.app
-    table = notifier.service.s.participants
+    app = make_faust_app(
+        settings.app_id, KafkaSettings(), store="memory://", data_dir=str(settings.data_dir)
+    )
+    table = app.Table("probe", default=None, partitions=6, use_partitioner=True)
 
     async def write_flush_kill() -> None:
         await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]

@@ -38,7 +38,6 @@ def test_table_changes_made_before_flush_survive_a_sigkill_right_after_it(
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
         "NOTIFIER_APP_ID": app_id,
         "NOTIFIER_TOPIC_NAMESPACE": ns,
-        "NOTIFIER_STORE": "memory://",
         "NOTIFIER_DATA_DIR": str(tmp_path / "notifier"),
         "NOTIFIER_PORT": str(free_port()),
         "NOTIFIER_SMS_GATEWAY_URL": "http://127.0.0.1:9",
@@ -56,7 +55,7 @@ def test_table_changes_made_before_flush_survive_a_sigkill_right_after_it(
     )
     assert proc.returncode == -signal.SIGKILL, f"worker did not reach the kill; see {log.name}"
 
-    keys = _changelog_keys(kafka_settings, f"{app_id}-participants-changelog")
+    keys = _changelog_keys(kafka_settings, f"{app_id}-probe-changelog")
     assert keys == {f"p{i}" for i in range(WRITES)}, f"{WRITES - len(keys)} changes lost"
 
 
