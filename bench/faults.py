@@ -153,7 +153,7 @@ INPUT_TOPICS = (
     "bebas.participants",
     "bebas.campaigns",
     "bebas.notifications",
-    "bebas.notifier.retry",
+    "bebas.notifier.work",
 )
 
 

@@ -163,7 +163,7 @@ def create_app(
 
     state = TableState(
         table("people", PEOPLE_OPTIONS),
-        table("phones", INDEX_OPTIONS),
+        table("phone-index", INDEX_OPTIONS),  # a new name: the old "phones" table held JSON
         table("wakeups", INDEX_OPTIONS),
     )
     partitioning = Partitioning(partitions, partition_for)

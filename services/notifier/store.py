@@ -1,7 +1,7 @@
 """`StatePort` on three rocksdb-backed faust tables, each co-partitioned with `bebas.participants`:
 
     people:  participant id -> the participant's record (JSON)
-    phones:  E.164 number -> participant id (for STOP replies that only carry a number)
+    phone-index: E.164 number -> participant id (for STOP replies that only carry a number)
     wakeups: "<wake instant ISO>|<participant id>" -> b"1" (ordered: due ones come first)
 
 faust writes every change to the table's changelog partition of the record being processed, so

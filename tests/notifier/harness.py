@@ -29,6 +29,8 @@ from services.common.kafka_settings import KafkaSettings
 from services.common.topic_admin import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
+SCAN_BATCH = 20
+ROUNDS_PER_CHANNEL = 2  # services.notifier.dispatcher.Limits
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
@@ -140,6 +142,8 @@ class Stack:
             "NOTIFIER_SMS_API_KEY": "test-key",
             "NOTIFIER_SMS_TIMEOUT_SECONDS": "2",
             "NOTIFIER_TICK_SECONDS": "0.1",
+            # rounds of at most 20 SMS: what a SIGKILL may re-offer stays small and testable
+            "NOTIFIER_SCAN_BATCH": str(SCAN_BATCH),
             "NOTIFIER_BACKOFF_BASE_SECONDS": "0.3",
             "NOTIFIER_BACKOFF_MAX_SECONDS": "2",
             "NOTIFIER_MAX_ATTEMPTS": "8",
