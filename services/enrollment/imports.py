@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas.nik import nik_hash
 from services.enrollment.domain.access import Principal
+from services.enrollment.domain.amounts import parse_rupiah
 from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput
 from services.enrollment.domain.model import Registration, RegistrationInput
 from services.enrollment.handlers import Enrollment
@@ -73,14 +74,6 @@ def text_stream(binary: IO[bytes]) -> io.TextIOWrapper:
 
 def sniff_delimiter(header_line: str) -> str:
     return ";" if header_line.count(";") > header_line.count(",") else ","
-
-
-def _income(raw: str) -> int:
-    text = raw.strip().lower().removeprefix("rp").strip().replace(".", "").replace(",", "")
-    text = text.replace(" ", "")
-    if not text.isdigit():
-        raise ValueError(f"{raw.strip()!r} is not an amount in rupiah (write e.g. 1500000)")
-    return int(text)
 
 
 def _yes(raw: str, default: bool) -> bool:
@@ -168,7 +161,7 @@ class CsvImporter:
                 problems.append(FieldProblem(name, str(exc)))
                 return None
 
-        income = parse("declared_income", _income)
+        income = parse("declared_income", parse_rupiah)
         jht = parse("jht", _yes, False)
         consent = parse("consent_reminders", _yes, False)
         raw = RegistrationInput(

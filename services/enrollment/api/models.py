@@ -5,7 +5,38 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from services.enrollment.domain.amounts import parse_rupiah
+
+
+def _rupiah(value: object) -> object:
+    # Numbers pass through to pydantic's int check; text is read the way Indonesians write it.
+    return parse_rupiah(value) if isinstance(value, str) else value
+
+
+#: Whole rupiah: a JSON number, or text such as "1.500.000", "Rp 1.500.000,00", "1500000.00".
+Rupiah = Annotated[
+    int,
+    BeforeValidator(_rupiah),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "examples": ["1.500.000", "Rp 1.500.000,00", "1500000.00"]},
+            ],
+            "description": "whole rupiah; ambiguous text such as '1.500' is rejected",
+        }
+    ),
+]
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -26,7 +57,7 @@ class ParticipantIn(Strict):
     branch_code: str = Field(examples=["SURAKARTA"])
     campaign_code: str | None = Field(default=None, examples=["KKBC-PASAR-KLEWER"])
     programmes: list[str] = Field(default=["JKK", "JKM"], description="JKK and JKM, plus JHT")
-    declared_income: int = Field(ge=0, description="declared monthly income in rupiah")
+    declared_income: Rupiah = Field(ge=0, description="declared monthly income in rupiah")
     preferred_channel: Literal["sms", "email", "whatsapp"] = "sms"
     language: Literal["id", "en"] = "id"
     consent_reminders: bool
@@ -36,7 +67,7 @@ class ParticipantIn(Strict):
 
 class ContributionIn(Strict):
     period: Period = Field(examples=["2026-11"])
-    amount: int = Field(description="rupiah paid")
+    amount: Rupiah = Field(description="rupiah paid")
     paid_at: AwareDatetime
 
 
