@@ -64,6 +64,18 @@ class ParticipantRegisteredV2(ParticipantRegisteredV1):
     community: str | None = None
 
 
+ParticipantNumber = Annotated[str, StringConstraints(pattern=r"^\d{11}$")]
+
+
+class ParticipantRegisteredV3(ParticipantRegisteredV2):
+    """v3 adds the participant number people quote at a counter (11 digits, check digit last).
+
+    Optional for compatibility: events published before numbers existed lack it.
+    """
+
+    participant_number: ParticipantNumber | None = None
+
+
 class ParticipantUpdatedV1(EventData):
     """Only the fields that changed are set; `None` means unchanged."""
 
@@ -100,6 +112,12 @@ class ContributionPaidV1(EventData):
     branch_code: Code
     branch_timezone: IndonesianTimeZone
     campaign_code: Code | None = None
+
+
+class ContributionPaidV2(ContributionPaidV1):
+    """v2 adds the payer's participant number, what receipts and counters show."""
+
+    participant_number: ParticipantNumber | None = None
 
 
 # --- campaign.* (topic bebas.campaigns, key = campaign_code) --------------------------------
@@ -173,10 +191,14 @@ class NotificationDeliveredV1(NotificationFacts):
 
 
 EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
-    "participant.registered": {1: ParticipantRegisteredV1, 2: ParticipantRegisteredV2},
+    "participant.registered": {
+        1: ParticipantRegisteredV1,
+        2: ParticipantRegisteredV2,
+        3: ParticipantRegisteredV3,
+    },
     "participant.updated": {1: ParticipantUpdatedV1},
     "participant.opted_out": {1: ParticipantOptedOutV1},
-    "contribution.paid": {1: ContributionPaidV1},
+    "contribution.paid": {1: ContributionPaidV1, 2: ContributionPaidV2},
     "campaign.created": {1: CampaignCreatedV1},
     "campaign.broadcast_requested": {1: CampaignBroadcastRequestedV1},
     "notification.sent": {1: NotificationSentV1},
@@ -225,6 +247,7 @@ __all__ = [
     "CampaignBroadcastRequestedV1",
     "CampaignCreatedV1",
     "ContributionPaidV1",
+    "ContributionPaidV2",
     "EventData",
     "NotificationDeferredV1",
     "NotificationDeliveredV1",
@@ -234,6 +257,7 @@ __all__ = [
     "ParticipantOptedOutV1",
     "ParticipantRegisteredV1",
     "ParticipantRegisteredV2",
+    "ParticipantRegisteredV3",
     "ParticipantUpdatedV1",
     "model_for",
     "type_of",

@@ -16,9 +16,9 @@ from schemas.events import (
     Audience,
     CampaignBroadcastRequestedV1,
     CampaignCreatedV1,
-    ContributionPaidV1,
+    ContributionPaidV2,
     ParticipantOptedOutV1,
-    ParticipantRegisteredV2,
+    ParticipantRegisteredV3,
 )
 from schemas.nik import mask_nik, nik_hash
 from schemas.vocab import MessageKind
@@ -41,6 +41,7 @@ from services.enrollment.domain.model import (
     RegistrationInput,
     validate_registration,
 )
+from services.enrollment.domain.participant_number import participant_number
 from services.enrollment.domain.reference import ReferenceData
 from services.enrollment.outbox import OutboxWriter
 from services.enrollment.views import participant_view
@@ -229,6 +230,9 @@ class Enrollment:
         # query per batch is not. `known` catches the same NIK twice within this batch.
         known: dict[str, str] = {}
         with self.uow() as uow:
+            # One serial per item: a replay or an in-batch duplicate leaves a gap, which is
+            # cheaper than deciding first and allocating after.
+            serials = iter(uow.participants.allocate_serials(len(items)))
             for prepared, idem in items:
                 slot = (prepared.actor.key_id, idem.key) if idem else None
                 if idem is not None and slot is not None and slot in answered:
@@ -242,7 +246,11 @@ class Enrollment:
                     outcomes.append(AlreadyRegistered(existing))
                     continue
                 row, event = self.participant_rows(
-                    prepared.registration, prepared.nik_hash, prepared.actor, now
+                    prepared.registration,
+                    prepared.nik_hash,
+                    prepared.actor,
+                    now,
+                    participant_number(next(serials)),
                 )
                 # A second registration of this NIK in the same batch is a duplicate too.
                 known[prepared.nik_hash] = row["id"]
@@ -285,7 +293,7 @@ class Enrollment:
         )
 
     def participant_rows(
-        self, reg: Registration, hashed: str, actor: Principal, now: datetime
+        self, reg: Registration, hashed: str, actor: Principal, now: datetime, number: str
     ) -> tuple[Row, Row]:
         """The participant row and the outbox row of its `participant.registered` event."""
         participant_id = str(uuid.uuid4())
@@ -294,6 +302,7 @@ class Enrollment:
             "id": participant_id,
             "nik_hash": hashed,
             "nik_masked": masked,
+            "participant_number": number,
             "full_name": reg.full_name,
             "birth_date": reg.nik.birth_date,
             "sex": reg.nik.sex,
@@ -315,8 +324,9 @@ class Enrollment:
             "opted_out_channels": "",
             "registered_at": now,
         }
-        data = ParticipantRegisteredV2(
+        data = ParticipantRegisteredV3(
             participant_id=participant_id,
+            participant_number=number,
             full_name=reg.full_name,
             nik_hash=hashed,
             nik_masked=masked,
@@ -380,8 +390,9 @@ class Enrollment:
                 "recorded_by": actor.key_id,
             }
             uow.contributions.add(row)
-            data = ContributionPaidV1(
+            data = ContributionPaidV2(
                 participant_id=participant_id,
+                participant_number=participant["participant_number"],
                 payment_id=row["id"],
                 period=period,
                 amount=amount,
@@ -394,6 +405,7 @@ class Enrollment:
             view = {
                 "payment_id": row["id"],
                 "participant_id": participant_id,
+                "participant_number": participant["participant_number"],
                 "period": period,
                 "amount": amount,
                 "paid_at": utc(paid_at).isoformat(),

@@ -23,6 +23,7 @@ from services.enrollment.domain.access import Principal
 from services.enrollment.domain.amounts import parse_rupiah
 from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput
 from services.enrollment.domain.model import Registration, RegistrationInput
+from services.enrollment.domain.participant_number import participant_number
 from services.enrollment.handlers import Enrollment
 
 REQUIRED = ("full_name", "nik", "phone", "segment", "branch_code", "declared_income")
@@ -231,12 +232,13 @@ class CsvImporter:
         now = self.enrollment.clock.now()
         with self.enrollment.uow() as uow:
             existing = uow.participants.ids_for_nik_hashes(h for _, _, h in fresh)
+            serials = iter(uow.participants.allocate_serials(len(fresh) - len(existing)))
             participants, events, ids = [], [], []
             for _row, registration, hashed in fresh:
                 if hashed in existing:
                     continue
                 participant, event = self.enrollment.participant_rows(
-                    registration, hashed, actor, now
+                    registration, hashed, actor, now, participant_number(next(serials))
                 )
                 participants.append(participant)
                 events.append(event)

@@ -58,6 +58,25 @@ class ParticipantRepository:
         query = select(t.participants).where(t.participants.c.id == participant_id)
         return _row(self.conn.execute(query).mappings().first())
 
+    def by_number(self, number: str) -> Row | None:
+        query = select(t.participants).where(t.participants.c.participant_number == number)
+        return _row(self.conn.execute(query).mappings().first())
+
+    def allocate_serials(self, count: int) -> range:
+        """`count` fresh participant number serials, taken inside this transaction.
+
+        The counter row stays locked until commit (PostgreSQL row lock; SQLite has one writer
+        anyway), and a rollback gives the serials back, so two writers never share a number.
+        """
+        if count <= 0:
+            return range(0)
+        c = t.participant_serials.c
+        self.conn.execute(
+            update(t.participant_serials).where(c.id == 1).values(last_serial=c.last_serial + count)
+        )
+        last = int(self.conn.execute(select(c.last_serial).where(c.id == 1)).scalar_one())
+        return range(last - count + 1, last + 1)
+
     def id_for_nik_hash(self, nik_hash: str) -> str | None:
         query = select(t.participants.c.id).where(t.participants.c.nik_hash == nik_hash)
         value: str | None = self.conn.execute(query).scalar()

@@ -27,6 +27,7 @@ participants = Table(
     Column("id", String(36), nullable=False, unique=True),
     Column("nik_hash", String(64), nullable=False, unique=True),
     Column("nik_masked", String(16), nullable=False),
+    Column("participant_number", String(11), nullable=False),
     Column("full_name", String(200), nullable=False),
     Column("birth_date", Date, nullable=False),
     Column("sex", String(1), nullable=False),
@@ -47,9 +48,18 @@ participants = Table(
     Column("officer_id", String(64)),
     Column("opted_out_channels", String(64), nullable=False, default=""),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("participant_number", name="uq_participants_number"),
     Index("ix_participants_branch_seq", "branch_code", "seq"),
     Index("ix_participants_campaign_seq", "campaign_code", "seq"),
     Index("ix_participants_registered_at", "registered_at"),
+)
+
+#: One row (id 1): the last participant number serial handed out (see participant_number.py).
+participant_serials = Table(
+    "participant_serials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_serial", Integer, nullable=False),
 )
 
 contributions = Table(

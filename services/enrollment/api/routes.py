@@ -32,6 +32,7 @@ from services.enrollment.bootstrap import Container
 from services.enrollment.domain.access import Principal
 from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from services.enrollment.domain.model import RegistrationInput
+from services.enrollment.domain.participant_number import parse_participant_number
 from services.enrollment.handlers import Idempotency
 from services.enrollment.views import participant_view
 
@@ -103,6 +104,21 @@ def get_participant(participant_id: str, container: ContainerDep, actor: Princip
         row = uow.participants.get(participant_id)
     if row is None:
         raise NotFound("participant", participant_id)
+    actor.require_read(row["branch_code"])
+    return participant_view(row)
+
+
+@router.get("/participants/by-number/{number}", tags=["participants"])
+def get_participant_by_number(number: str, container: ContainerDep, actor: PrincipalDep) -> Any:
+    """The participant a number on a card or receipt belongs to; the check digit is verified."""
+    try:
+        wanted = parse_participant_number(number)
+    except ValueError as exc:
+        raise InvalidInput([FieldProblem("number", str(exc))]) from None
+    with container.enrollment.uow() as uow:
+        row = uow.participants.by_number(wanted)
+    if row is None:
+        raise NotFound("participant number", wanted)
     actor.require_read(row["branch_code"])
     return participant_view(row)
 
