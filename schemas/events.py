@@ -10,7 +10,7 @@ Events never carry a raw NIK: only its keyed hash and a masked form (see schemas
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -91,6 +91,21 @@ class ParticipantUpdatedV1(EventData):
     declared_income: Rupiah | None = None
     monthly_contribution: Rupiah | None = None
     updated_at: AwareDatetime
+
+
+class ParticipantUpdatedV2(ParticipantUpdatedV1):
+    """v2 adds what v1 could not say.
+
+    - `branch_timezone`: the time zone of `branch_code`, always set (like `branch_code`), so a
+      consumer follows a move to another branch without a lookup;
+    - `participant_number`, always set, for messages that quote it;
+    - `cleared`: fields removed (today only `email`); in v1 `None` means "unchanged", so a
+      removal needs its own word. A v1 consumer ignores it and keeps the old address.
+    """
+
+    branch_timezone: IndonesianTimeZone | None = None
+    participant_number: ParticipantNumber | None = None
+    cleared: list[Literal["email"]] | None = None
 
 
 class ParticipantOptedOutV1(EventData):
@@ -196,7 +211,7 @@ EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
         2: ParticipantRegisteredV2,
         3: ParticipantRegisteredV3,
     },
-    "participant.updated": {1: ParticipantUpdatedV1},
+    "participant.updated": {1: ParticipantUpdatedV1, 2: ParticipantUpdatedV2},
     "participant.opted_out": {1: ParticipantOptedOutV1},
     "contribution.paid": {1: ContributionPaidV1, 2: ContributionPaidV2},
     "campaign.created": {1: CampaignCreatedV1},
@@ -259,6 +274,7 @@ __all__ = [
     "ParticipantRegisteredV2",
     "ParticipantRegisteredV3",
     "ParticipantUpdatedV1",
+    "ParticipantUpdatedV2",
     "model_for",
     "type_of",
 ]

@@ -19,6 +19,7 @@ from schemas.events import (
     ContributionPaidV2,
     ParticipantOptedOutV1,
     ParticipantRegisteredV3,
+    ParticipantUpdatedV2,
 )
 from schemas.nik import mask_nik, nik_hash
 from schemas.vocab import MessageKind
@@ -26,6 +27,12 @@ from services.common.clock import Clock
 from services.enrollment.adapters.repository import Row, utc
 from services.enrollment.adapters.unit_of_work import UnitOfWork
 from services.enrollment.domain.access import Principal
+from services.enrollment.domain.correction import (
+    Correction,
+    CorrectionInput,
+    CurrentState,
+    validate_correction,
+)
 from services.enrollment.domain.errors import (
     AlreadyRegistered,
     Conflict,
@@ -146,12 +153,7 @@ class Enrollment:
         branches = self._campaign_branches(uow, code)
         if branches is None:
             return FieldProblem("campaign_code", f"unknown campaign {code!r}")
-        if branches and registration.branch.code not in branches:
-            return FieldProblem(
-                "campaign_code",
-                f"campaign {code} does not run in branch {registration.branch.code}",
-            )
-        return None
+        return _campaign_mismatch(code, branches, registration.branch.code, "campaign_code")
 
     def _campaign_branches(self, uow: UnitOfWork, code: str) -> frozenset[str] | None:
         cached = self._campaigns.get(code)
@@ -181,16 +183,12 @@ class Enrollment:
         return PreparedRegistration(registration, hashed, actor)
 
     def _cached_campaign_problem(self, registration: Registration) -> FieldProblem | None:
-        if registration.campaign_code is None:
+        code = registration.campaign_code
+        if code is None:
             return None
-        branches = self._campaigns[registration.campaign_code]
-        if branches and registration.branch.code not in branches:
-            return FieldProblem(
-                "campaign_code",
-                f"campaign {registration.campaign_code} does not run in branch "
-                f"{registration.branch.code}",
-            )
-        return None
+        return _campaign_mismatch(
+            code, self._campaigns[code], registration.branch.code, "campaign_code"
+        )
 
     def register(
         self, raw: RegistrationInput, actor: Principal, idem: Idempotency | None = None
@@ -352,7 +350,7 @@ class Enrollment:
         return row, self.outbox.row(data, participant_id, now)
 
     def _participant_for_write(self, uow: UnitOfWork, pid: str, actor: Principal) -> Row:
-        row = uow.participants.get(pid)
+        row = uow.participants.get(pid, for_update=True)
         if row is None:
             raise NotFound("participant", pid)
         actor.require_write(row["branch_code"])
@@ -418,6 +416,94 @@ class Enrollment:
                 raise Conflict(f"the contribution for {period} is already recorded") from None
         return view
 
+    def correct(
+        self, participant_id: str, raw: CorrectionInput, actor: Principal
+    ) -> dict[str, Any]:
+        """Apply a correction; answers the participant as it now is.
+
+        Naturally idempotent: sending the same correction again changes nothing, so writes no
+        event and no audit entry (no Idempotency-Key needed).
+        """
+        now = self.clock.now()
+        with self.uow() as uow:
+            row = self._participant_for_write(uow, participant_id, actor)
+            moving_to = raw.branch_code
+            if moving_to in self.reference.branches and moving_to != row["branch_code"]:
+                # Officers act in their own branch only: moving someone out is an admin's job.
+                actor.require_write(moving_to)
+            correction = validate_correction(current_state(row), raw, self.reference, self.contacts)
+            if "branch_code" in correction.changes and row["campaign_code"]:
+                code = row["campaign_code"]
+                branches = self._campaign_branches(uow, code) or frozenset()
+                problem = _campaign_mismatch(code, branches, correction.branch.code, "branch_code")
+                if problem:
+                    raise InvalidInput([problem])
+            if correction.changes:
+                stored = correction.new_values()
+                if "programmes" in stored:
+                    stored["programmes"] = ",".join(stored["programmes"])
+                uow.participants.update(participant_id, stored)
+                data = self._updated_event(row, correction, now)
+                event = self.outbox.row(data, participant_id, now)
+                uow.outbox.add_many([event])
+                self._audit(
+                    uow, participant_id, "correction", correction.changes, actor, event, now
+                )
+                row = {**row, **stored}
+            self._commit(uow)
+        return participant_view(row)
+
+    @staticmethod
+    def _updated_event(row: Row, correction: Correction, now: datetime) -> ParticipantUpdatedV2:
+        changed = correction.new_values()
+        cleared = [name for name, value in changed.items() if value is None]
+        fields = {
+            name: value
+            for name, value in changed.items()
+            if value is not None and name in ParticipantUpdatedV2.model_fields
+        }
+        fields.update(
+            participant_id=row["id"],
+            branch_code=correction.branch.code,
+            branch_timezone=correction.branch.timezone,
+            participant_number=row["participant_number"],
+            cleared=cleared or None,
+            updated_at=now,
+        )
+        return ParticipantUpdatedV2.model_validate(fields)
+
+    @staticmethod
+    def _audit(
+        uow: UnitOfWork,
+        participant_id: str,
+        action: str,
+        changes: dict[str, tuple[Any, Any]],
+        actor: Principal,
+        event: Row,
+        now: datetime,
+    ) -> None:
+        uow.audit.add(
+            {
+                "participant_id": participant_id,
+                "action": action,
+                "changes": json.dumps(
+                    {name: {"old": old, "new": new} for name, (old, new) in changes.items()}
+                ),
+                "actor_key_id": actor.key_id,
+                "actor_role": actor.role,
+                "event_id": event["event_id"],
+                "changed_at": now,
+            }
+        )
+
+    def audit_trail(self, participant_id: str, actor: Principal) -> dict[str, Any]:
+        actor.require_admin()
+        with self.uow() as uow:
+            if uow.participants.get(participant_id) is None:
+                raise NotFound("participant", participant_id)
+            rows = uow.audit.for_participant(participant_id)
+        return {"participant_id": participant_id, "items": [audit_view(r) for r in rows]}
+
     def opt_out(
         self,
         participant_id: str,
@@ -439,7 +525,7 @@ class Enrollment:
             new = sorted(wanted - before)
             after = sorted(before | wanted)
             if new:
-                uow.participants.set_opted_out(participant_id, ",".join(after))
+                uow.participants.update(participant_id, {"opted_out_channels": ",".join(after)})
                 branch = self.reference.branches[participant["branch_code"]]
                 data = ParticipantOptedOutV1(
                     participant_id=participant_id,
@@ -450,7 +536,10 @@ class Enrollment:
                     reason=reason,
                     opted_out_at=now,
                 )
-                uow.outbox.add_many([self.outbox.row(data, participant_id, now)])
+                event = self.outbox.row(data, participant_id, now)
+                uow.outbox.add_many([event])
+                change = {"opted_out_channels": (sorted(before), after)}
+                self._audit(uow, participant_id, "opt_out", change, actor, event, now)
             view = {"participant_id": participant_id, "opted_out_channels": after, "changed": new}
             self._remember(uow, actor, idem, 200, view)
             self._commit(uow)
@@ -581,6 +670,39 @@ class Enrollment:
             self._remember(uow, actor, idem, 202, view)
             self._commit(uow)
         return view
+
+
+def _campaign_mismatch(
+    code: str, branches: frozenset[str], branch_code: str, field_name: str
+) -> FieldProblem | None:
+    """A campaign limited to some branches (empty: every branch) does not run in this one."""
+    if branches and branch_code not in branches:
+        return FieldProblem(field_name, f"campaign {code} does not run in branch {branch_code}")
+    return None
+
+
+def current_state(row: Row) -> CurrentState:
+    return CurrentState(
+        phone_e164=row["phone_e164"],
+        email=row["email"],
+        declared_income=row["declared_income"],
+        programmes=tuple(row["programmes"].split(",")),
+        branch_code=row["branch_code"],
+        preferred_channel=row["preferred_channel"],
+        language=row["language"],
+        consent_reminders=row["consent_reminders"],
+        monthly_contribution=row["monthly_contribution"],
+    )
+
+
+def audit_view(row: Row) -> dict[str, Any]:
+    return {
+        "action": row["action"],
+        "changes": json.loads(row["changes"]),
+        "actor": {"key_id": row["actor_key_id"], "role": row["actor_role"]},
+        "event_id": row["event_id"],
+        "changed_at": utc(row["changed_at"]).isoformat(),
+    }
 
 
 def campaign_view(row: Row) -> dict[str, Any]:

@@ -54,9 +54,19 @@ class ParticipantRepository:
     def add_many(self, rows: Sequence[Row]) -> None:
         _insert_participants(self.conn, rows)
 
-    def get(self, participant_id: str) -> Row | None:
+    def get(self, participant_id: str, for_update: bool = False) -> Row | None:
+        """One participant; `for_update` locks the row until commit (PostgreSQL; SQLite's one
+        writer needs no lock), so two corrections at once never both read the old values."""
         query = select(t.participants).where(t.participants.c.id == participant_id)
+        if for_update:
+            query = query.with_for_update()
         return _row(self.conn.execute(query).mappings().first())
+
+    def update(self, participant_id: str, values: Row) -> None:
+        if values:
+            self.conn.execute(
+                update(t.participants).where(t.participants.c.id == participant_id).values(values)
+            )
 
     def by_number(self, number: str) -> Row | None:
         query = select(t.participants).where(t.participants.c.participant_number == number)
@@ -89,13 +99,6 @@ class ParticipantRepository:
         c = t.participants.c
         query = select(c.nik_hash, c.id).where(c.nik_hash.in_(wanted))
         return {h: pid for h, pid in self.conn.execute(query).all()}
-
-    def set_opted_out(self, participant_id: str, channels: str) -> None:
-        self.conn.execute(
-            update(t.participants)
-            .where(t.participants.c.id == participant_id)
-            .values(opted_out_channels=channels)
-        )
 
     def page(self, where: ParticipantFilter, after_seq: int, limit: int) -> list[Row]:
         c = t.participants.c
@@ -150,6 +153,19 @@ class CampaignRepository:
 
     def add_broadcast(self, row: Row) -> None:
         self.conn.execute(insert(t.broadcasts), row)
+
+
+class AuditRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, row: Row) -> None:
+        self.conn.execute(insert(t.participant_audit), row)
+
+    def for_participant(self, participant_id: str) -> list[Row]:
+        c = t.participant_audit.c
+        query = select(t.participant_audit).where(c.participant_id == participant_id)
+        return [dict(m) for m in self.conn.execute(query.order_by(c.id)).mappings()]
 
 
 class OutboxRepository:

@@ -99,6 +99,22 @@ broadcasts = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
 )
 
+#: Every change to a participant after registration: who (API key id and role), when, what.
+#: `changes` is JSON {field: {"old": …, "new": …}}; the NIK is never correctable, so never in it.
+participant_audit = Table(
+    "participant_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("changes", Text, nullable=False),
+    Column("actor_key_id", String(64), nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Column("event_id", String(36)),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_participant_audit_participant", "participant_id", "id"),
+)
+
 outbox = Table(
     "outbox",
     metadata,

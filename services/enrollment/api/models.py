@@ -38,6 +38,21 @@ Rupiah = Annotated[
     ),
 ]
 
+#: The same, for a field that may be left out (None passes through to the union).
+OptionalRupiah = Annotated[
+    int | None,
+    BeforeValidator(_rupiah),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "examples": ["1.500.000", "Rp 1.500.000,00"]},
+            ],
+            "description": "whole rupiah; ambiguous text such as '1.500' is rejected",
+        }
+    ),
+]
+
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
@@ -63,6 +78,19 @@ class ParticipantIn(Strict):
     consent_reminders: bool
     source: Literal["field", "web", "import"] = "field"
     community: str | None = Field(default=None, max_length=200)
+
+
+class ParticipantPatch(Strict):
+    """A correction: only the fields given change; `"email": null` removes the address."""
+
+    phone: str | None = Field(default=None, examples=["0857-1234-5678"])
+    email: str | None = None
+    declared_income: OptionalRupiah = None
+    programmes: list[str] | None = Field(default=None, description="JKK and JKM, plus JHT")
+    branch_code: str | None = Field(default=None, description="admins only, for a move")
+    preferred_channel: Literal["sms", "email", "whatsapp"] | None = None
+    language: Literal["id", "en"] | None = None
+    consent_reminders: bool | None = None
 
 
 class ContributionIn(Strict):

@@ -27,9 +27,11 @@ from services.enrollment.api.models import (
     ContributionIn,
     OptOutIn,
     ParticipantIn,
+    ParticipantPatch,
 )
 from services.enrollment.bootstrap import Container
 from services.enrollment.domain.access import Principal
+from services.enrollment.domain.correction import CorrectionInput
 from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from services.enrollment.domain.model import RegistrationInput
 from services.enrollment.domain.participant_number import parse_participant_number
@@ -106,6 +108,25 @@ def get_participant(participant_id: str, container: ContainerDep, actor: Princip
         raise NotFound("participant", participant_id)
     actor.require_read(row["branch_code"])
     return participant_view(row)
+
+
+@router.patch("/participants/{participant_id}", tags=["participants"])
+def correct_participant(
+    participant_id: str, body: ParticipantPatch, container: ContainerDep, actor: PrincipalDep
+) -> Any:
+    """Correct phone, e-mail, income, programmes, branch, channel, language or consent.
+
+    Validated like a registration; a change is published as `participant.updated` and kept in
+    the audit trail. Sending the same correction twice changes nothing the second time.
+    """
+    raw = CorrectionInput(given=frozenset(body.model_fields_set), **body.model_dump())
+    return container.enrollment.correct(participant_id, raw, actor)
+
+
+@router.get("/participants/{participant_id}/audit", tags=["participants"])
+def participant_audit(participant_id: str, container: ContainerDep, actor: PrincipalDep) -> Any:
+    """Every correction and opt-out of one participant, oldest first (admins only)."""
+    return container.enrollment.audit_trail(participant_id, actor)
 
 
 @router.get("/participants/by-number/{number}", tags=["participants"])
