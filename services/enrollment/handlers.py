@@ -27,6 +27,13 @@ from services.common.clock import Clock
 from services.enrollment.adapters.repository import Row, utc
 from services.enrollment.adapters.unit_of_work import UnitOfWork
 from services.enrollment.domain.access import Principal
+from services.enrollment.domain.broadcast import (
+    AudienceGroup,
+    BroadcastRules,
+    check_text,
+    estimated_cost,
+    reach,
+)
 from services.enrollment.domain.correction import (
     Correction,
     CorrectionInput,
@@ -92,6 +99,7 @@ class Enrollment:
         outbox: OutboxWriter,
         nik_secret: bytes,
         on_commit: Callable[[], None] = lambda: None,
+        broadcast_rules: BroadcastRules | None = None,
     ) -> None:
         self.uow = uow_factory
         self.reference = reference
@@ -100,6 +108,7 @@ class Enrollment:
         self.outbox = outbox
         self.nik_secret = nik_secret
         self.on_commit = on_commit
+        self.broadcast_rules = broadcast_rules or BroadcastRules()
         # Campaigns are never edited or deleted, so a code once seen can be trusted.
         self._campaigns: dict[str, frozenset[str]] = {}
         self._campaigns_lock = threading.Lock()
@@ -614,7 +623,12 @@ class Enrollment:
         params: dict[str, str],
         actor: Principal,
         idem: Idempotency | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
+        """Check a broadcast and accept it; with `dry_run`, answer its reach and cost instead.
+
+        A dry run writes nothing (no broadcast, no event, no idempotency record).
+        """
         actor.require_admin()
         problems = [
             FieldProblem("audience.branch_codes", f"unknown branch {b!r}")
@@ -628,16 +642,42 @@ class Enrollment:
         kinds = [k.value for k in MessageKind]
         if message_kind not in kinds:
             problems.append(FieldProblem("message_kind", f"must be one of {', '.join(kinds)}"))
+        plan, text_problems = check_text(params, self.broadcast_rules)
+        problems += text_problems
         if problems:
             raise InvalidInput(problems)
         now = self.clock.now()
-        broadcast_id = str(uuid.uuid4())
         audience = Audience(
             branch_codes=branch_codes, segments=segments, campaign_codes=[campaign_code]
         )
+        view: dict[str, Any] = {
+            "campaign_code": campaign_code,
+            "message_kind": message_kind,
+            "audience": audience.model_dump(),
+            "params": params,
+            "sms": plan.as_dict(),
+        }
         with self.uow() as uow:
             if uow.campaigns.get(campaign_code) is None:
                 raise NotFound("campaign", campaign_code)
+            if dry_run:
+                groups = uow.participants.audience_groups(
+                    branch_codes, segments, audience.campaign_codes
+                )
+                reached = reach(
+                    (
+                        AudienceGroup(p, e, frozenset(o.split(",")) - {""}, k, n)
+                        for p, e, o, k, n in groups
+                    ),
+                    message_kind,
+                )
+                return {
+                    "dry_run": True,
+                    **view,
+                    "recipients": reached.as_dict(),
+                    "estimated_cost": estimated_cost(reached, plan, self.broadcast_rules),
+                }
+            broadcast_id = str(uuid.uuid4())
             uow.campaigns.add_broadcast(
                 {
                     "id": broadcast_id,
@@ -659,14 +699,7 @@ class Enrollment:
                 requested_at=now,
             )
             uow.outbox.add_many([self.outbox.row(data, campaign_code, now)])
-            view = {
-                "broadcast_id": broadcast_id,
-                "campaign_code": campaign_code,
-                "message_kind": message_kind,
-                "audience": audience.model_dump(),
-                "params": params,
-                "requested_at": now.isoformat(),
-            }
+            view = {"broadcast_id": broadcast_id, **view, "requested_at": now.isoformat()}
             self._remember(uow, actor, idem, 202, view)
             self._commit(uow)
         return view

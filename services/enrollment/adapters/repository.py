@@ -119,6 +119,27 @@ class ParticipantRepository:
     def count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.participants)).scalar_one())
 
+    def audience_groups(
+        self, branch_codes: Sequence[str], segments: Sequence[str], campaign_codes: Sequence[str]
+    ) -> list[tuple[str, bool, str, bool, int]]:
+        """(preferred channel, has e-mail, opted-out channels, consent, count) of an audience.
+
+        An empty list matches anyone, as in a broadcast's audience. Grouped in the database:
+        a few rows whatever the audience's size.
+        """
+        c = t.participants.c
+        has_email = c.email.is_not(None)
+        keys = (c.preferred_channel, has_email, c.opted_out_channels, c.consent_reminders)
+        query = select(*keys, func.count()).group_by(*keys)
+        for column, wanted in (
+            (c.branch_code, branch_codes),
+            (c.segment, segments),
+            (c.campaign_code, campaign_codes),
+        ):
+            if wanted:
+                query = query.where(column.in_(list(wanted)))
+        return [(p, bool(e), o, bool(k), int(n)) for p, e, o, k, n in self.conn.execute(query)]
+
 
 def _start_of(day: date, next_day: bool = False) -> datetime:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -120,4 +120,12 @@ class AudienceIn(Strict):
 class BroadcastIn(Strict):
     message_kind: str = "campaign_announcement"
     audience: AudienceIn = Field(default_factory=AudienceIn)
-    params: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="`message`: the SMS/e-mail text (checked: characters, encoding, segments); "
+        "`subject`: the e-mail subject",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="check and answer audience size, segments and estimated cost; send nothing",
+    )

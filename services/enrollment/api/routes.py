@@ -256,13 +256,12 @@ def request_broadcast(
     actor: PrincipalDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
-    idem = idempotency(idempotency_key, request.url.path, body)
-    return _answer(
-        container,
-        actor,
-        idem,
-        202,
-        lambda: container.enrollment.request_broadcast(
+    """Check a broadcast and publish it (202); `dry_run: true` answers its reach and cost (200)."""
+    # A dry run changes nothing, so it is neither remembered nor replayed by Idempotency-Key.
+    idem = None if body.dry_run else idempotency(idempotency_key, request.url.path, body)
+
+    def handle() -> dict[str, Any]:
+        return container.enrollment.request_broadcast(
             code,
             body.message_kind,
             body.audience.branch_codes,
@@ -270,8 +269,12 @@ def request_broadcast(
             body.params,
             actor,
             idem,
-        ),
-    )
+            dry_run=body.dry_run,
+        )
+
+    if body.dry_run:
+        return JSONResponse(handle())
+    return _answer(container, actor, idem, 202, handle)
 
 
 @router.post("/imports", tags=["imports"])
