@@ -35,7 +35,8 @@ GSM7_REPLACEMENTS = {
 }
 
 Encoding = Literal["GSM-7", "UCS-2"]
-_LIMITS: dict[Encoding, tuple[int, int]] = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+#: (units in a single SMS, units per part of a longer one)
+LIMITS: dict[Encoding, tuple[int, int]] = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,6 @@ class SmsLength:
     segments: int
     #: characters that forced UCS-2, each once, in order of first appearance
     non_gsm: tuple[str, ...]
-
-    @property
-    def single_limit(self) -> int:
-        return _LIMITS[self.encoding][0]
 
 
 def is_gsm7(text: str) -> bool:
@@ -63,7 +60,7 @@ def measure(text: str) -> SmsLength:
         widths = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
     else:
         widths = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
-    return SmsLength(encoding, sum(widths), _segments(widths, *_LIMITS[encoding]), non_gsm)
+    return SmsLength(encoding, sum(widths), _segments(widths, *LIMITS[encoding]), non_gsm)
 
 
 def _segments(widths: list[int], single: int, multi: int) -> int:

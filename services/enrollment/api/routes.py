@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
-from services.enrollment.adapters.repository import ParticipantFilter
+from services.enrollment.adapters.repository import ParticipantFilter, Row
 from services.enrollment.api.deps import (
     IDEMPOTENCY_OPENAPI,
     ContainerDep,
@@ -104,8 +104,13 @@ def _location(view: dict[str, Any]) -> str:
 def get_participant(participant_id: str, container: ContainerDep, actor: PrincipalDep) -> Any:
     with container.enrollment.uow() as uow:
         row = uow.participants.get(participant_id)
+    return _readable(row, "participant", participant_id, actor)
+
+
+def _readable(row: Row | None, what: str, key: str, actor: Principal) -> dict[str, Any]:
+    """The participant's view, once it exists and the caller may read its branch."""
     if row is None:
-        raise NotFound("participant", participant_id)
+        raise NotFound(what, key)
     actor.require_read(row["branch_code"])
     return participant_view(row)
 
@@ -138,10 +143,7 @@ def get_participant_by_number(number: str, container: ContainerDep, actor: Princ
         raise InvalidInput([FieldProblem("number", str(exc))]) from None
     with container.enrollment.uow() as uow:
         row = uow.participants.by_number(wanted)
-    if row is None:
-        raise NotFound("participant number", wanted)
-    actor.require_read(row["branch_code"])
-    return participant_view(row)
+    return _readable(row, "participant number", wanted, actor)
 
 
 @router.get("/participants", tags=["participants"])

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from services.common.gsm import GSM7_REPLACEMENTS, measure
+from services.common.gsm import GSM7_REPLACEMENTS, LIMITS, Encoding, measure
 from services.enrollment.domain.errors import FieldProblem
 
 #: Message kinds a participant gets without having consented to reminders and campaigns.
@@ -28,7 +28,7 @@ class BroadcastRules:
 
 @dataclass(frozen=True)
 class SmsPlan:
-    encoding: str
+    encoding: Encoding
     #: characters of params.message (0 when the template's default text is used)
     characters: int
     segments: int
@@ -113,7 +113,7 @@ def _unsendable_message(ch: str) -> str:
 
 
 def _too_long(plan: SmsPlan, units: int, rules: BroadcastRules) -> str:
-    single, multi = (160, 153) if plan.encoding == "GSM-7" else (70, 67)
+    single, multi = LIMITS[plan.encoding]
     room = (
         single if rules.max_segments == 1 else multi * rules.max_segments
     ) - rules.template_chars
