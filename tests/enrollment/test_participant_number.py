@@ -180,6 +180,19 @@ def _old_row(n: int) -> dict[str, Any]:
     }
 
 
+def _payment(participant_id: str) -> dict[str, Any]:
+    paid = datetime(2024, 1, 5, 2, 15, tzinfo=UTC)
+    return {
+        "id": str(uuid.uuid4()),
+        "participant_id": participant_id,
+        "period": "2024-01",
+        "amount": 16_800,
+        "paid_at": paid,
+        "recorded_at": paid,
+        "recorded_by": "k-1",
+    }
+
+
 def test_migration_backfills_existing_participants_in_registration_order(
     database_url: str,
 ) -> None:
@@ -194,6 +207,9 @@ def test_migration_backfills_existing_participants_in_registration_order(
             command.upgrade(config, "0001")
         with engine.begin() as conn:
             conn.execute(insert(before), rows)
+            # A payment references a participant: the migration must not rebuild their table
+            # (on SQLite the rebuild's DROP TABLE fails this foreign key).
+            conn.execute(insert(t.contributions), [_payment(rows[0]["id"])])
         migrate(engine)
         with engine.begin() as conn:
             numbers = conn.execute(
@@ -202,7 +218,9 @@ def test_migration_backfills_existing_participants_in_registration_order(
                 )
             ).all()
             last = conn.execute(select(t.participant_serials.c.last_serial)).scalar_one()
+            paid = conn.execute(select(t.contributions.c.participant_id)).scalar_one()
     finally:
         engine.dispose()
     assert numbers == [(f"Peserta Lama {n}", participant_number(n)) for n in (1, 2, 3)]
     assert last == 3
+    assert paid == rows[0]["id"]

@@ -48,7 +48,7 @@ participants = Table(
     Column("officer_id", String(64)),
     Column("opted_out_channels", String(64), nullable=False, default=""),
     Column("registered_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("participant_number", name="uq_participants_number"),
+    Index("uq_participants_number", "participant_number", unique=True),
     Index("ix_participants_branch_seq", "branch_code", "seq"),
     Index("ix_participants_campaign_seq", "campaign_code", "seq"),
     Index("ix_participants_registered_at", "registered_at"),

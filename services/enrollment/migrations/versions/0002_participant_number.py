@@ -40,9 +40,13 @@ def upgrade() -> None:
                 for i, seq in enumerate(chunk)
             ],
         )
-    with op.batch_alter_table("participants") as batch:
-        batch.alter_column("participant_number", existing_type=sa.String(11), nullable=False)
-        batch.create_unique_constraint("uq_participants_number", ["participant_number"])
+    op.create_index("uq_participants_number", "participants", ["participant_number"], unique=True)
+    if conn.dialect.name != "sqlite":
+        op.alter_column("participants", "participant_number", nullable=False)
+    # SQLite cannot make an added column NOT NULL without rebuilding the table, and the
+    # rebuild's DROP TABLE fails the foreign key from contributions once anyone has paid (foreign
+    # keys are on, and cannot be switched off inside the migration's transaction). The service
+    # always writes a number; the unique index holds on both databases.
     op.create_table(
         "participant_serials",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -56,6 +60,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("participant_serials")
-    with op.batch_alter_table("participants") as batch:
-        batch.drop_constraint("uq_participants_number", type_="unique")
-        batch.drop_column("participant_number")
+    op.drop_index("uq_participants_number", "participants")
+    op.drop_column("participants", "participant_number")
