@@ -401,12 +401,15 @@ def test_openapi_documents_v1(client: TestClient) -> None:
         "/v1/participants/{participant_id}",
         "/v1/participants/{participant_id}/contributions",
         "/v1/participants/{participant_id}/opt-out",
+        "/v1/participants/{participant_id}/audit",
+        "/v1/participants/by-number/{number}",
         "/v1/campaigns",
         "/v1/campaigns/{code}",
         "/v1/campaigns/{code}/broadcasts",
         "/v1/imports",
     } <= set(paths)
     assert json.dumps(paths).count("Idempotency-Key") >= 5
+    assert "patch" in paths["/v1/participants/{participant_id}"]
 
 
 async def test_requests_arriving_together_share_a_transaction_and_keep_their_rules(
