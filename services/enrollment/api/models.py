@@ -23,34 +23,23 @@ def _rupiah(value: object) -> object:
     return parse_rupiah(value) if isinstance(value, str) else value
 
 
+_RUPIAH_FORMS: list[dict[str, object]] = [
+    {"type": "integer", "minimum": 0},
+    {"type": "string", "examples": ["1.500.000", "Rp 1.500.000,00", "1500000.00"]},
+]
+_RUPIAH_HELP = "whole rupiah; ambiguous text such as '1.500' is rejected"
+
 #: Whole rupiah: a JSON number, or text such as "1.500.000", "Rp 1.500.000,00", "1500000.00".
 Rupiah = Annotated[
     int,
     BeforeValidator(_rupiah),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "string", "examples": ["1.500.000", "Rp 1.500.000,00", "1500000.00"]},
-            ],
-            "description": "whole rupiah; ambiguous text such as '1.500' is rejected",
-        }
-    ),
+    WithJsonSchema({"anyOf": _RUPIAH_FORMS, "description": _RUPIAH_HELP}),
 ]
-
 #: The same, for a field that may be left out (None passes through to the union).
 OptionalRupiah = Annotated[
     int | None,
     BeforeValidator(_rupiah),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "string", "examples": ["1.500.000", "Rp 1.500.000,00"]},
-            ],
-            "description": "whole rupiah; ambiguous text such as '1.500' is rejected",
-        }
-    ),
+    WithJsonSchema({"anyOf": [*_RUPIAH_FORMS, {"type": "null"}], "description": _RUPIAH_HELP}),
 ]
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
