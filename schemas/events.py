@@ -10,7 +10,7 @@ Events never carry a raw NIK: only its keyed hash and a masked form (see schemas
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -64,6 +64,18 @@ class ParticipantRegisteredV2(ParticipantRegisteredV1):
     community: str | None = None
 
 
+ParticipantNumber = Annotated[str, StringConstraints(pattern=r"^\d{11}$")]
+
+
+class ParticipantRegisteredV3(ParticipantRegisteredV2):
+    """v3 adds the participant number people quote at a counter (11 digits, check digit last).
+
+    Optional for compatibility: events published before numbers existed lack it.
+    """
+
+    participant_number: ParticipantNumber | None = None
+
+
 class ParticipantUpdatedV1(EventData):
     """Only the fields that changed are set; `None` means unchanged."""
 
@@ -79,6 +91,21 @@ class ParticipantUpdatedV1(EventData):
     declared_income: Rupiah | None = None
     monthly_contribution: Rupiah | None = None
     updated_at: AwareDatetime
+
+
+class ParticipantUpdatedV2(ParticipantUpdatedV1):
+    """v2 adds what v1 could not say.
+
+    - `branch_timezone`: the time zone of `branch_code`, always set (like `branch_code`), so a
+      consumer follows a move to another branch without a lookup;
+    - `participant_number`, always set, for messages that quote it;
+    - `cleared`: fields removed (today only `email`); in v1 `None` means "unchanged", so a
+      removal needs its own word. A v1 consumer ignores it and keeps the old address.
+    """
+
+    branch_timezone: IndonesianTimeZone | None = None
+    participant_number: ParticipantNumber | None = None
+    cleared: list[Literal["email"]] | None = None
 
 
 class ParticipantOptedOutV1(EventData):
@@ -100,6 +127,12 @@ class ContributionPaidV1(EventData):
     branch_code: Code
     branch_timezone: IndonesianTimeZone
     campaign_code: Code | None = None
+
+
+class ContributionPaidV2(ContributionPaidV1):
+    """v2 adds the payer's participant number, what receipts and counters show."""
+
+    participant_number: ParticipantNumber | None = None
 
 
 # --- campaign.* (topic bebas.campaigns, key = campaign_code) --------------------------------
@@ -173,10 +206,14 @@ class NotificationDeliveredV1(NotificationFacts):
 
 
 EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
-    "participant.registered": {1: ParticipantRegisteredV1, 2: ParticipantRegisteredV2},
-    "participant.updated": {1: ParticipantUpdatedV1},
+    "participant.registered": {
+        1: ParticipantRegisteredV1,
+        2: ParticipantRegisteredV2,
+        3: ParticipantRegisteredV3,
+    },
+    "participant.updated": {1: ParticipantUpdatedV1, 2: ParticipantUpdatedV2},
     "participant.opted_out": {1: ParticipantOptedOutV1},
-    "contribution.paid": {1: ContributionPaidV1},
+    "contribution.paid": {1: ContributionPaidV1, 2: ContributionPaidV2},
     "campaign.created": {1: CampaignCreatedV1},
     "campaign.broadcast_requested": {1: CampaignBroadcastRequestedV1},
     "notification.sent": {1: NotificationSentV1},
@@ -225,6 +262,7 @@ __all__ = [
     "CampaignBroadcastRequestedV1",
     "CampaignCreatedV1",
     "ContributionPaidV1",
+    "ContributionPaidV2",
     "EventData",
     "NotificationDeferredV1",
     "NotificationDeliveredV1",
@@ -234,7 +272,9 @@ __all__ = [
     "ParticipantOptedOutV1",
     "ParticipantRegisteredV1",
     "ParticipantRegisteredV2",
+    "ParticipantRegisteredV3",
     "ParticipantUpdatedV1",
+    "ParticipantUpdatedV2",
     "model_for",
     "type_of",
 ]

@@ -21,6 +21,7 @@ from services.enrollment.adapters.db import make_engine, migrate
 from services.enrollment.adapters.relay import OutboxRelay, Producer, kafka_producer
 from services.enrollment.adapters.unit_of_work import SqlUnitOfWork
 from services.enrollment.apikeys import ApiKeys
+from services.enrollment.domain.broadcast import BroadcastRules
 from services.enrollment.domain.reference import ReferenceData, load_reference
 from services.enrollment.group_commit import GroupCommitter
 from services.enrollment.handlers import Enrollment, Idempotency, PreparedRegistration
@@ -150,6 +151,11 @@ def bootstrap(
         writer,
         settings.nik_secret(),
         on_commit=outbox_relay.wake if outbox_relay else (lambda: None),
+        broadcast_rules=BroadcastRules(
+            max_segments=settings.broadcast_max_segments,
+            price_per_segment=settings.broadcast_price_per_segment,
+            template_chars=settings.broadcast_template_chars,
+        ),
     )
     return Container(
         settings=settings,

@@ -16,9 +16,10 @@ from schemas.events import (
     Audience,
     CampaignBroadcastRequestedV1,
     CampaignCreatedV1,
-    ContributionPaidV1,
+    ContributionPaidV2,
     ParticipantOptedOutV1,
-    ParticipantRegisteredV2,
+    ParticipantRegisteredV3,
+    ParticipantUpdatedV2,
 )
 from schemas.nik import mask_nik, nik_hash
 from schemas.vocab import MessageKind
@@ -26,6 +27,19 @@ from services.common.clock import Clock
 from services.enrollment.adapters.repository import Row, utc
 from services.enrollment.adapters.unit_of_work import UnitOfWork
 from services.enrollment.domain.access import Principal
+from services.enrollment.domain.broadcast import (
+    AudienceGroup,
+    BroadcastRules,
+    check_text,
+    estimated_cost,
+    reach,
+)
+from services.enrollment.domain.correction import (
+    Correction,
+    CorrectionInput,
+    CurrentState,
+    validate_correction,
+)
 from services.enrollment.domain.errors import (
     AlreadyRegistered,
     Conflict,
@@ -41,6 +55,7 @@ from services.enrollment.domain.model import (
     RegistrationInput,
     validate_registration,
 )
+from services.enrollment.domain.participant_number import participant_number
 from services.enrollment.domain.reference import ReferenceData
 from services.enrollment.outbox import OutboxWriter
 from services.enrollment.views import participant_view
@@ -84,6 +99,7 @@ class Enrollment:
         outbox: OutboxWriter,
         nik_secret: bytes,
         on_commit: Callable[[], None] = lambda: None,
+        broadcast_rules: BroadcastRules | None = None,
     ) -> None:
         self.uow = uow_factory
         self.reference = reference
@@ -92,6 +108,7 @@ class Enrollment:
         self.outbox = outbox
         self.nik_secret = nik_secret
         self.on_commit = on_commit
+        self.broadcast_rules = broadcast_rules or BroadcastRules()
         # Campaigns are never edited or deleted, so a code once seen can be trusted.
         self._campaigns: dict[str, frozenset[str]] = {}
         self._campaigns_lock = threading.Lock()
@@ -145,12 +162,7 @@ class Enrollment:
         branches = self._campaign_branches(uow, code)
         if branches is None:
             return FieldProblem("campaign_code", f"unknown campaign {code!r}")
-        if branches and registration.branch.code not in branches:
-            return FieldProblem(
-                "campaign_code",
-                f"campaign {code} does not run in branch {registration.branch.code}",
-            )
-        return None
+        return _campaign_mismatch(code, branches, registration.branch.code, "campaign_code")
 
     def _campaign_branches(self, uow: UnitOfWork, code: str) -> frozenset[str] | None:
         cached = self._campaigns.get(code)
@@ -180,16 +192,12 @@ class Enrollment:
         return PreparedRegistration(registration, hashed, actor)
 
     def _cached_campaign_problem(self, registration: Registration) -> FieldProblem | None:
-        if registration.campaign_code is None:
+        code = registration.campaign_code
+        if code is None:
             return None
-        branches = self._campaigns[registration.campaign_code]
-        if branches and registration.branch.code not in branches:
-            return FieldProblem(
-                "campaign_code",
-                f"campaign {registration.campaign_code} does not run in branch "
-                f"{registration.branch.code}",
-            )
-        return None
+        return _campaign_mismatch(
+            code, self._campaigns[code], registration.branch.code, "campaign_code"
+        )
 
     def register(
         self, raw: RegistrationInput, actor: Principal, idem: Idempotency | None = None
@@ -229,6 +237,9 @@ class Enrollment:
         # query per batch is not. `known` catches the same NIK twice within this batch.
         known: dict[str, str] = {}
         with self.uow() as uow:
+            # One serial per item: a replay or an in-batch duplicate leaves a gap, which is
+            # cheaper than deciding first and allocating after.
+            serials = iter(uow.participants.allocate_serials(len(items)))
             for prepared, idem in items:
                 slot = (prepared.actor.key_id, idem.key) if idem else None
                 if idem is not None and slot is not None and slot in answered:
@@ -242,7 +253,11 @@ class Enrollment:
                     outcomes.append(AlreadyRegistered(existing))
                     continue
                 row, event = self.participant_rows(
-                    prepared.registration, prepared.nik_hash, prepared.actor, now
+                    prepared.registration,
+                    prepared.nik_hash,
+                    prepared.actor,
+                    now,
+                    participant_number(next(serials)),
                 )
                 # A second registration of this NIK in the same batch is a duplicate too.
                 known[prepared.nik_hash] = row["id"]
@@ -285,7 +300,7 @@ class Enrollment:
         )
 
     def participant_rows(
-        self, reg: Registration, hashed: str, actor: Principal, now: datetime
+        self, reg: Registration, hashed: str, actor: Principal, now: datetime, number: str
     ) -> tuple[Row, Row]:
         """The participant row and the outbox row of its `participant.registered` event."""
         participant_id = str(uuid.uuid4())
@@ -294,6 +309,7 @@ class Enrollment:
             "id": participant_id,
             "nik_hash": hashed,
             "nik_masked": masked,
+            "participant_number": number,
             "full_name": reg.full_name,
             "birth_date": reg.nik.birth_date,
             "sex": reg.nik.sex,
@@ -315,8 +331,9 @@ class Enrollment:
             "opted_out_channels": "",
             "registered_at": now,
         }
-        data = ParticipantRegisteredV2(
+        data = ParticipantRegisteredV3(
             participant_id=participant_id,
+            participant_number=number,
             full_name=reg.full_name,
             nik_hash=hashed,
             nik_masked=masked,
@@ -342,7 +359,7 @@ class Enrollment:
         return row, self.outbox.row(data, participant_id, now)
 
     def _participant_for_write(self, uow: UnitOfWork, pid: str, actor: Principal) -> Row:
-        row = uow.participants.get(pid)
+        row = uow.participants.get(pid, for_update=True)
         if row is None:
             raise NotFound("participant", pid)
         actor.require_write(row["branch_code"])
@@ -380,8 +397,9 @@ class Enrollment:
                 "recorded_by": actor.key_id,
             }
             uow.contributions.add(row)
-            data = ContributionPaidV1(
+            data = ContributionPaidV2(
                 participant_id=participant_id,
+                participant_number=participant["participant_number"],
                 payment_id=row["id"],
                 period=period,
                 amount=amount,
@@ -394,6 +412,7 @@ class Enrollment:
             view = {
                 "payment_id": row["id"],
                 "participant_id": participant_id,
+                "participant_number": participant["participant_number"],
                 "period": period,
                 "amount": amount,
                 "paid_at": utc(paid_at).isoformat(),
@@ -405,6 +424,94 @@ class Enrollment:
             except IntegrityError:
                 raise Conflict(f"the contribution for {period} is already recorded") from None
         return view
+
+    def correct(
+        self, participant_id: str, raw: CorrectionInput, actor: Principal
+    ) -> dict[str, Any]:
+        """Apply a correction; answers the participant as it now is.
+
+        Naturally idempotent: sending the same correction again changes nothing, so writes no
+        event and no audit entry (no Idempotency-Key needed).
+        """
+        now = self.clock.now()
+        with self.uow() as uow:
+            row = self._participant_for_write(uow, participant_id, actor)
+            moving_to = raw.branch_code
+            if moving_to in self.reference.branches and moving_to != row["branch_code"]:
+                # Officers act in their own branch only: moving someone out is an admin's job.
+                actor.require_write(moving_to)
+            correction = validate_correction(current_state(row), raw, self.reference, self.contacts)
+            if "branch_code" in correction.changes and row["campaign_code"]:
+                code = row["campaign_code"]
+                branches = self._campaign_branches(uow, code) or frozenset()
+                problem = _campaign_mismatch(code, branches, correction.branch.code, "branch_code")
+                if problem:
+                    raise InvalidInput([problem])
+            if correction.changes:
+                stored = correction.new_values()
+                if "programmes" in stored:
+                    stored["programmes"] = ",".join(stored["programmes"])
+                uow.participants.update(participant_id, stored)
+                data = self._updated_event(row, correction, now)
+                event = self.outbox.row(data, participant_id, now)
+                uow.outbox.add_many([event])
+                self._audit(
+                    uow, participant_id, "correction", correction.changes, actor, event, now
+                )
+                row = {**row, **stored}
+            self._commit(uow)
+        return participant_view(row)
+
+    @staticmethod
+    def _updated_event(row: Row, correction: Correction, now: datetime) -> ParticipantUpdatedV2:
+        changed = correction.new_values()
+        cleared = [name for name, value in changed.items() if value is None]
+        fields = {
+            name: value
+            for name, value in changed.items()
+            if value is not None and name in ParticipantUpdatedV2.model_fields
+        }
+        fields.update(
+            participant_id=row["id"],
+            branch_code=correction.branch.code,
+            branch_timezone=correction.branch.timezone,
+            participant_number=row["participant_number"],
+            cleared=cleared or None,
+            updated_at=now,
+        )
+        return ParticipantUpdatedV2.model_validate(fields)
+
+    @staticmethod
+    def _audit(
+        uow: UnitOfWork,
+        participant_id: str,
+        action: str,
+        changes: dict[str, tuple[Any, Any]],
+        actor: Principal,
+        event: Row,
+        now: datetime,
+    ) -> None:
+        uow.audit.add(
+            {
+                "participant_id": participant_id,
+                "action": action,
+                "changes": json.dumps(
+                    {name: {"old": old, "new": new} for name, (old, new) in changes.items()}
+                ),
+                "actor_key_id": actor.key_id,
+                "actor_role": actor.role,
+                "event_id": event["event_id"],
+                "changed_at": now,
+            }
+        )
+
+    def audit_trail(self, participant_id: str, actor: Principal) -> dict[str, Any]:
+        actor.require_admin()
+        with self.uow() as uow:
+            if uow.participants.get(participant_id) is None:
+                raise NotFound("participant", participant_id)
+            rows = uow.audit.for_participant(participant_id)
+        return {"participant_id": participant_id, "items": [audit_view(r) for r in rows]}
 
     def opt_out(
         self,
@@ -427,7 +534,7 @@ class Enrollment:
             new = sorted(wanted - before)
             after = sorted(before | wanted)
             if new:
-                uow.participants.set_opted_out(participant_id, ",".join(after))
+                uow.participants.update(participant_id, {"opted_out_channels": ",".join(after)})
                 branch = self.reference.branches[participant["branch_code"]]
                 data = ParticipantOptedOutV1(
                     participant_id=participant_id,
@@ -438,7 +545,10 @@ class Enrollment:
                     reason=reason,
                     opted_out_at=now,
                 )
-                uow.outbox.add_many([self.outbox.row(data, participant_id, now)])
+                event = self.outbox.row(data, participant_id, now)
+                uow.outbox.add_many([event])
+                change = {"opted_out_channels": (sorted(before), after)}
+                self._audit(uow, participant_id, "opt_out", change, actor, event, now)
             view = {"participant_id": participant_id, "opted_out_channels": after, "changed": new}
             self._remember(uow, actor, idem, 200, view)
             self._commit(uow)
@@ -513,7 +623,12 @@ class Enrollment:
         params: dict[str, str],
         actor: Principal,
         idem: Idempotency | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
+        """Check a broadcast and accept it; with `dry_run`, answer its reach and cost instead.
+
+        A dry run writes nothing (no broadcast, no event, no idempotency record).
+        """
         actor.require_admin()
         problems = [
             FieldProblem("audience.branch_codes", f"unknown branch {b!r}")
@@ -527,16 +642,42 @@ class Enrollment:
         kinds = [k.value for k in MessageKind]
         if message_kind not in kinds:
             problems.append(FieldProblem("message_kind", f"must be one of {', '.join(kinds)}"))
+        plan, text_problems = check_text(params, self.broadcast_rules)
+        problems += text_problems
         if problems:
             raise InvalidInput(problems)
         now = self.clock.now()
-        broadcast_id = str(uuid.uuid4())
         audience = Audience(
             branch_codes=branch_codes, segments=segments, campaign_codes=[campaign_code]
         )
+        view: dict[str, Any] = {
+            "campaign_code": campaign_code,
+            "message_kind": message_kind,
+            "audience": audience.model_dump(),
+            "params": params,
+            "sms": plan.as_dict(),
+        }
         with self.uow() as uow:
             if uow.campaigns.get(campaign_code) is None:
                 raise NotFound("campaign", campaign_code)
+            if dry_run:
+                groups = uow.participants.audience_groups(
+                    branch_codes, segments, audience.campaign_codes
+                )
+                reached = reach(
+                    (
+                        AudienceGroup(p, e, frozenset(o.split(",")) - {""}, k, n)
+                        for p, e, o, k, n in groups
+                    ),
+                    message_kind,
+                )
+                return {
+                    "dry_run": True,
+                    **view,
+                    "recipients": reached.as_dict(),
+                    "estimated_cost": estimated_cost(reached, plan, self.broadcast_rules),
+                }
+            broadcast_id = str(uuid.uuid4())
             uow.campaigns.add_broadcast(
                 {
                     "id": broadcast_id,
@@ -558,17 +699,43 @@ class Enrollment:
                 requested_at=now,
             )
             uow.outbox.add_many([self.outbox.row(data, campaign_code, now)])
-            view = {
-                "broadcast_id": broadcast_id,
-                "campaign_code": campaign_code,
-                "message_kind": message_kind,
-                "audience": audience.model_dump(),
-                "params": params,
-                "requested_at": now.isoformat(),
-            }
+            view = {"broadcast_id": broadcast_id, **view, "requested_at": now.isoformat()}
             self._remember(uow, actor, idem, 202, view)
             self._commit(uow)
         return view
+
+
+def _campaign_mismatch(
+    code: str, branches: frozenset[str], branch_code: str, field_name: str
+) -> FieldProblem | None:
+    """A campaign limited to some branches (empty: every branch) does not run in this one."""
+    if branches and branch_code not in branches:
+        return FieldProblem(field_name, f"campaign {code} does not run in branch {branch_code}")
+    return None
+
+
+def current_state(row: Row) -> CurrentState:
+    return CurrentState(
+        phone_e164=row["phone_e164"],
+        email=row["email"],
+        declared_income=row["declared_income"],
+        programmes=tuple(row["programmes"].split(",")),
+        branch_code=row["branch_code"],
+        preferred_channel=row["preferred_channel"],
+        language=row["language"],
+        consent_reminders=row["consent_reminders"],
+        monthly_contribution=row["monthly_contribution"],
+    )
+
+
+def audit_view(row: Row) -> dict[str, Any]:
+    return {
+        "action": row["action"],
+        "changes": json.loads(row["changes"]),
+        "actor": {"key_id": row["actor_key_id"], "role": row["actor_role"]},
+        "event_id": row["event_id"],
+        "changed_at": utc(row["changed_at"]).isoformat(),
+    }
 
 
 def campaign_view(row: Row) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas.nik import nik_hash
 from services.enrollment.domain.access import Principal
+from services.enrollment.domain.amounts import parse_rupiah
 from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput
 from services.enrollment.domain.model import Registration, RegistrationInput
+from services.enrollment.domain.participant_number import participant_number
 from services.enrollment.handlers import Enrollment
 
 REQUIRED = ("full_name", "nik", "phone", "segment", "branch_code", "declared_income")
@@ -73,14 +75,6 @@ def text_stream(binary: IO[bytes]) -> io.TextIOWrapper:
 
 def sniff_delimiter(header_line: str) -> str:
     return ";" if header_line.count(";") > header_line.count(",") else ","
-
-
-def _income(raw: str) -> int:
-    text = raw.strip().lower().removeprefix("rp").strip().replace(".", "").replace(",", "")
-    text = text.replace(" ", "")
-    if not text.isdigit():
-        raise ValueError(f"{raw.strip()!r} is not an amount in rupiah (write e.g. 1500000)")
-    return int(text)
 
 
 def _yes(raw: str, default: bool) -> bool:
@@ -168,7 +162,7 @@ class CsvImporter:
                 problems.append(FieldProblem(name, str(exc)))
                 return None
 
-        income = parse("declared_income", _income)
+        income = parse("declared_income", parse_rupiah)
         jht = parse("jht", _yes, False)
         consent = parse("consent_reminders", _yes, False)
         raw = RegistrationInput(
@@ -238,12 +232,13 @@ class CsvImporter:
         now = self.enrollment.clock.now()
         with self.enrollment.uow() as uow:
             existing = uow.participants.ids_for_nik_hashes(h for _, _, h in fresh)
+            serials = iter(uow.participants.allocate_serials(len(fresh) - len(existing)))
             participants, events, ids = [], [], []
             for _row, registration, hashed in fresh:
                 if hashed in existing:
                     continue
                 participant, event = self.enrollment.participant_rows(
-                    registration, hashed, actor, now
+                    registration, hashed, actor, now, participant_number(next(serials))
                 )
                 participants.append(participant)
                 events.append(event)

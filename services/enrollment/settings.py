@@ -43,6 +43,18 @@ class Settings(BaseSettings):
         default=None, description="folder with provinces/branches/segments/rates JSON overrides"
     )
     api_key_cache_seconds: float = Field(default=30.0, ge=0)
+    broadcast_max_segments: int = Field(
+        default=2, ge=1, le=10, description="SMS segments a broadcast message may take per person"
+    )
+    broadcast_price_per_segment: int = Field(
+        default=350, ge=0, description="rupiah per SMS segment, for a broadcast's estimated cost"
+    )
+    broadcast_template_chars: int = Field(
+        default=25,
+        ge=0,
+        le=150,
+        description="GSM-7 characters the notifier's SMS template adds around params.message",
+    )
 
     @field_validator("nik_hash_key")
     @classmethod

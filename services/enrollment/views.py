@@ -10,6 +10,7 @@ from services.enrollment.adapters.repository import Row, utc
 def participant_view(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
+        "participant_number": row["participant_number"],
         "full_name": row["full_name"],
         "nik_masked": row["nik_masked"],
         "birth_date": row["birth_date"].isoformat(),

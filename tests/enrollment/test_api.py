@@ -103,7 +103,9 @@ def test_missing_and_mistyped_fields_are_named(client: TestClient, keys: Keys) -
     errors = {e["field"]: e["message"] for e in response.json()["errors"]}
     assert errors["nik"] == "is required"
     assert errors["consent_reminders"] == "is required"
-    assert errors["declared_income"] == "must be a whole number"
+    assert errors["declared_income"] == (
+        "'lots' is not an amount in rupiah (write e.g. 1500000, 1.500.000 or Rp1.500.000)"
+    )
     assert errors["preferred_channel"] == "must be 'sms', 'email' or 'whatsapp'"
     assert errors["x"] == "Extra inputs are not permitted"
 
@@ -399,12 +401,15 @@ def test_openapi_documents_v1(client: TestClient) -> None:
         "/v1/participants/{participant_id}",
         "/v1/participants/{participant_id}/contributions",
         "/v1/participants/{participant_id}/opt-out",
+        "/v1/participants/{participant_id}/audit",
+        "/v1/participants/by-number/{number}",
         "/v1/campaigns",
         "/v1/campaigns/{code}",
         "/v1/campaigns/{code}/broadcasts",
         "/v1/imports",
     } <= set(paths)
     assert json.dumps(paths).count("Idempotency-Key") >= 5
+    assert "patch" in paths["/v1/participants/{participant_id}"]
 
 
 async def test_requests_arriving_together_share_a_transaction_and_keep_their_rules(
@@ -444,3 +449,34 @@ async def test_requests_arriving_together_share_a_transaction_and_keep_their_rul
     assert isinstance(reused, Conflict)
     registered = [e for _, _, e in outbox_events(container) if e.type == "participant.registered"]
     assert [e.subject for e in registered] == [first["id"]]
+
+
+def test_amounts_are_read_as_indonesians_write_them(
+    client: TestClient, keys: Keys, person: Person
+) -> None:
+    for written in ("Rp 1.500.000,00", "1500000.00", "1.500.000", "Rp1.500.000", 1_500_000):
+        created = register(client, keys, person(declared_income=written))
+        assert created.status_code == 201, (written, created.text)
+        assert created.json()["declared_income"] == 1_500_000
+    ambiguous = register(client, keys, person(declared_income="1,500"))
+    assert ambiguous.status_code == 422
+    assert ambiguous.json()["errors"] == [
+        {
+            "field": "declared_income",
+            "message": "'1,500' is ambiguous: 1500 rupiah or 1,5 rupiah; "
+            "write 1500 (or Rp1.500) if you mean Rp1.500",
+        }
+    ]
+    pid = created.json()["id"]
+    url = f"/v1/participants/{pid}/contributions"
+    paid = {"period": "2026-11", "amount": "Rp21.800", "paid_at": "2026-11-20T09:00:00+07:00"}
+    recorded = client.post(url, json=paid, headers=Keys.auth(keys.admin))
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["amount"] == 21_800
+    sen = client.post(url, json=dict(paid, amount="21.800,50"), headers=Keys.auth(keys.admin))
+    assert sen.json()["errors"] == [
+        {
+            "field": "amount",
+            "message": "'21.800,50' has 50 sen; amounts are whole rupiah (write Rp21.800)",
+        }
+    ]

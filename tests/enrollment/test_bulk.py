@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select
 from services.enrollment.adapters import tables as t
 from services.enrollment.adapters.bulk import BulkInsert
 from services.enrollment.adapters.db import make_engine, migrate
+from services.enrollment.domain.participant_number import participant_number
 
 
 def _participant(n: int, **overrides: Any) -> dict[str, Any]:
@@ -19,6 +20,7 @@ def _participant(n: int, **overrides: Any) -> dict[str, Any]:
         "id": str(uuid.uuid4()),
         "nik_hash": f"{n:064x}",
         "nik_masked": "3372**********01",
+        "participant_number": participant_number(n),
         "full_name": f"Sri Wahyuni {n} é",
         "birth_date": date(1980, 1, 2 + n),
         "sex": "F",

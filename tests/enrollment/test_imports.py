@@ -48,7 +48,7 @@ BAD_KINDS: list[tuple[dict[str, str], str, str]] = [
     (
         {"declared_income": "banyak"},
         "declared_income",
-        "'banyak' is not an amount in rupiah (write e.g. 1500000)",
+        "'banyak' is not an amount in rupiah (write e.g. 1500000, 1.500.000 or Rp1.500.000)",
     ),
     ({"branch_code": "ATLANTIS"}, "branch_code", "unknown branch 'ATLANTIS'"),
     (
@@ -200,3 +200,28 @@ def test_import_reads_the_file_incrementally(container: Container) -> None:
     report = container.importer.run(Watched(content), Principal("key_test", "admin"))
     assert report.registered == good
     assert 0 < Watched.largest <= 64 * 1024
+
+
+def test_income_column_reads_indonesian_amounts_and_rejects_ambiguous_ones(
+    client: TestClient, keys: Keys
+) -> None:
+    """`Rp 1.500.000,00` and `1500000.00` were read as 150,000,000 before."""
+    incomes = ["Rp 1.500.000,00", "1500000.00", "1.500.000", "Rp1.500.000", "1500000", "1.500"]
+    lines = ["full_name;nik;phone;segment;branch_code;declared_income"]
+    lines += [
+        f"Pedagang {n};{nik_for(n)};{phone_for(n)};trader;SURAKARTA;{income}"
+        for n, income in enumerate(incomes, start=1)
+    ]
+    report = upload(client, keys.admin, "\n".join(lines).encode()).json()
+    assert report["registered"] == 5
+    assert report["problems"] == [
+        {
+            "row": 7,
+            "field": "declared_income",
+            "message": "'1.500' is ambiguous: 1500 rupiah or 1,5 rupiah; "
+            "write 1500 (or Rp1.500) if you mean Rp1.500",
+        }
+    ]
+    listed = client.get("/v1/participants", headers=Keys.auth(keys.admin)).json()["items"]
+    assert [p["declared_income"] for p in listed] == [1_500_000] * 5
+    assert {p["monthly_contribution"] for p in listed} == {21_800}

@@ -102,11 +102,13 @@ def test_registration_is_published_keyed_ordered_and_schema_valid(
             ids.append(response.json()["id"])
         first = ids[0]
         client.post(f"/v1/participants/{first}/opt-out", json={"channels": ["sms"]}, headers=auth)
+        fix = {"phone": "0857-1234-5678"}
+        assert client.patch(f"/v1/participants/{first}", json=fix, headers=auth).status_code == 200
         paid = {"period": "2026-11", "amount": 16_800, "paid_at": "2026-11-20T09:00:00+07:00"}
         client.post(f"/v1/participants/{first}/contributions", json=paid, headers=auth)
-        records = consume(kafka_settings, topics[0], lambda r: len(r) >= 5)
+        records = consume(kafka_settings, topics[0], lambda r: len(r) >= 6)
         campaign_records = consume(kafka_settings, topics[1], lambda r: len(r) >= 1)
-    assert len(records) == 5
+    assert len(records) == 6
     for record in records:
         event = decode_event(record.value)
         assert record.key == event.subject.encode()
@@ -118,6 +120,7 @@ def test_registration_is_published_keyed_ordered_and_schema_valid(
     assert [e.type for e in of_first] == [
         "participant.registered",
         "participant.opted_out",
+        "participant.updated",
         "contribution.paid",
     ]
     assert len({r.partition for r in records if r.key == first.encode()}) == 1

@@ -54,9 +54,38 @@ class ParticipantRepository:
     def add_many(self, rows: Sequence[Row]) -> None:
         _insert_participants(self.conn, rows)
 
-    def get(self, participant_id: str) -> Row | None:
+    def get(self, participant_id: str, for_update: bool = False) -> Row | None:
+        """One participant; `for_update` locks the row until commit (PostgreSQL; SQLite's one
+        writer needs no lock), so two corrections at once never both read the old values."""
         query = select(t.participants).where(t.participants.c.id == participant_id)
+        if for_update:
+            query = query.with_for_update()
         return _row(self.conn.execute(query).mappings().first())
+
+    def update(self, participant_id: str, values: Row) -> None:
+        if values:
+            self.conn.execute(
+                update(t.participants).where(t.participants.c.id == participant_id).values(values)
+            )
+
+    def by_number(self, number: str) -> Row | None:
+        query = select(t.participants).where(t.participants.c.participant_number == number)
+        return _row(self.conn.execute(query).mappings().first())
+
+    def allocate_serials(self, count: int) -> range:
+        """`count` fresh participant number serials, taken inside this transaction.
+
+        The counter row stays locked until commit (PostgreSQL row lock; SQLite has one writer
+        anyway), and a rollback gives the serials back, so two writers never share a number.
+        """
+        if count <= 0:
+            return range(0)
+        c = t.participant_serials.c
+        self.conn.execute(
+            update(t.participant_serials).where(c.id == 1).values(last_serial=c.last_serial + count)
+        )
+        last = int(self.conn.execute(select(c.last_serial).where(c.id == 1)).scalar_one())
+        return range(last - count + 1, last + 1)
 
     def id_for_nik_hash(self, nik_hash: str) -> str | None:
         query = select(t.participants.c.id).where(t.participants.c.nik_hash == nik_hash)
@@ -70,13 +99,6 @@ class ParticipantRepository:
         c = t.participants.c
         query = select(c.nik_hash, c.id).where(c.nik_hash.in_(wanted))
         return {h: pid for h, pid in self.conn.execute(query).all()}
-
-    def set_opted_out(self, participant_id: str, channels: str) -> None:
-        self.conn.execute(
-            update(t.participants)
-            .where(t.participants.c.id == participant_id)
-            .values(opted_out_channels=channels)
-        )
 
     def page(self, where: ParticipantFilter, after_seq: int, limit: int) -> list[Row]:
         c = t.participants.c
@@ -96,6 +118,27 @@ class ParticipantRepository:
 
     def count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.participants)).scalar_one())
+
+    def audience_groups(
+        self, branch_codes: Sequence[str], segments: Sequence[str], campaign_codes: Sequence[str]
+    ) -> list[tuple[str, bool, str, bool, int]]:
+        """(preferred channel, has e-mail, opted-out channels, consent, count) of an audience.
+
+        An empty list matches anyone, as in a broadcast's audience. Grouped in the database:
+        a few rows whatever the audience's size.
+        """
+        c = t.participants.c
+        has_email = c.email.is_not(None)
+        keys = (c.preferred_channel, has_email, c.opted_out_channels, c.consent_reminders)
+        query = select(*keys, func.count()).group_by(*keys)
+        for column, wanted in (
+            (c.branch_code, branch_codes),
+            (c.segment, segments),
+            (c.campaign_code, campaign_codes),
+        ):
+            if wanted:
+                query = query.where(column.in_(list(wanted)))
+        return [(p, bool(e), o, bool(k), int(n)) for p, e, o, k, n in self.conn.execute(query)]
 
 
 def _start_of(day: date, next_day: bool = False) -> datetime:
@@ -131,6 +174,19 @@ class CampaignRepository:
 
     def add_broadcast(self, row: Row) -> None:
         self.conn.execute(insert(t.broadcasts), row)
+
+
+class AuditRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, row: Row) -> None:
+        self.conn.execute(insert(t.participant_audit), row)
+
+    def for_participant(self, participant_id: str) -> list[Row]:
+        c = t.participant_audit.c
+        query = select(t.participant_audit).where(c.participant_id == participant_id)
+        return [dict(m) for m in self.conn.execute(query.order_by(c.id)).mappings()]
 
 
 class OutboxRepository:

@@ -27,6 +27,7 @@ participants = Table(
     Column("id", String(36), nullable=False, unique=True),
     Column("nik_hash", String(64), nullable=False, unique=True),
     Column("nik_masked", String(16), nullable=False),
+    Column("participant_number", String(11), nullable=False),
     Column("full_name", String(200), nullable=False),
     Column("birth_date", Date, nullable=False),
     Column("sex", String(1), nullable=False),
@@ -47,9 +48,18 @@ participants = Table(
     Column("officer_id", String(64)),
     Column("opted_out_channels", String(64), nullable=False, default=""),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    Index("uq_participants_number", "participant_number", unique=True),
     Index("ix_participants_branch_seq", "branch_code", "seq"),
     Index("ix_participants_campaign_seq", "campaign_code", "seq"),
     Index("ix_participants_registered_at", "registered_at"),
+)
+
+#: One row (id 1): the last participant number serial handed out (see participant_number.py).
+participant_serials = Table(
+    "participant_serials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_serial", Integer, nullable=False),
 )
 
 contributions = Table(
@@ -87,6 +97,22 @@ broadcasts = Table(
     Column("params", Text, nullable=False),
     Column("requested_by", String(64)),
     Column("requested_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Every change to a participant after registration: who (API key id and role), when, what.
+#: `changes` is JSON {field: {"old": …, "new": …}}; the NIK is never correctable, so never in it.
+participant_audit = Table(
+    "participant_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("changes", Text, nullable=False),
+    Column("actor_key_id", String(64), nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Column("event_id", String(36)),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_participant_audit_participant", "participant_id", "id"),
 )
 
 outbox = Table(

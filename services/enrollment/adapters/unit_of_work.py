@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 
 from services.enrollment.adapters.repository import (
     ApiKeyRepository,
+    AuditRepository,
     CampaignRepository,
     ContributionRepository,
     IdempotencyRepository,
@@ -19,6 +20,7 @@ from services.enrollment.adapters.repository import (
 
 class UnitOfWork(Protocol):
     participants: ParticipantRepository
+    audit: AuditRepository
     contributions: ContributionRepository
     campaigns: CampaignRepository
     outbox: OutboxRepository
@@ -49,6 +51,7 @@ class SqlUnitOfWork:
         conn.begin()
         self._conn = conn
         self.participants = ParticipantRepository(conn)
+        self.audit = AuditRepository(conn)
         self.contributions = ContributionRepository(conn)
         self.campaigns = CampaignRepository(conn)
         self.outbox = OutboxRepository(conn)

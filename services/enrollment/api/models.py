@@ -5,7 +5,42 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from services.enrollment.domain.amounts import parse_rupiah
+
+
+def _rupiah(value: object) -> object:
+    # Numbers pass through to pydantic's int check; text is read the way Indonesians write it.
+    return parse_rupiah(value) if isinstance(value, str) else value
+
+
+_RUPIAH_FORMS: list[dict[str, object]] = [
+    {"type": "integer", "minimum": 0},
+    {"type": "string", "examples": ["1.500.000", "Rp 1.500.000,00", "1500000.00"]},
+]
+_RUPIAH_HELP = "whole rupiah; ambiguous text such as '1.500' is rejected"
+
+#: Whole rupiah: a JSON number, or text such as "1.500.000", "Rp 1.500.000,00", "1500000.00".
+Rupiah = Annotated[
+    int,
+    BeforeValidator(_rupiah),
+    WithJsonSchema({"anyOf": _RUPIAH_FORMS, "description": _RUPIAH_HELP}),
+]
+#: The same, for a field that may be left out (None passes through to the union).
+OptionalRupiah = Annotated[
+    int | None,
+    BeforeValidator(_rupiah),
+    WithJsonSchema({"anyOf": [*_RUPIAH_FORMS, {"type": "null"}], "description": _RUPIAH_HELP}),
+]
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -26,7 +61,7 @@ class ParticipantIn(Strict):
     branch_code: str = Field(examples=["SURAKARTA"])
     campaign_code: str | None = Field(default=None, examples=["KKBC-PASAR-KLEWER"])
     programmes: list[str] = Field(default=["JKK", "JKM"], description="JKK and JKM, plus JHT")
-    declared_income: int = Field(ge=0, description="declared monthly income in rupiah")
+    declared_income: Rupiah = Field(ge=0, description="declared monthly income in rupiah")
     preferred_channel: Literal["sms", "email", "whatsapp"] = "sms"
     language: Literal["id", "en"] = "id"
     consent_reminders: bool
@@ -34,9 +69,22 @@ class ParticipantIn(Strict):
     community: str | None = Field(default=None, max_length=200)
 
 
+class ParticipantPatch(Strict):
+    """A correction: only the fields given change; `"email": null` removes the address."""
+
+    phone: str | None = Field(default=None, examples=["0857-1234-5678"])
+    email: str | None = None
+    declared_income: OptionalRupiah = None
+    programmes: list[str] | None = Field(default=None, description="JKK and JKM, plus JHT")
+    branch_code: str | None = Field(default=None, description="admins only, for a move")
+    preferred_channel: Literal["sms", "email", "whatsapp"] | None = None
+    language: Literal["id", "en"] | None = None
+    consent_reminders: bool | None = None
+
+
 class ContributionIn(Strict):
     period: Period = Field(examples=["2026-11"])
-    amount: int = Field(description="rupiah paid")
+    amount: Rupiah = Field(description="rupiah paid")
     paid_at: AwareDatetime
 
 
@@ -61,4 +109,12 @@ class AudienceIn(Strict):
 class BroadcastIn(Strict):
     message_kind: str = "campaign_announcement"
     audience: AudienceIn = Field(default_factory=AudienceIn)
-    params: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="`message`: the SMS/e-mail text (checked: characters, encoding, segments); "
+        "`subject`: the e-mail subject",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="check and answer audience size, segments and estimated cost; send nothing",
+    )

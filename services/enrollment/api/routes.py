@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
-from services.enrollment.adapters.repository import ParticipantFilter
+from services.enrollment.adapters.repository import ParticipantFilter, Row
 from services.enrollment.api.deps import (
     IDEMPOTENCY_OPENAPI,
     ContainerDep,
@@ -27,11 +27,14 @@ from services.enrollment.api.models import (
     ContributionIn,
     OptOutIn,
     ParticipantIn,
+    ParticipantPatch,
 )
 from services.enrollment.bootstrap import Container
 from services.enrollment.domain.access import Principal
+from services.enrollment.domain.correction import CorrectionInput
 from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from services.enrollment.domain.model import RegistrationInput
+from services.enrollment.domain.participant_number import parse_participant_number
 from services.enrollment.handlers import Idempotency
 from services.enrollment.views import participant_view
 
@@ -101,10 +104,46 @@ def _location(view: dict[str, Any]) -> str:
 def get_participant(participant_id: str, container: ContainerDep, actor: PrincipalDep) -> Any:
     with container.enrollment.uow() as uow:
         row = uow.participants.get(participant_id)
+    return _readable(row, "participant", participant_id, actor)
+
+
+def _readable(row: Row | None, what: str, key: str, actor: Principal) -> dict[str, Any]:
+    """The participant's view, once it exists and the caller may read its branch."""
     if row is None:
-        raise NotFound("participant", participant_id)
+        raise NotFound(what, key)
     actor.require_read(row["branch_code"])
     return participant_view(row)
+
+
+@router.patch("/participants/{participant_id}", tags=["participants"])
+def correct_participant(
+    participant_id: str, body: ParticipantPatch, container: ContainerDep, actor: PrincipalDep
+) -> Any:
+    """Correct phone, e-mail, income, programmes, branch, channel, language or consent.
+
+    Validated like a registration; a change is published as `participant.updated` and kept in
+    the audit trail. Sending the same correction twice changes nothing the second time.
+    """
+    raw = CorrectionInput(given=frozenset(body.model_fields_set), **body.model_dump())
+    return container.enrollment.correct(participant_id, raw, actor)
+
+
+@router.get("/participants/{participant_id}/audit", tags=["participants"])
+def participant_audit(participant_id: str, container: ContainerDep, actor: PrincipalDep) -> Any:
+    """Every correction and opt-out of one participant, oldest first (admins only)."""
+    return container.enrollment.audit_trail(participant_id, actor)
+
+
+@router.get("/participants/by-number/{number}", tags=["participants"])
+def get_participant_by_number(number: str, container: ContainerDep, actor: PrincipalDep) -> Any:
+    """The participant a number on a card or receipt belongs to; the check digit is verified."""
+    try:
+        wanted = parse_participant_number(number)
+    except ValueError as exc:
+        raise InvalidInput([FieldProblem("number", str(exc))]) from None
+    with container.enrollment.uow() as uow:
+        row = uow.participants.by_number(wanted)
+    return _readable(row, "participant number", wanted, actor)
 
 
 @router.get("/participants", tags=["participants"])
@@ -219,13 +258,12 @@ def request_broadcast(
     actor: PrincipalDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
-    idem = idempotency(idempotency_key, request.url.path, body)
-    return _answer(
-        container,
-        actor,
-        idem,
-        202,
-        lambda: container.enrollment.request_broadcast(
+    """Check a broadcast and publish it (202); `dry_run: true` answers its reach and cost (200)."""
+    # A dry run changes nothing, so it is neither remembered nor replayed by Idempotency-Key.
+    idem = None if body.dry_run else idempotency(idempotency_key, request.url.path, body)
+
+    def handle() -> dict[str, Any]:
+        return container.enrollment.request_broadcast(
             code,
             body.message_kind,
             body.audience.branch_codes,
@@ -233,8 +271,12 @@ def request_broadcast(
             body.params,
             actor,
             idem,
-        ),
-    )
+            dry_run=body.dry_run,
+        )
+
+    if body.dry_run:
+        return JSONResponse(handle())
+    return _answer(container, actor, idem, 202, handle)
 
 
 @router.post("/imports", tags=["imports"])

@@ -15,7 +15,7 @@ from services.enrollment.domain.contributions import (
 )
 from services.enrollment.domain.errors import FieldProblem, InvalidInput
 from services.enrollment.domain.nik import NikFacts, age_on, parse_nik
-from services.enrollment.domain.reference import Branch, ReferenceData
+from services.enrollment.domain.reference import Branch, RateTable, ReferenceData
 
 CHANNELS = ("sms", "email", "whatsapp")
 LANGUAGES = ("id", "en")
@@ -76,7 +76,9 @@ class Registration:
     community: str | None
 
 
-class _Collector:
+class Collector:
+    """Gathers every field problem of one request, so an officer fixes a form in one go."""
+
     def __init__(self) -> None:
         self.problems: list[FieldProblem] = []
 
@@ -95,7 +97,7 @@ def validate_registration(
     raw: RegistrationInput, ref: ReferenceData, contacts: ContactRules, today: date
 ) -> Registration:
     """Check every field and report all problems at once (officers fix a form in one go)."""
-    out = _Collector()
+    out = Collector()
     name = " ".join(raw.full_name.split())
     if not name:
         out.add("full_name", "is required")
@@ -111,19 +113,12 @@ def validate_registration(
     email = out.check("email", lambda: contacts.email(raw.email or "")) if raw.email else None
     if raw.segment not in ref.segments:
         out.add("segment", f"unknown segment {raw.segment!r}; use one of {', '.join(ref.segments)}")
-    branch = ref.branches.get(raw.branch_code)
-    if branch is None:
-        out.add("branch_code", f"unknown branch {raw.branch_code!r}")
-    programmes = _programmes(raw.programmes, out)
+    branch = check_branch(raw.branch_code, ref, out)
+    programmes = check_programmes(raw.programmes, out)
     rates = ref.rates
-    if not 0 <= raw.declared_income <= rates.maximum_income:
-        out.add("declared_income", f"must be between 0 and {rates.maximum_income:,} rupiah")
-    if raw.preferred_channel not in CHANNELS:
-        out.add("preferred_channel", f"must be one of {', '.join(CHANNELS)}")
-    elif raw.preferred_channel == "email" and not raw.email:
-        out.add("email", "is required when the preferred channel is email")
-    if raw.language not in LANGUAGES:
-        out.add("language", f"must be one of {', '.join(LANGUAGES)}")
+    check_income(raw.declared_income, rates, out)
+    check_channel(raw.preferred_channel, bool(raw.email), out)
+    check_language(raw.language, out)
     if raw.source not in SOURCES:
         out.add("source", f"must be one of {', '.join(SOURCES)}")
     if out.problems:
@@ -151,7 +146,31 @@ def validate_registration(
     )
 
 
-def _programmes(chosen: list[str], out: _Collector) -> tuple[str, ...]:
+def check_branch(code: str, ref: ReferenceData, out: Collector) -> Branch | None:
+    branch = ref.branches.get(code)
+    if branch is None:
+        out.add("branch_code", f"unknown branch {code!r}")
+    return branch
+
+
+def check_income(income: int, rates: RateTable, out: Collector) -> None:
+    if not 0 <= income <= rates.maximum_income:
+        out.add("declared_income", f"must be between 0 and {rates.maximum_income:,} rupiah")
+
+
+def check_channel(channel: str, has_email: bool, out: Collector) -> None:
+    if channel not in CHANNELS:
+        out.add("preferred_channel", f"must be one of {', '.join(CHANNELS)}")
+    elif channel == "email" and not has_email:
+        out.add("email", "is required when the preferred channel is email")
+
+
+def check_language(language: str, out: Collector) -> None:
+    if language not in LANGUAGES:
+        out.add("language", f"must be one of {', '.join(LANGUAGES)}")
+
+
+def check_programmes(chosen: list[str], out: Collector) -> tuple[str, ...]:
     unknown = [p for p in chosen if p not in ALL_PROGRAMMES]
     if unknown:
         out.add("programmes", f"unknown programme {unknown[0]!r}; use JKK, JKM and optionally JHT")
