@@ -74,6 +74,15 @@ def test_restart_mid_stream_keeps_every_figure_exact(
         metrics = get(one.url, "/metrics").text
         assert metric_values(metrics, "reporting_dead_letters_total", topic=topics.participants)
         assert sum(metric_values(metrics, "reporting_duplicates_total").values()) == 1
+        # what the delivery-rate and readiness alerts read agrees with the API's figures
+        assert "\nreporting_ready 1.0\n" in metrics
+        figures = get(one.url, "/v1/campaigns/KLEWER23/metrics").json()["messages"]
+        assert figures["sent"] > 0
+        for status in ("sent", "delivered", "failed", "deferred"):
+            by_channel = metric_values(
+                metrics, "reporting_campaign_messages_total", campaign="KLEWER23", status=status
+            )
+            assert sum(by_channel.values()) == figures[status], status
         # the first half is committed, so what the restarted worker knows of it can only
         # come from the changelogs (checked below: it reads just the second half)
         committed = {f'group="{group}",partition="{p}",topic="{t}"' for t, p in ends}
