@@ -118,7 +118,9 @@ class ReportingWorker:
         outcome = handle_batch(records, source.state)
         for dead in outcome.dead_letters:
             await self.deadletters.send(
-                key=dead.source_topic.encode(), value=dead.model_dump_json().encode()
+                key=dead.source_topic.encode(),
+                value=dead.model_dump_json().encode(),
+                headers=dead.kafka_headers(),
             )
         source.state.write(outcome)
         if outcome.partitions or outcome.dead_letters:
