@@ -57,6 +57,7 @@ class Telemetry:
             ["campaign", "channel", "status"],
             registry=self.registry,
         )
+        self._campaign_channels: set[tuple[str, str]] = set()
         self._totals: dict[str, dict[str, int]] = {}
         #: Wall-clock time of the first and the latest processed batch (for throughput).
         self.first_at: float | None = None
@@ -106,10 +107,12 @@ class Telemetry:
                 if decoded is None or decoded[1] != MESSAGES:
                     continue
                 campaign, _branch, _kind, channel, status, _day = decoded[2]
-                # every status of a new (campaign, channel) starts at 0, so "delivered" exists
-                # (and the rate is 0, not absent) while no receipt has come
-                for other in STATUSES:
-                    self.campaign_messages.labels(campaign, channel, other)
+                if (campaign, channel) not in self._campaign_channels:
+                    # every status starts at 0, so "delivered" exists (and the rate is 0, not
+                    # absent) while no receipt has come
+                    self._campaign_channels.add((campaign, channel))
+                    for other in STATUSES:
+                        self.campaign_messages.labels(campaign, channel, other)
                 self.campaign_messages.labels(campaign, channel, status).inc(amount)
 
     def watch_readiness(self, ready: Callable[[], bool]) -> None:
