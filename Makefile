@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck unit schemas browser bench reliability clean
+.PHONY: help install run test lint typecheck unit schemas browser prometheus bench reliability clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ install: $(STAMP) ## Create .venv and install the locked dependencies (idempoten
 browser: ## Install Debian's chromium for the dashboard browser test, when missing
 	@bash scripts/ensure-chromium.sh
 
+prometheus: ## Install Debian's prometheus (promtool for the alert rule tests; the server for make run), when missing
+	@bash scripts/ensure-debian-tool.sh promtool prometheus "the alert rule tests (promtool) and make run's Prometheus"
+
 run: install ## Start the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and every service
 	$(PY) -m services.platform run
 
@@ -35,7 +38,7 @@ lint: install ## ruff
 typecheck: install ## mypy --strict on the project's packages
 	$(VENV)/bin/mypy
 
-test: install browser ## Lint, type check, unit, integration and end-to-end tests on a real broker
+test: install browser prometheus ## Lint, type check, unit, integration and end-to-end tests on a real broker
 	$(MAKE) --no-print-directory lint typecheck
 	$(PY) -m pytest
 

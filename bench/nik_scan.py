@@ -66,7 +66,9 @@ def scan_topics(
             for tp, records in consumer.poll(timeout_ms=1000, max_records=10_000).items():
                 scanned += len(records)
                 for record in records:
-                    blob = (record.key or b"") + b"\0" + (record.value or b"")
+                    # headers too: dead letters repeat their error context there
+                    headers = [value or b"" for _, value in record.headers or ()]
+                    blob = b"\0".join([record.key or b"", record.value or b"", *headers])
                     where = f"{tp.topic}[{tp.partition}]@{record.offset}"
                     leaks += [Leak(where, nik.decode()) for nik in _find(blob, wanted)]
             remaining = {tp for tp in remaining if consumer.position(tp) < ends[tp]}

@@ -23,6 +23,7 @@ import httpx
 from services.common.broker import EmbeddedBroker
 from services.common.kafka_settings import KafkaSettings
 from services.common.topic_admin import ensure_topics, wait_for_broker
+from services.prometheus_local import LocalPrometheus
 
 SERVICE_PACKAGES = ("enrollment", "notifier", "reporting")
 
@@ -208,6 +209,7 @@ class Platform:
 
 def run(args: argparse.Namespace) -> int:
     platform = Platform(Path(args.data_dir).resolve(), ports_from(args.port_base))
+    prometheus = LocalPrometheus(platform.data_dir, platform.log_dir)
     stopping = False
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -226,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{spec.name:>12}  {label}: {url}")
         if not platform.specs:
             print("no services are built yet: only the broker runs")
+        print(prometheus.start(platform.specs))
         print(f"logs: {platform.log_dir}   — Ctrl-C stops everything", flush=True)
         while not stopping:
             dead = platform.exited()
@@ -237,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         print("stopping…", flush=True)
+        prometheus.stop()
         platform.stop()
 
 

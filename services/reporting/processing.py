@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
 
 from schemas.deadletter import DeadLetter
@@ -20,6 +22,16 @@ from services.reporting.domain.metrics import encode_key
 from services.reporting.domain.rules import increments_for
 
 SERVICE = "reporting"
+
+
+def _version() -> str:
+    try:
+        return version("bebas-cemas")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+SERVICE_VERSION = _version()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +77,7 @@ def handle_batch(records: list[Record], state: StatePort) -> BatchOutcome:
         try:
             event = decode(record.value)
         except DecodeError as exc:
-            outcome.dead_letters.append(_dead(record, str(exc)))
+            outcome.dead_letters.append(_dead(record, str(exc), exc))
             continue
         event_id = str(event.id)
         seen = batch_ids[partition]
@@ -87,7 +99,7 @@ def handle_batch(records: list[Record], state: StatePort) -> BatchOutcome:
                 counters[encode_key(partition, inc.family, inc.dims)] += inc.amount
         except Exception as exc:  # a bug must not stall the stream: dead-letter and go on
             outcome.errors += 1
-            outcome.dead_letters.append(_dead(record, f"processing error: {exc!r}"))
+            outcome.dead_letters.append(_dead(record, f"processing error: {exc!r}", exc))
             continue
         seen.add(event_id)
         outcome.new_ids[partition].append(event_id)
@@ -95,7 +107,9 @@ def handle_batch(records: list[Record], state: StatePort) -> BatchOutcome:
     return outcome
 
 
-def _dead(record: Record, reason: str) -> DeadLetter:
+def _dead(record: Record, reason: str, error: Exception) -> DeadLetter:
+    # reporting never retries a record: whatever fails, fails on its one attempt
+    now = datetime.now(UTC)
     return DeadLetter.of(
         service=SERVICE,
         source_topic=record.topic,
@@ -104,4 +118,9 @@ def _dead(record: Record, reason: str) -> DeadLetter:
         key=record.key,
         partition=record.partition,
         offset=record.offset,
+        error=error,
+        service_version=SERVICE_VERSION,
+        first_attempt_at=now,
+        last_attempt_at=now,
+        attempts=1,
     )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections import Counter as Tally
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from services.reporting.domain.figures import STATUSES
+from services.reporting.domain.metrics import MESSAGES, decode_key
 
 
 @dataclass
@@ -46,6 +51,13 @@ class Telemetry:
             labels,
             registry=self.registry,
         )
+        self.campaign_messages = Counter(
+            "reporting_campaign_messages",
+            "Notification outcomes counted by this worker, per campaign, channel and status",
+            ["campaign", "channel", "status"],
+            registry=self.registry,
+        )
+        self._campaign_channels: set[tuple[str, str]] = set()
         self._totals: dict[str, dict[str, int]] = {}
         #: Wall-clock time of the first and the latest processed batch (for throughput).
         self.first_at: float | None = None
@@ -73,6 +85,43 @@ class Telemetry:
         totals["duplicates"] += duplicates
         totals["dead_letters"] += dead
         totals["errors"] += errors
+
+    def source(self, topic: str) -> None:
+        """Start a source topic's series at 0: `increase()` misses a series' first value, so
+        a first batch that is all dead letters would otherwise never alert."""
+        for counter in (
+            self.processed,
+            self.counted,
+            self.duplicates,
+            self.dead_letters,
+            self.errors,
+        ):
+            counter.labels(topic)
+
+    def messages(self, counters: Iterable[Tally[str]]) -> None:
+        """Per-campaign message outcomes from one batch's counter deltas (for the delivery
+        rate alert: a campaign's figures as a rate over time, which the tables do not give)."""
+        for deltas in counters:
+            for key, amount in deltas.items():
+                decoded = decode_key(key)
+                if decoded is None or decoded[1] != MESSAGES:
+                    continue
+                campaign, _branch, _kind, channel, status, _day = decoded[2]
+                if (campaign, channel) not in self._campaign_channels:
+                    # every status starts at 0, so "delivered" exists (and the rate is 0, not
+                    # absent) while no receipt has come
+                    self._campaign_channels.add((campaign, channel))
+                    for other in STATUSES:
+                        self.campaign_messages.labels(campaign, channel, other)
+                self.campaign_messages.labels(campaign, channel, status).inc(amount)
+
+    def watch_readiness(self, ready: Callable[[], bool]) -> None:
+        gauge = Gauge(
+            "reporting_ready",
+            "1 when the worker's tables are recovered and it is assigned, 0 otherwise",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: 1.0 if ready() else 0.0)
 
     def totals(self) -> dict[str, dict[str, int]]:
         return {topic: dict(values) for topic, values in self._totals.items()}

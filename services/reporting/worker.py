@@ -80,6 +80,7 @@ class ReportingWorker:
             ("participants", "campaigns", "notifications"), settings.source_topics, strict=True
         ):
             self._add_source(label, name, partitions[name])
+        self.telemetry.watch_readiness(lambda: self.ready)
         self.app.on_partitions_revoked.connect(self._on_rebalance)
         self.app.on_partitions_assigned.connect(self._on_rebalance)
 
@@ -87,6 +88,7 @@ class ReportingWorker:
         table = self.app.Table(f"metrics-{label}", default=None, partitions=partitions)
         source = Source(name, partitions, table, TableState(table, self.settings.dedupe_window))
         self.sources[name] = source
+        self.telemetry.source(name)
         topic = self.app.topic(
             name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
@@ -116,7 +118,9 @@ class ReportingWorker:
         outcome = handle_batch(records, source.state)
         for dead in outcome.dead_letters:
             await self.deadletters.send(
-                key=dead.source_topic.encode(), value=dead.model_dump_json().encode()
+                key=dead.source_topic.encode(),
+                value=dead.model_dump_json().encode(),
+                headers=dead.kafka_headers(),
             )
         source.state.write(outcome)
         if outcome.partitions or outcome.dead_letters:
@@ -125,6 +129,7 @@ class ReportingWorker:
             # Without it one count of 200 went missing once (a CI run of malformed_input; cause
             # not pinned down); with it (the discipline of every earlier run) it never did.
             await self.app.producer.flush()
+        self.telemetry.messages(outcome.counters.values())
         self.telemetry.record(
             source.topic,
             processed=len(records),

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from services.common.broker import free_port
 from services.common.kafka_settings import KafkaSettings
@@ -60,21 +61,23 @@ def publish(
         producer.close()
 
 
-def read_all(kafka: KafkaSettings, topic: str, expect: int, timeout: float = 15.0) -> list[bytes]:
+def read_records(
+    kafka: KafkaSettings, topic: str, expect: int, timeout: float = 15.0
+) -> list[ConsumerRecord]:
     consumer = KafkaConsumer(
         auto_offset_reset="earliest", enable_auto_commit=False, **kafka.kafka_python_config()
     )
     try:
         consumer.assign([TopicPartition(topic, 0)])
-        values: list[bytes] = []
+        found: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout
-        while len(values) < expect and time.monotonic() < deadline:
+        while len(found) < expect and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=300).values():
-                values.extend(r.value for r in records)
+                found.extend(records)
         # one more short poll: anything beyond `expect` is a finding too
         for records in consumer.poll(timeout_ms=500).values():
-            values.extend(r.value for r in records)
-        return values
+            found.extend(records)
+        return found
     finally:
         consumer.close()
 

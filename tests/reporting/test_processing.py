@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.reporting.processing import Record, handle_batch
+from services.reporting.processing import SERVICE_VERSION, Record, handle_batch
 from services.reporting.state import TableState
 from tests.reporting import factory as f
 
@@ -103,3 +103,15 @@ def test_a_huge_batch_stores_its_ids_in_bounded_chunks() -> None:
     assert sorted(len(c.split(" ")) for c in chunks) == [10, state_module.SEEN_CHUNK_IDS]
     restarted = TableState(dict(table), capacity=100_000)
     assert run(restarted, events[-3:]).duplicates == 3
+
+
+def test_a_dead_letter_says_which_error_which_version_and_that_it_was_tried_once() -> None:
+    state = TableState({}, capacity=1000)
+    outcome = run(state, [record(b"{oops", offset=5)])
+    (dead,) = outcome.dead_letters
+    assert dead.service == "reporting"
+    assert dead.error_class == "schemas.envelope.DecodeError"
+    assert dead.error_message == dead.reason
+    assert dead.service_version == SERVICE_VERSION != "unknown"
+    assert dead.attempts == 1
+    assert dead.first_attempt_at == dead.last_attempt_at is not None

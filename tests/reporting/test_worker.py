@@ -18,7 +18,7 @@ from tests.reporting.harness import (
     make_topics,
     poll,
     publish,
-    read_all,
+    read_records,
     worker,
 )
 
@@ -74,6 +74,15 @@ def test_restart_mid_stream_keeps_every_figure_exact(
         metrics = get(one.url, "/metrics").text
         assert metric_values(metrics, "reporting_dead_letters_total", topic=topics.participants)
         assert sum(metric_values(metrics, "reporting_duplicates_total").values()) == 1
+        # what the delivery-rate and readiness alerts read agrees with the API's figures
+        assert "\nreporting_ready 1.0\n" in metrics
+        figures = get(one.url, "/v1/campaigns/KLEWER23/metrics").json()["messages"]
+        assert figures["sent"] > 0
+        for status in ("sent", "delivered", "failed", "deferred"):
+            by_channel = metric_values(
+                metrics, "reporting_campaign_messages_total", campaign="KLEWER23", status=status
+            )
+            assert sum(by_channel.values()) == figures[status], status
         # the first half is committed, so what the restarted worker knows of it can only
         # come from the changelogs (checked below: it reads just the second half)
         committed = {f'group="{group}",partition="{p}",topic="{t}"' for t, p in ends}
@@ -112,13 +121,27 @@ def test_restart_mid_stream_keeps_every_figure_exact(
         assert (day["payments"]["payers"], day["opt_outs"]["total"]) == (1, 2)
 
         # the malformed input went to the dead-letter topic, with why, and nothing stalled
-        letters = list(dead_letters(read_all(kafka_settings, topics.deadletter, expect=2)))
+        records = read_records(kafka_settings, topics.deadletter, expect=2)
+        letters = list(dead_letters([r.value for r in records]))
         distinct = {(d["partition"], d["offset"]): d for d in letters}
         assert len(distinct) == mix.DEAD_LETTERS
         reasons = sorted(d["reason"].split(":")[0] for d in distinct.values())
         assert reasons == ["not JSON", "schema-invalid"]
         assert all(d["source_topic"] == topics.participants for d in letters)
         assert any(b"oops" in d["original"] for d in letters)
+        # the same context as Kafka headers, in the manner of Kafka Connect's __connect.errors.*
+        for record, letter in zip(records, letters, strict=True):
+            headers = {name: value.decode() for name, value in record.headers}
+            assert headers["__bebas.errors.topic"] == letter["source_topic"]
+            assert headers["__bebas.errors.partition"] == str(letter["partition"])
+            assert headers["__bebas.errors.offset"] == str(letter["offset"])
+            assert headers["__bebas.errors.reason"] == letter["reason"]
+            assert headers["__bebas.errors.exception.class.name"] == letter["error_class"]
+            assert letter["error_class"] == "schemas.envelope.DecodeError"
+            assert headers["__bebas.errors.service.name"] == "reporting"
+            assert headers["__bebas.errors.service.version"] == letter["service_version"]
+            assert headers["__bebas.errors.attempts"] == "1"
+            assert letter["first_attempt_at"] == letter["last_attempt_at"]
 
         # consumer lag per group and partition: ours drains to 0
         def our_lag() -> dict[str, float]:

@@ -217,6 +217,17 @@ class OutboxRepository:
         query = select(func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
         return int(self.conn.execute(query).scalar_one())
 
+    def oldest_pending_created_at(self) -> datetime | None:
+        # ids grow with time, so the lowest unpublished id is the oldest row (partial index)
+        query = (
+            select(t.outbox.c.created_at)
+            .where(t.outbox.c.published_at.is_(None))
+            .order_by(t.outbox.c.id)
+            .limit(1)
+        )
+        found = self.conn.execute(query).scalar()
+        return None if found is None else utc(found)
+
 
 class ApiKeyRepository:
     def __init__(self, conn: Connection) -> None:

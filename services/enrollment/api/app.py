@@ -18,6 +18,10 @@ from services.enrollment.api.routes import router
 from services.enrollment.bootstrap import Container
 
 OUTBOX_PENDING = Gauge("enrollment_outbox_pending", "Outbox events not yet acknowledged by Kafka")
+OUTBOX_OLDEST_AGE = Gauge(
+    "enrollment_outbox_oldest_pending_age_seconds",
+    "Age of the oldest outbox event not yet acknowledged by Kafka (0 when none waits)",
+)
 
 
 def create_app(container: Container) -> FastAPI:
@@ -43,7 +47,16 @@ def create_app(container: Container) -> FastAPI:
         with reader(container.engine) as conn:
             return float(OutboxRepository(conn).pending_count())
 
+    def oldest_age() -> float:
+        # read from the database, not the relay, so a dead or fenced relay still shows up here
+        with reader(container.engine) as conn:
+            oldest = OutboxRepository(conn).oldest_pending_created_at()
+        if oldest is None:
+            return 0.0
+        return max(0.0, (container.enrollment.clock.now() - oldest).total_seconds())
+
     OUTBOX_PENDING.set_function(pending)
+    OUTBOX_OLDEST_AGE.set_function(oldest_age)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

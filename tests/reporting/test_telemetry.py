@@ -1,0 +1,80 @@
+"""The worker's own metrics that the alert rules read (deploy/prometheus/alerts.yaml)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.reporting.processing import Record, handle_batch
+from services.reporting.state import TableState
+from services.reporting.telemetry import Telemetry
+from tests.reporting import factory as f
+
+AT = datetime(2023, 12, 16, 3, 0, tzinfo=UTC)
+TOPIC = "bebas.notifications"
+
+
+def samples(telemetry: Telemetry, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    text = generate_latest(telemetry.registry).decode()
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+def campaign(name: str, channel: str, status: str) -> tuple[tuple[str, str], ...]:
+    return (("campaign", name), ("channel", channel), ("status", status))
+
+
+def test_campaign_messages_count_each_outcome_once_and_start_every_status_at_zero() -> None:
+    events = [
+        f.sent("P1", AT),
+        f.sent("P2", AT),
+        f.delivered("P1", AT),
+        f.sent("P3", AT, channel="email", campaign=None),
+    ]
+    records = [
+        Record(TOPIC, 0, offset, b"P", f.raw(f.envelope(data, f"P{offset}")))
+        for offset, data in enumerate(events)
+    ]
+    duplicate = Record(TOPIC, 0, 9, b"P", records[0].value)
+    telemetry = Telemetry()
+    state = TableState({}, capacity=100)
+    for batch in ([*records[:2]], [*records[2:], duplicate]):
+        outcome = handle_batch(batch, state)
+        state.write(outcome)
+        telemetry.messages(outcome.counters.values())
+
+    assert samples(telemetry, "reporting_campaign_messages_total") == {
+        campaign("KLEWER23", "sms", "sent"): 2.0,
+        campaign("KLEWER23", "sms", "delivered"): 1.0,
+        campaign("KLEWER23", "sms", "failed"): 0.0,
+        campaign("KLEWER23", "sms", "deferred"): 0.0,
+        # no campaign: "-", as in the figures
+        campaign("-", "email", "sent"): 1.0,
+        campaign("-", "email", "delivered"): 0.0,
+        campaign("-", "email", "failed"): 0.0,
+        campaign("-", "email", "deferred"): 0.0,
+    }
+
+
+def test_a_source_topic_is_on_metrics_at_zero_before_its_first_batch() -> None:
+    telemetry = Telemetry()
+    telemetry.source(TOPIC)
+    for name in ("reporting_dead_letters_total", "reporting_events_processed_total"):
+        assert samples(telemetry, name) == {(("topic", TOPIC),): 0.0}
+    telemetry.record(TOPIC, processed=3, counted=1, duplicates=0, dead=2, errors=0)
+    assert samples(telemetry, "reporting_dead_letters_total") == {(("topic", TOPIC),): 2.0}
+
+
+def test_ready_gauge_follows_the_worker() -> None:
+    telemetry = Telemetry()
+    ready = [False]
+    telemetry.watch_readiness(lambda: ready[0])
+    assert samples(telemetry, "reporting_ready") == {(): 0.0}
+    ready[0] = True
+    assert samples(telemetry, "reporting_ready") == {(): 1.0}
