@@ -279,18 +279,16 @@ def _enrollment_app(tmp: Path) -> Any:
 
 
 def _notifier_app(tmp: Path) -> Any:
-    """The aiohttp app the notifier worker serves: create_app builds the faust app, tables,
-    service and metrics (no connection until the worker starts); build_web is what its HTTP
-    task serves, built here from those same parts."""
+    """The aiohttp app the notifier worker serves: bootstrap.create_app builds the faust app,
+    tables, service, readiness and metrics (no connection until the worker starts); build_web is
+    what its HTTP task serves, from that same Notifier (no local sinks, as in production)."""
     from services.common.kafka_settings import KafkaSettings
-    from services.notifier.app import create_app
+    from services.notifier.bootstrap import create_app
     from services.notifier.settings import Settings
     from services.notifier.web import build_web
 
     notifier = create_app(Settings(data_dir=tmp), KafkaSettings())
-    return build_web(
-        notifier.service, notifier.metrics, lambda: None, lambda: None, None, lambda: None
-    )
+    return build_web(notifier, None)
 
 
 def _reporting_app(tmp: Path) -> Any:

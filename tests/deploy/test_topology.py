@@ -23,6 +23,7 @@ from tests.deploy.manifests import (
     load_yaml_documents,
     pod_spec,
     rendered,
+    target_env,
 )
 
 COMPOSE = compose(COMPOSE_FILES[0])
@@ -141,7 +142,8 @@ def test_services_start_only_after_the_topics_exist() -> None:
         for w in workloads
         if w.service is not None and w.subcommand != "migrate"
     ]
-    assert {"enrollment", "enrollment-relay", "notifier"} <= set(waiting)
+    assert {"enrollment", "enrollment-relay"} | set(compose_workers("notifier")) <= set(waiting)
+    assert len(compose_workers("notifier")) >= 2
     for name in waiting:
         depends = SERVICES_IN_COMPOSE[name]["depends_on"]
         assert depends[provisioner] == {"condition": "service_completed_successfully"}, name
@@ -197,62 +199,113 @@ def test_workers_never_outnumber_partitions(where: str, service: str, replicas: 
     )
 
 
-def test_exactly_one_notifier_and_two_reporting_workers_everywhere() -> None:
-    """Issue 7 asked for two notifier replicas; the notifier cannot have them. Its tables are
-    written outside stream iteration (dispatchers, timer, HTTP handlers), which is consistent only
-    while one worker owns every partition, so a second replica makes both answer 503 on /readyz
-    and stop dispatching (services/notifier/README.md). Reporting answers cluster-wide by asking
-    its peers, so it keeps two. A recorded gap: docs/operations.md §4, deploy/README.md."""
-    assert compose_replicas("notifier") == 1
-    assert compose_replicas("reporting") == 2
-    sets = [k8s_worker_sets(k8s_base_documents())]
-    sets += [k8s_worker_sets(rendered(overlay)) for overlay in K8S_OVERLAYS]
-    for found in sets:
-        assert found["notifier"]["spec"]["replicas"] == 1
-        assert found["reporting"]["spec"]["replicas"] == 2
-
-
-def _never_two_at_once(doc: dict[str, Any]) -> bool:
-    if doc["kind"] == "StatefulSet":
-        # a StatefulSet starts pod N again only after the old pod N is gone
-        return bool(doc["spec"].get("podManagementPolicy", "OrderedReady") == "OrderedReady")
-    return bool(doc["spec"].get("strategy", {}).get("type") == "Recreate")
-
-
 def _docs(overlay: Path | None) -> list[dict[str, Any]]:
     return k8s_base_documents() if overlay is None else list(rendered(overlay))
 
 
+def _k8s_workers(overlay: Path | None, service: str) -> int:
+    return int(k8s_worker_sets(_docs(overlay))[service]["spec"]["replicas"])
+
+
+def test_two_notifier_and_two_reporting_workers_locally_and_in_the_base() -> None:
+    """Issue 7: two workers of each faust service. The notifier keys all its state by
+    participant id, co-partitioned with bebas.participants and written only by the partition's
+    owner, so its workers share the partitions as reporting's do (services/notifier/README.md)."""
+    assert compose_replicas("notifier") == len(compose_workers("notifier")) == 2
+    assert compose_replicas("reporting") == 2
+    assert _k8s_workers(None, "notifier") == 2
+    assert _k8s_workers(None, "reporting") == 2
+
+
+@pytest.mark.parametrize("overlay", K8S_OVERLAYS, ids=lambda p: p.name)
+def test_production_runs_one_notifier_worker_per_partition(overlay: Path) -> None:
+    """Sending is the platform's bottleneck (docs/operations.md §8), so production runs as many
+    notifier workers as there are partitions to share, one each; more would stand idle."""
+    assert _k8s_workers(overlay, "notifier") == partitions_consumed_by("notifier")
+    assert _k8s_workers(overlay, "notifier") > _k8s_workers(None, "notifier")
+
+
 @pytest.mark.parametrize("overlay", [None, *K8S_OVERLAYS], ids=lambda p: p.name if p else "base")
-def test_the_notifier_never_runs_twice_and_never_blocks_a_drain(overlay: Path | None) -> None:
+def test_notifier_workers_split_the_partitions_evenly(overlay: Path | None) -> None:
+    """A broadcast is fanned out per partition, so it ends when the worker with the most
+    partitions is done: a worker count that does not divide the partitions (4 workers on 6
+    partitions: 2+2+1+1) sends no faster than the next lower divisor (3)."""
+    partitions = partitions_consumed_by("notifier")
+    counts = [_k8s_workers(overlay, "notifier")]
+    if overlay is None:
+        counts.append(compose_replicas("notifier"))
+    for workers in counts:
+        assert 2 <= workers <= partitions
+        assert partitions % workers == 0, f"{workers} workers on {partitions} partitions"
+
+
+@pytest.mark.parametrize("overlay", [None, *K8S_OVERLAYS], ids=lambda p: p.name if p else "base")
+def test_notifier_workers_roll_one_at_a_time_and_drains_go_through(overlay: Path | None) -> None:
+    """No standby replicas: the partitions of a worker that stops are rebuilt by the others from
+    their changelogs. So one worker down at a time (rolling update and disruption budget), never
+    all of them, yet a node drain is never blocked; and a stopping worker gets the time to finish
+    its sends and hand its partitions over."""
     docs = _docs(overlay)
     notifier = k8s_worker_sets(docs)["notifier"]
-    assert _never_two_at_once(notifier), notifier["spec"]
-    labels = notifier["spec"]["template"]["metadata"]["labels"]
-    budgets = [
-        d
+    spec = notifier["spec"]
+    assert notifier["kind"] == "StatefulSet", "a volume and a stable name per pod"
+    assert spec["updateStrategy"]["type"] == "RollingUpdate"
+    assert int(spec["updateStrategy"].get("rollingUpdate", {}).get("maxUnavailable", 1)) == 1
+    # all workers join in one rebalance at first start instead of one rebalance per pod
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert pod_spec(notifier)["terminationGracePeriodSeconds"] >= 30
+    labels = spec["template"]["metadata"]["labels"]
+    (budget,) = [
+        d["spec"]
         for d in docs
         if d["kind"] == "PodDisruptionBudget"
         and all(labels.get(k) == v for k, v in d["spec"]["selector"]["matchLabels"].items())
     ]
-    for budget in budgets:  # with one replica, minAvailable: 1 would refuse every eviction
-        spec = budget["spec"]
-        assert "minAvailable" not in spec or int(spec["minAvailable"]) == 0, spec
-        assert int(spec.get("maxUnavailable", 1)) >= 1, spec
-    assert "deploy" not in SERVICES_IN_COMPOSE["notifier"], "compose: no replicas for notifier"
+    assert "minAvailable" not in budget, budget
+    assert int(budget["maxUnavailable"]) == 1, "a drain evicts one worker at a time"
+    assert int(budget["maxUnavailable"]) < spec["replicas"], "never every worker at once"
 
 
-def test_the_notifier_keeps_its_tables_in_memory_and_needs_no_volume() -> None:
+def test_compose_notifier_workers_have_their_own_volume_address_and_stop_time() -> None:
+    """What `replicas:` cannot give: a named rocksdb volume per worker (two processes must never
+    open the same rocksdb folder). Both answer as `notifier` (Prometheus, SMS receipts: any
+    worker accepts them), each on its own loopback host port (its /readyz lists its partitions),
+    and compose waits for a clean handover instead of its default 10 s before SIGKILL."""
+    names = compose_workers("notifier")
+    volumes, hostnames, ports = set(), set(), set()
+    for name in names:
+        service = SERVICES_IN_COMPOSE[name]
+        assert "deploy" not in service, f"{name}: replicas would share one named volume"
+        data_dir = str(service["environment"]["NOTIFIER_DATA_DIR"])
+        (mount,) = [m for m in service["volumes"] if str(m).endswith(f":{data_dir}")]
+        volumes.add(str(mount).split(":")[0])
+        hostnames.add(service["hostname"])
+        (published,) = service["ports"]
+        host_ip, host_port, container_port = str(published).split(":")
+        assert host_ip == "127.0.0.1", f"{name}: unauthenticated callbacks stay on the host"
+        assert container_port == str(service["environment"]["NOTIFIER_PORT"])
+        ports.add(host_port)
+        assert "notifier" in service["networks"]["default"]["aliases"], name
+        grace = str(service["stop_grace_period"])
+        assert re.fullmatch(r"\d+s", grace), f"{name}: stop_grace_period {grace} (seconds)"
+        assert int(grace[:-1]) >= 30, f"{name}: {grace}"
+    assert len(volumes) == len(hostnames) == len(ports) == len(names) == 2
+    assert volumes <= set(COMPOSE.get("volumes") or {})
+    sms_gateway = " ".join(SERVICES_IN_COMPOSE["sms-gateway"]["command"])
+    assert "--receipt-url http://notifier:8001/receipts" in sms_gateway
+
+
+def test_notifier_keeps_its_tables_in_rocksdb_everywhere() -> None:
+    """rocksdb:// is the only store the service accepts (it reads a partition's wake-up index in
+    key order); the image's default must be it too, not only the manifests'."""
+    assert target_env(dockerfile_stages(), "notifier")["NOTIFIER_STORE"] == "rocksdb://"
     workloads = [w for path in COMPOSE_FILES for w in compose_workloads(path)]
     workloads += k8s_workloads(k8s_base_documents())
     notifiers = [w for w in workloads if w.service == "notifier" and w.subcommand == "worker"]
-    assert len(notifiers) >= 2
+    assert len(notifiers) == len(compose_workers("notifier")) + 1
     for workload in notifiers:
-        assert workload.env["NOTIFIER_STORE"] == "memory://", workload.where
-    notifier = k8s_worker_sets(k8s_base_documents())["notifier"]
-    assert "volumeClaimTemplates" not in notifier["spec"]
-    volumes = {v["name"]: v for v in pod_spec(notifier)["volumes"]}
-    assert "emptyDir" in volumes["data"], "faust's working files, nothing to keep"
+        assert workload.env["NOTIFIER_STORE"] == "rocksdb://", workload.where
+        assert workload.env["NOTIFIER_DATA_DIR"] == "/data", workload.where
 
 
 def test_reporting_workers_advertise_distinct_reachable_urls_and_own_data() -> None:
@@ -303,9 +356,11 @@ def test_rocksdb_workers_keep_their_tables_on_a_persistent_volume(overlay: Path 
         for w in k8s_workloads(docs)
         if any(k.endswith("_STORE") and v.startswith("rocksdb://") for k, v in w.env.items())
     ]
-    assert {w.service for w, _ in rocksdb} == {"reporting"}
+    assert {w.service for w, _ in rocksdb} == {"notifier", "reporting"}
     for workload, doc in rocksdb:
         assert doc["kind"] == "StatefulSet", workload.where
+        pod_volumes = {v["name"] for v in pod_spec(doc)["volumes"]}
+        assert "data" not in pod_volumes, f"{workload.where}: the claim, not a pod volume"
         mounts = {m["name"]: m["mountPath"] for m in workload.spec["volumeMounts"]}
         prefix = f"{str(workload.service).upper()}_"
         assert mounts["data"] == workload.env[f"{prefix}DATA_DIR"] == "/data"

@@ -206,3 +206,20 @@ def test_every_enrollment_api_replica_shares_the_database_and_the_nik_key(
     assert workload.env.get("ENROLLMENT_RELAY_ENABLED") == "false", (
         f"{workload.where}: the relay runs as its own process"
     )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_image_defaults_are_accepted_by_the_service(service: str) -> None:
+    """A container started from the image with no manifest around it (docker run) must start:
+    every ENV default of the target is a value the service's Settings accept (the notifier's
+    image once defaulted to a store the service refuses)."""
+    prefix, _ = SERVICES[service]
+    settings_module = import_or_skip(f"services.{service}.settings")
+    image_env = target_env(dockerfile_stages(), service)
+    own = {k: v for k, v in image_env.items() if k.startswith(prefix)}
+    assert f"{prefix}PORT" in own, f"the {service} image sets no {prefix}* defaults"
+    with EnvScope(own, (prefix,)):
+        try:
+            settings_module.Settings()
+        except ValidationError as exc:
+            pytest.fail(f"the {service} image's defaults are refused:\n{exc}")
