@@ -24,6 +24,7 @@ from schemas.events import (
     type_of,
 )
 from schemas.topics import (
+    CAMPAIGNS,
     NOTIFICATIONS,
     NOTIFIER_DEADLETTER,
     NOTIFIER_WORK,
@@ -203,10 +204,25 @@ def create_app(
     def on_result(channel: str, outcome: str) -> None:
         metrics.messages.labels(channel, outcome).inc()
 
+    def on_request(channel: str, provider: str, result: str) -> None:
+        metrics.provider_requests.labels(channel, provider, result).inc()
+
+    def on_overdue(channel: str, seconds: float) -> None:
+        metrics.quiet_overdue.labels(channel).set(seconds)
+
+    adapters = channels if channels is not None else default_channels(settings)
+    metrics.start_at_zero(
+        {channel.name: channel.provider for channel in adapters},
+        [
+            settings.topic(PARTICIPANTS.name),
+            settings.topic(CAMPAIGNS.name),
+            publisher.work_topic.get_topic_name(),
+        ],
+    )
     dispatcher = Dispatcher(
         service,
         state,
-        channels if channels is not None else default_channels(settings),
+        adapters,
         renderer,
         quiet=quiet,
         clock=clock,
@@ -220,6 +236,8 @@ def create_app(
         dead_letter=dead_letter,
         retry_source=publisher.work_topic.get_topic_name(),
         on_result=on_result,
+        on_request=on_request,
+        on_overdue=on_overdue,
     )
     readiness = Readiness(app, ownership, metrics, settings.stuck_after_seconds)
     service.listener = StreamListener(dispatcher, ownership)

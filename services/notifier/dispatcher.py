@@ -39,7 +39,7 @@ from services.notifier.domain.backoff import backoff_seconds
 from services.notifier.domain.keys import NotificationKey
 from services.notifier.domain.model import REMINDER_KINDS, Message
 from services.notifier.domain.quiet_hours import QuietHours
-from services.notifier.domain.record import due_entries, iso, wake_of
+from services.notifier.domain.record import due_entries, iso, parse, wake_of
 from services.notifier.ports import ChannelPort, PermanentError, StatePort, TransientError
 from services.notifier.render import Renderer
 from services.notifier.service import NotifierService, new_round_id
@@ -95,6 +95,8 @@ class Dispatcher:
         dead_letter: DeadLetterSink,
         retry_source: str,
         on_result: Callable[[str, str], None] = lambda channel, outcome: None,
+        on_request: Callable[[str, str, str], None] = lambda channel, provider, result: None,
+        on_overdue: Callable[[str, float], None] = lambda channel, seconds: None,
     ) -> None:
         self.service = service
         self.state = state
@@ -108,6 +110,8 @@ class Dispatcher:
         self.dead_letter = dead_letter
         self.retry_source = retry_source
         self.on_result = on_result
+        self.on_request = on_request
+        self.on_overdue = on_overdue
         self._rounds: dict[str, _Round] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running: dict[str, int] = dict.fromkeys(self.channels, 0)
@@ -148,6 +152,7 @@ class Dispatcher:
             for name in self.channels
         }
         batches: dict[str, list[_Planned]] = {name: [] for name in self.channels}
+        overdue = dict.fromkeys(self.channels, 0.0)
         started = 0
         for partition in sorted(partitions):
             waking: list[str] = []
@@ -167,6 +172,9 @@ class Dispatcher:
                     waking.append(pid)
                 for entry in due_entries(record, now):
                     name = entry["channel"]
+                    if entry.get("deferred") and name in overdue:
+                        late = (now - parse(entry["not_before"])).total_seconds()
+                        overdue[name] = max(overdue[name], late)
                     batch = batches.get(name)
                     if (
                         batch is None
@@ -178,6 +186,7 @@ class Dispatcher:
             if waking or stale:
                 started += await self._wake(partition, waking[: self.limits.batch], stale)
         for name, planned in batches.items():
+            self.on_overdue(name, overdue[name])
             if planned:
                 self._start_round(name, planned)
                 started += len(planned)
@@ -263,14 +272,18 @@ class Dispatcher:
         async with self.gates[channel]:
             if self._stopping:  # handing the partition over: leave it queued for the owner
                 return
+            provider = self.channels[channel].provider
             try:
                 receipt = await self.channels[channel].send(item.message)
             except PermanentError as exc:
+                self.on_request(channel, provider, "rejected")
                 self._failed(item, exc.reason, permanent=True, now=self.clock.now())
                 return
             except TransientError as exc:
+                self.on_request(channel, provider, "error")
                 self._transient(item, exc)
                 return
+            self.on_request(channel, provider, "accepted")
         sent_at = self.clock.now()
         attempt = int(item.entry.get("attempt", 1))
         item.events.append(

@@ -30,6 +30,20 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
+        self.provider_requests = Counter(
+            "notifier_provider_requests_total",
+            "Requests to a provider, each attempt: accepted, rejected (for a reason of the "
+            "message: permanent) or error (the provider failed: transient)",
+            ["channel", "provider", "result"],
+            registry=self.registry,
+        )
+        self.quiet_overdue = Gauge(
+            "notifier_quiet_hours_overdue_seconds",
+            "Seconds since the sending window opened for the oldest message deferred by quiet "
+            "hours that is still queued (0: none is past its window)",
+            ["channel"],
+            registry=self.registry,
+        )
         self.in_hand = Gauge(
             "notifier_in_hand",
             "Messages and wake-ups handed to providers whose outcome the stream has not applied",
@@ -45,3 +59,14 @@ class Metrics:
             "1 when tables are recovered and no rebalance is under way",
             registry=self.registry,
         )
+
+    def start_at_zero(self, providers: dict[str, str], dead_letter_sources: list[str]) -> None:
+        """Create every series a rule reads with `increase()`, which cannot see a first value.
+
+        `providers`: channel -> provider of each configured adapter."""
+        for channel, provider in providers.items():
+            for result in ("accepted", "rejected", "error"):
+                self.provider_requests.labels(channel, provider, result)
+            self.quiet_overdue.labels(channel).set(0)
+        for source in dead_letter_sources:
+            self.dead_letters.labels(source)

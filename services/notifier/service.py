@@ -28,6 +28,7 @@ from schemas.events import (
     ParticipantOptedOutV1,
     ParticipantRegisteredV1,
     ParticipantUpdatedV1,
+    ParticipantUpdatedV2,
 )
 from services.common.clock import Clock
 from services.notifier.domain import audience
@@ -165,6 +166,13 @@ class NotifierService:
         if data.programmes is not None:
             person["programmes"] = [p.value for p in data.programmes]
         person["branch_code"] = data.branch_code
+        if isinstance(data, ParticipantUpdatedV2):
+            if data.branch_timezone is not None:  # a move to a branch in another zone
+                person["branch_timezone"] = data.branch_timezone.value
+            if data.participant_number is not None:
+                person["participant_number"] = data.participant_number
+            for name in data.cleared or ():
+                person[name] = None
         self._reschedule(record)
         self._save(partition, data.participant_id, record, old)
         self._index_phone(partition, data.participant_id, previous_phone, person["phone_e164"])
@@ -460,6 +468,7 @@ def _person(data: ParticipantRegisteredV1, known: dict[str, Any]) -> dict[str, A
         "programmes": [p.value for p in data.programmes],
         "monthly_contribution": data.monthly_contribution,
         "registered_at": iso(data.registered_at),
+        "participant_number": getattr(data, "participant_number", None),
         "opted_out": known.get("opted_out", []),
         "paid_periods": known.get("paid_periods", []),
     }

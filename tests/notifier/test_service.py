@@ -15,6 +15,7 @@ from schemas.events import (
     NotificationFailedV1,
     NotificationSentV1,
     ParticipantUpdatedV1,
+    ParticipantUpdatedV2,
 )
 from schemas.vocab import Channel, IndonesianTimeZone, Programme
 from services.common.clock import FrozenClock
@@ -423,3 +424,23 @@ async def test_a_stale_index_entry_is_dropped_by_the_stream(world: World) -> Non
     await world.drain()
     assert stale not in world.state.wakeups[partition]
     assert world.state.wakeups[partition] == {(wake_of(world.record(pid)), pid)}
+
+
+async def test_a_correction_moves_the_zone_and_clears_the_email(world: World) -> None:
+    event = registered(START)
+    pid = event.participant_id
+    await world.handle(event)
+    await world.drain()
+    update = ParticipantUpdatedV2(
+        participant_id=pid,
+        branch_code="JAYAPURA",
+        branch_timezone=IndonesianTimeZone.WIT,
+        cleared=["email"],
+        updated_at=START,
+    )
+    await world.handle(update)
+    person = world.record(pid)["person"]
+    assert person["branch_timezone"] == "Asia/Jayapura"
+    assert person["email"] is None
+    # the next reminder fires at 09:00 in the new zone: D-7 of March, 00:00 UTC
+    assert world.record(pid)["next_at"] == iso(datetime(2026, 3, 8, 0, 0, tzinfo=UTC))
