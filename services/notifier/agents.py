@@ -36,6 +36,8 @@ log = logging.getLogger("services.notifier")
 DeadLetterSink = Callable[[DeadLetter], Awaitable[Awaitable[Any]]]
 #: input we can name the fault of: a dead letter with the reason, and the stream goes on
 BAD_INPUT = (DecodeError, ValueError, KeyError, TypeError)
+#: shortest pause between two dispatch scans (adds at most this to a message's latency)
+SCAN_GAP_S = 0.02
 
 
 def install_agents(

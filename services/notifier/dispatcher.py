@@ -46,6 +46,7 @@ from services.notifier.service import NotifierService, new_round_id
 from services.notifier.work import Outcome, Outcomes, Wake
 
 log = logging.getLogger(__name__)
+FULL_SCAN_EVERY = timedelta(seconds=60)
 
 #: produces a dead letter; the awaitable it returns completes when the broker has it
 DeadLetterSink = Callable[[DeadLetter], Awaitable[Awaitable[Any]]]
@@ -118,6 +119,8 @@ class Dispatcher:
         self._keys_in_hand: set[str] = set()
         self._waking: set[str] = set()
         self._stopping = False
+        self._low: dict[int, str] = {}
+        self._full_scan_at = clock.now()
 
     # --- what the stream tells us -----------------------------------------------------------
 
@@ -135,6 +138,19 @@ class Dispatcher:
 
     def in_hand(self) -> int:
         return len(self._keys_in_hand) + len(self._waking)
+
+    def _start_at(self, partition: int, now: datetime) -> str:
+        """Where a scan of the partition's wake-up index may start: nothing is ever added
+        before the first entry the last scan saw (new entries are due now or later). A full
+        scan now and then also finds what a crash may have left out of order."""
+        if now >= self._full_scan_at:
+            self._full_scan_at = now + FULL_SCAN_EVERY
+            self._low.clear()
+        return self._low.get(partition, "")
+
+    def _pids_in_hand(self) -> set[str]:
+        pids = {key.partition("|")[0] for key in self._keys_in_hand}
+        return pids | self._waking
 
     # --- one scan over the partitions this worker may dispatch ------------------------------
 
@@ -154,35 +170,38 @@ class Dispatcher:
         batches: dict[str, list[_Planned]] = {name: [] for name in self.channels}
         overdue = dict.fromkeys(self.channels, 0.0)
         started = 0
+        pids_in_hand = self._pids_in_hand()
         for partition in sorted(partitions):
             waking: list[str] = []
             stale: list[tuple[str, str]] = []
-            horizon = self.limits.batch + self.in_hand()
-            for instant, pid in self.state.due(partition, moment, horizon):
+            horizon = self.limits.batch + len(pids_in_hand)
+            start = self._start_at(partition, now)
+            first: str | None = None
+            for instant, pid in self.state.due(partition, moment, horizon, start):
+                first = first or instant
+                if pid in pids_in_hand:
+                    continue  # its other due messages wait until its outcome is applied
+                if len(waking) >= self.limits.batch and all(
+                    len(batches[name]) >= free[name] for name in batches
+                ):
+                    break  # every round is full: reading more records would be wasted
                 record = self.state.get(partition, pid)
                 if wake_of(record) != instant:
                     stale.append((instant, pid))  # left by a crash: the stream removes it
                     continue
                 assert record is not None
-                if (
-                    record.get("next_at")
-                    and record["next_at"] <= moment
-                    and pid not in self._waking
-                ):
+                if record.get("next_at") and record["next_at"] <= moment:
                     waking.append(pid)
-                for entry in due_entries(record, now):
+                for entry in due_entries(record, moment):
                     name = entry["channel"]
                     if entry.get("deferred") and name in overdue:
                         late = (now - parse(entry["not_before"])).total_seconds()
                         overdue[name] = max(overdue[name], late)
                     batch = batches.get(name)
-                    if (
-                        batch is None
-                        or entry["key"] in self._keys_in_hand
-                        or len(batch) >= free[name]
-                    ):
+                    if batch is None or len(batch) >= free[name]:
                         continue
                     batch.append(_Planned(partition, entry, record["person"]))
+            self._low[partition] = first or moment
             if waking or stale:
                 started += await self._wake(partition, waking[: self.limits.batch], stale)
         for name, planned in batches.items():
@@ -422,6 +441,7 @@ class Dispatcher:
 
     def resume(self) -> None:
         self._stopping = False
+        self._low.clear()  # partitions may have moved: their next scans start from the front
 
 
 def _suppression(entry: dict[str, Any], person: dict[str, Any]) -> str | None:

@@ -84,7 +84,9 @@ class StatePort(Protocol):
         """Remove a wake-up index entry the record no longer has (left by a crash)."""
         ...
 
-    def due(self, partition: int, until: str, limit: int) -> Iterator[tuple[str, str]]:
-        """(instant, participant id) of wake-up entries at or before `until` (ISO), earliest
-        first."""
+    def due(
+        self, partition: int, until: str, limit: int, start: str = ""
+    ) -> Iterator[tuple[str, str]]:
+        """(instant, participant id) of wake-up entries from `start` to `until` (ISO),
+        earliest first."""
         ...

@@ -83,13 +83,18 @@ class TableState:
                 break
         return found
 
-    def due(self, partition: int, until: str, limit: int) -> Iterator[tuple[str, str]]:
+    def due(
+        self, partition: int, until: str, limit: int, start: str = ""
+    ) -> Iterator[tuple[str, str]]:
         db = partition_db(self.wakeups, partition)
         if db is None:
             return
         bound = f"{until}{SEP}\xff".encode()
         count = 0
-        for key in db.keys():  # noqa: SIM118 - a rocksdict, iterated in key order
+        # seeking to `start` skips the deleted entries at the front of the index: every sent
+        # message deletes one, and iterating over them from the first key cost most of a
+        # worker's CPU in a burst (py-spy)
+        for key in db.keys(from_key=start.encode()) if start else db.keys():
             if key > bound or count >= limit:
                 return
             if key == FAUST_OFFSET_KEY:

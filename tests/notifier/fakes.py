@@ -65,8 +65,10 @@ class FakeState:
     def participants_after(self, partition: int, after: str, limit: int) -> list[str]:
         return sorted(p for p in self.people.get(partition, {}) if p > after)[:limit]
 
-    def due(self, partition: int, until: str, limit: int) -> Iterator[tuple[str, str]]:
-        entries = sorted(e for e in self.wakeups.get(partition, set()) if e[0] <= until)
+    def due(
+        self, partition: int, until: str, limit: int, start: str = ""
+    ) -> Iterator[tuple[str, str]]:
+        entries = sorted(e for e in self.wakeups.get(partition, set()) if start <= e[0] <= until)
         yield from entries[:limit]
 
 

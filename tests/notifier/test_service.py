@@ -20,7 +20,7 @@ from schemas.events import (
 from schemas.vocab import Channel, IndonesianTimeZone, Programme
 from services.common.clock import FrozenClock
 from services.notifier.bootstrap import StreamListener, outcome_event_id
-from services.notifier.dispatcher import Dispatcher, Limits
+from services.notifier.dispatcher import FULL_SCAN_EVERY, Dispatcher, Limits
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.record import iso, wake_of
 from services.notifier.domain.schedule import ReminderPolicy
@@ -422,6 +422,9 @@ async def test_a_stale_index_entry_is_dropped_by_the_stream(world: World) -> Non
     stale = (iso(START - timedelta(hours=1)), pid)  # a delete a crash did not let through
     world.state.wakeups[partition].add(stale)
     await world.drain()
+    assert stale in world.state.wakeups[partition]  # scans start where the last one began ...
+    world.clock.advance(FULL_SCAN_EVERY)
+    await world.drain()  # ... but now and then one starts from the front
     assert stale not in world.state.wakeups[partition]
     assert world.state.wakeups[partition] == {(wake_of(world.record(pid)), pid)}
 

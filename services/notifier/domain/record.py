@@ -74,8 +74,8 @@ def settle(record: Record, key: str, state: dict[str, Any]) -> None:
     record["queue"].pop(key, None)
 
 
-def due_entries(record: Record, now: datetime) -> list[dict[str, Any]]:
-    moment = iso(now)
+def due_entries(record: Record, moment: str) -> list[dict[str, Any]]:
+    """Queued messages due at `moment` (an `iso()` instant)."""
     return [dict(e) for e in record["queue"].values() if e["not_before"] <= moment]
 
 
