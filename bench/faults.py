@@ -83,19 +83,43 @@ def notifier_stalled(run: PlatformRun, t: Timing) -> dict[str, object]:
     return {"stalled_s": stalled, "evicted_by": "notifier-2"}
 
 
-def _second_worker(run: PlatformRun, service: str) -> None:
-    """Start a second worker of `service` with its own port and data folder."""
+def _second_worker(run: PlatformRun, service: str, name: str | None = None) -> str:
+    """Start another worker of `service` (default name `<service>-2`) with its own port and
+    data folder; returns its name."""
     prefix = service.upper()
+    name = name or f"{service}-2"
     port = free_port()
     run.live().spawn_copy(
         service,
-        f"{service}-2",
+        name,
         {
             f"{prefix}_PORT": str(port),
-            f"{prefix}_DATA_DIR": str(run.root / "data" / f"{service}-2"),
+            f"{prefix}_DATA_DIR": str(run.root / "data" / name),
         },
         port=port,
     )
+    return name
+
+
+def with_two_notifiers(run: PlatformRun) -> None:
+    """Every scenario but the scale-out one runs with two notifier workers from the start."""
+    name = _second_worker(run, "notifier", "notifier-b")
+    run.live().wait_ready(timeout=300, names={name})
+
+
+def notifier_scale_out(run: PlatformRun, t: Timing) -> dict[str, object]:
+    """One notifier worker at first; a second and a third join mid-burst, one is SIGKILLed and
+    one leaves gracefully: the partitions move four times while messages flow."""
+    platform = run.live()
+    t.sleep(t.load_s * 0.15)
+    second = _second_worker(run, "notifier", "notifier-2")
+    t.sleep(t.load_s * 0.15)
+    third = _second_worker(run, "notifier", "notifier-3")
+    t.sleep(t.load_s * 0.2)
+    platform.kill(second, signal.SIGKILL)
+    t.sleep(t.load_s * 0.2)
+    platform.kill(third, signal.SIGTERM)
+    return {"joined": [second, third], "killed": second, "stopped": third}
 
 
 def reporting_killed_and_restarted(run: PlatformRun, t: Timing) -> dict[str, object]:
@@ -191,6 +215,7 @@ SCENARIOS: dict[str, Fault] = {
     "rate_limited_429": rate_limited,
     "malformed_input": malformed_everywhere,
     "workers_join_and_leave": workers_join_and_leave,
+    "notifier_scale_out": notifier_scale_out,
 }
 
 

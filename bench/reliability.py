@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from bench.driver import PlatformRun, registration, wait_until
-from bench.faults import SCENARIOS, Timing, run_in_thread
+from bench.faults import SCENARIOS, Timing, run_in_thread, with_two_notifiers
 from bench.identities import identities
 from bench.kafka_load import count_records
 from services.common.kafka_settings import KafkaSettings
@@ -103,6 +103,8 @@ def run_scenario(name: str, root: Path, load: Load, salt: int) -> Outcome:
     started = time.monotonic()
     run.start()
     try:
+        if name != "notifier_scale_out":
+            with_two_notifiers(run)
         campaign = "REL-" + uuid.uuid4().hex[:8].upper()
         run.create_campaign(campaign)
         bodies = _bodies(load.count, campaign, salt, with_email=name == "providers_down")
