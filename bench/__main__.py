@@ -27,6 +27,7 @@ SECTIONS: dict[str, Section] = {
     "enrollment": enrollment_bench.measure,
     "reporting": reporting_bench.measure,
     "notifier": notifier_bench.measure,
+    "notifier_memory": notifier_bench.measure_memory,
     "e2e": e2e_bench.measure,
 }
 RESULTS = Path(__file__).parent / "results"

@@ -260,6 +260,9 @@ class StreamListener:
     def barrier(self, partition: int, token: str) -> None:
         self.ownership.barrier(partition, token)
 
+    def wake_written(self, partition: int, instant: str) -> None:
+        self.dispatcher.wake_written(partition, instant)
+
 
 def _install_rebalance_hooks(notifier: Notifier, publisher: KafkaPublisher) -> None:
     app, work_name = notifier.app, publisher.work_topic.get_topic_name()

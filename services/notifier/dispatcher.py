@@ -139,10 +139,17 @@ class Dispatcher:
     def in_hand(self) -> int:
         return len(self._keys_in_hand) + len(self._waking)
 
+    def wake_written(self, partition: int, instant: str) -> None:
+        """The stream saved a record due at `instant`: the next scan must start there at the
+        latest (a registration's first reminder, say, can lie in the past)."""
+        low = self._low.get(partition)
+        if low is not None and instant < low:
+            self._low[partition] = instant
+
     def _start_at(self, partition: int, now: datetime) -> str:
-        """Where a scan of the partition's wake-up index may start: nothing is ever added
-        before the first entry the last scan saw (new entries are due now or later). A full
-        scan now and then also finds what a crash may have left out of order."""
+        """Where a scan of the partition's wake-up index may start: at the first entry the
+        last scan saw, or earlier where the stream wrote an earlier one since
+        (`wake_written`). A full scan now and then also finds what a crash left behind."""
         if now >= self._full_scan_at:
             self._full_scan_at = now + FULL_SCAN_EVERY
             self._low.clear()

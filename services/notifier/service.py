@@ -88,6 +88,10 @@ class Listener(Protocol):
 
     def barrier(self, partition: int, token: str) -> None: ...
 
+    def wake_written(self, partition: int, instant: str) -> None:
+        """A record was saved with this wake instant (it may lie in the past)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Partitioning:
@@ -442,6 +446,9 @@ class NotifierService:
 
     def _save(self, partition: int, pid: str, record: Record, old: Record | None) -> None:
         self.state.save(partition, pid, record, wake_of(old))
+        wake = wake_of(record)
+        if wake is not None and self.listener:
+            self.listener.wake_written(partition, wake)
 
     def _index_phone(self, partition: int, pid: str, before: str | None, now: str) -> None:
         if before and before != now:

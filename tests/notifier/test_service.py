@@ -447,3 +447,17 @@ async def test_a_correction_moves_the_zone_and_clears_the_email(world: World) ->
     assert person["email"] is None
     # the next reminder fires at 09:00 in the new zone: D-7 of March, 00:00 UTC
     assert world.record(pid)["next_at"] == iso(datetime(2026, 3, 8, 0, 0, tzinfo=UTC))
+
+
+async def test_a_record_due_before_the_last_scan_began_is_still_found(world: World) -> None:
+    """Scans start where the last one began; a registration whose first reminder lies in the
+    past (registered long ago, processed now) writes a wake-up before that point."""
+    await world.handle(registered(START, email=None))
+    await world.drain()  # scans have begun at START
+    world.clock.set(datetime(2026, 4, 1, 3, 0, tzinfo=UTC))
+    await world.drain()
+    late = registered(datetime(2026, 3, 3, 3, 0, tzinfo=UTC), email=None)  # due 8 March
+    await world.handle(late)
+    await world.drain()
+    assert f"{late.participant_id}|welcome|once|sms" in {m.key for m in world.channels["sms"].sent}
+    assert world.record(late.participant_id)["next_at"] > iso(world.clock.now())
