@@ -1,4 +1,5 @@
-"""True end offsets, for brokers that under-report them, and a faust patch that uses them.
+"""True end offsets, for brokers that under-report them (faust's table recovery reads them
+through `services.common.internals.correct_recovery_highwaters`).
 
 The embedded broker (tansu) answers ListOffsets(latest) with `base offset + 1` of the last
 record batch, even when that batch holds several records (measured: ten records in one batch
@@ -14,7 +15,7 @@ does not change, so the probe is always on: it costs one short-lived consumer pe
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -83,18 +84,3 @@ async def _read_last_batches(
 
 class EndOffsetProbeError(RuntimeError):
     """The true end of a partition could not be read."""
-
-
-HighwatersFn = Callable[..., Awaitable[Mapping[Any, int]]]
-
-
-def correct_recovery_highwaters(consumer: Any, kafka: KafkaSettings) -> None:
-    """Make this faust consumer's `highwaters()` (what table recovery reads changelogs up to)
-    answer the true ends (an instance attribute wins over the class's method)."""
-    reported_highwaters: HighwatersFn = consumer.highwaters
-
-    async def highwaters(*partitions: Any) -> Mapping[Any, int | None]:
-        reported = await reported_highwaters(*partitions)
-        return await true_end_offsets(kafka, reported)
-
-    setattr(consumer, "highwaters", highwaters)  # noqa: B010

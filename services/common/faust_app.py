@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
-from services.common.durable_flush import make_flush_durable
-from services.common.end_offsets import correct_recovery_highwaters
+from services.common.end_offsets import true_end_offsets
+from services.common.internals import (
+    correct_recovery_highwaters,
+    limit_fetch_wait,
+    make_flush_durable,
+    patch_when_created,
+)
 from services.common.kafka_settings import KafkaSettings
 
 
@@ -91,38 +95,10 @@ def make_faust_app(
 
     def patch_consumer(consumer: Any) -> None:
         # tables recover to the changelogs' true ends even on the embedded broker
-        correct_recovery_highwaters(consumer, kafka)
-        _limit_fetch_wait(consumer, kafka.fetch_max_wait_ms)
+        correct_recovery_highwaters(consumer, lambda reported: true_end_offsets(kafka, reported))
+        limit_fetch_wait(consumer, kafka.fetch_max_wait_ms)
 
-    _patch_when_created(app, "_new_consumer", patch_consumer)
+    patch_when_created(app, "_new_consumer", patch_consumer)
     # offsets are committed only after the table changes they caused are acknowledged
-    _patch_when_created(app, "_new_producer", make_flush_durable)
+    patch_when_created(app, "_new_producer", make_flush_durable)
     return app
-
-
-def _patch_when_created(app: faust.App, factory: str, patch: Callable[[Any], None]) -> None:
-    """Patch the client the app's `factory` creates. Clients are created lazily, and creating
-    one early binds the app to whatever event loop is current (reporting builds its app before
-    uvicorn's loop runs), so the factory is wrapped instead."""
-    create: Callable[[], Any] = getattr(app, factory)
-
-    def create_patched() -> Any:
-        client = create()
-        patch(client)
-        return client
-
-    setattr(app, factory, create_patched)
-
-
-def _limit_fetch_wait(consumer: Any, wait_ms: int) -> None:
-    """Give the aiokafka consumer this faust consumer builds our fetch wait instead of faust's
-    fixed 1,500 ms (set before it starts, which is when aiokafka hands it to its fetcher)."""
-    thread = consumer._thread
-    create_worker_consumer: Callable[[Any], Any] = thread._create_worker_consumer
-
-    def create(transport: Any) -> Any:
-        client = create_worker_consumer(transport)
-        client._fetch_max_wait_ms = wait_ms
-        return client
-
-    setattr(thread, "_create_worker_consumer", create)  # noqa: B010

@@ -6,7 +6,7 @@
 
 faust writes every change to the table's changelog partition of the record being processed, so
 writes happen only in the owner's stream iteration (the service layer). Reads use the one
-partition's database directly (`services.common.faust_internals.partition_db`): faust's own
+partition's database directly (`services.common.internals.partition_db`): faust's own
 reads would search every partition this worker holds and cannot iterate in key order.
 """
 
@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from services.common.faust_internals import FAUST_OFFSET_KEY, open_partition_db, partition_db
+from services.common.internals import FAUST_OFFSET_KEY, open_partition_db, partition_db
 from services.notifier.domain.record import wake_of
 
 SEP = "|"

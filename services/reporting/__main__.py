@@ -6,16 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
 from faust.contrib.asgi import faust_app_running
 
 from services.common.faust_app import GroupTimeouts
+from services.common.internals import ExitZeroServer
 from services.common.kafka_settings import KafkaSettings
 from services.reporting.api import Services, create_api
 from services.reporting.lag import LagCollector, LagReader, LagSnapshot
@@ -31,7 +31,6 @@ LOG_LEVELS = {
     "debug": "debug",
 }
 log = logging.getLogger("services.reporting")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def wait_for_topics(
@@ -93,20 +92,6 @@ def bootstrap(
     return create_api(services, lifespan=lifespan), worker
 
 
-class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM after a graceful shutdown, so the process would report death
-    by signal; a clean stop here exits 0 (what `make run` and supervisors expect)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
 def serve(settings: Settings, kafka: KafkaSettings) -> int:
     level = LOG_LEVELS[settings.log_level]
     logging.basicConfig(
@@ -121,7 +106,7 @@ def serve(settings: Settings, kafka: KafkaSettings) -> int:
         lifespan="on",
         access_log=False,
     )
-    server = _Server(config)
+    server = ExitZeroServer(config)
     log.warning("reporting worker %s serving on %s", settings.group_id, settings.url)
     server.run()
     return 0

@@ -15,6 +15,7 @@ from typing import Any
 from kafka import KafkaAdminClient
 
 from services.common.faust_app import GroupTimeouts, make_faust_app
+from services.common.internals import set_current_event
 from services.common.kafka_settings import KafkaSettings
 from services.reporting.processing import Record, handle_batch
 from services.reporting.settings import Settings
@@ -114,7 +115,7 @@ class ReportingWorker:
             records.append(
                 Record(message.topic, message.partition, message.offset, message.key, message.value)
             )
-        source.state.enter = lambda p: stream._set_current_event(representative[p])
+        source.state.enter = lambda p: set_current_event(stream, representative[p])
         outcome = handle_batch(records, source.state)
         for dead in outcome.dead_letters:
             await self.deadletters.send(

@@ -1,0 +1,209 @@
+"""Every place the platform reaches into a library's internals: faust-streaming, aiokafka,
+uvicorn. Nothing else in the platform touches a private attribute of theirs.
+
+Each helper relies on an internal of the pinned version; importing this module with any other
+version installed fails at once (rather than misbehaving later), and
+`tests/foundation/test_internals.py` fails when an internal a helper needs moves. Each helper
+says why it exists. Retired with the notifier's redesign (every table write now happens inside
+stream iteration): the notifier's single-replica guard and its reliance on writes outside
+iteration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from importlib.metadata import version
+from typing import Any
+
+import uvicorn
+
+PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0", "uvicorn": "0.54.0"}
+
+
+def check_versions(pinned: dict[str, str] = PINNED) -> None:
+    found = {name: version(name) for name in pinned}
+    wrong = {name: v for name, v in found.items() if v != pinned[name]}
+    if wrong:
+        raise ImportError(
+            "services.common.internals relies on private attributes of "
+            + ", ".join(f"{name} {pinned[name]}" for name in pinned)
+            + "; installed: "
+            + ", ".join(f"{name} {v}" for name, v in found.items())
+            + ". Re-check every helper in that module against the new versions, then update "
+            "PINNED."
+        )
+
+
+check_versions()
+
+
+# --- faust app: patch the clients it creates ------------------------------------------------
+
+
+def patch_when_created(app: Any, factory: str, patch: Callable[[Any], None]) -> None:
+    """Patch the client the app's private factory (`_new_consumer`, `_new_producer`) creates.
+
+    Why: the patches below need the client instance before it starts, and faust creates its
+    clients lazily; creating one early binds the app to whatever event loop is current
+    (reporting builds its app before uvicorn's loop runs), so the factory is wrapped."""
+    create: Callable[[], Any] = getattr(app, factory)
+
+    def create_patched() -> Any:
+        client = create()
+        patch(client)
+        return client
+
+    setattr(app, factory, create_patched)
+
+
+def limit_fetch_wait(consumer: Any, wait_ms: int) -> None:
+    """Give the aiokafka consumer this faust consumer builds our fetch wait.
+
+    Why: faust hard-codes `fetch_max_wait_ms=1500`; the embedded broker answers a waiting fetch
+    only after sleeping about half of it, so every hop cost hundreds of milliseconds locally
+    (KAFKA_FETCH_MAX_WAIT_MS). Set before the client starts, when aiokafka hands it to its
+    fetcher."""
+    thread = consumer._thread
+    create_worker_consumer: Callable[[Any], Any] = thread._create_worker_consumer
+
+    def create(transport: Any) -> Any:
+        client = create_worker_consumer(transport)
+        client._fetch_max_wait_ms = wait_ms
+        return client
+
+    setattr(thread, "_create_worker_consumer", create)  # noqa: B010
+
+
+HighwatersFn = Callable[..., Awaitable[Mapping[Any, int]]]
+
+
+def correct_recovery_highwaters(
+    consumer: Any, true_ends: Callable[[Mapping[Any, int | None]], Awaitable[Mapping[Any, Any]]]
+) -> None:
+    """Make this faust consumer's `highwaters()` (what table recovery reads changelogs up to)
+    answer the true ends.
+
+    Why: the embedded broker reports the first offset of a partition's last batch plus one as
+    its end, so recovery stopped early and lost table entries
+    (`services/common/end_offsets.py` reads the true ends; a no-op on Apache Kafka)."""
+    reported_highwaters: HighwatersFn = consumer.highwaters
+
+    async def highwaters(*partitions: Any) -> Mapping[Any, int | None]:
+        return await true_ends(await reported_highwaters(*partitions))
+
+    setattr(consumer, "highwaters", highwaters)  # noqa: B010
+
+
+# --- faust producer: flush() as a real barrier ----------------------------------------------
+
+
+def make_flush_durable(producer: Any) -> None:
+    """Patch this faust producer instance (before it starts).
+
+    Why: so that an input offset is committed only after the table changes it caused are on
+    the broker.
+
+    faust-streaming 0.15.3 writes table changes with `send_soon`: into the producer's buffer, which
+    a background task hands to aiokafka one message at a time. `Producer.flush()` then calls
+    `ProducerBuffer.flush()`, which gives up as soon as no message left the buffer for 0.1 s and
+    never counts the message the background task is handing over, and only then flushes aiokafka.
+    With one-record batches (the tansu workaround) handing over is slow, so flush() returned while
+    changelog writes were still queued; the consumer commits offsets right after flush(), and a
+    SIGKILL then lost a registration for good: its offset was committed, its participant and
+    outbox entry never reached the changelog (seen in `make reliability`, notifier_sigkill_x3).
+
+    `make_flush_durable` records every future handed to `send_soon` and makes `flush()` wait
+    until each one issued before the call is acknowledged by the broker (and no longer for the
+    buffer to run empty, which a busy worker's never does). The consumer's commit and shutdown
+    use that flush.
+    Every app made by `services.common.faust_app.make_faust_app` gets it (the notifier, reporting).
+    A changelog write that fails makes flush() raise, so the commit does not happen (the worker
+    stops and the input is processed again after the restart), instead of being skipped silently.
+    """
+    pending: set[asyncio.Future[Any]] = set()
+    send_soon: Callable[[Any], None] = producer.send_soon
+    flush: Callable[[], Awaitable[None]] = producer.flush
+
+    def tracked_send_soon(fut: Any) -> None:
+        pending.add(fut)
+        fut.add_done_callback(pending.discard)
+        send_soon(fut)
+
+    async def durable_flush() -> None:
+        issued = list(pending)  # later writes belong to a later flush: no livelock
+        if not issued or producer.buffer.state != "running":
+            await flush()  # faust's own (also what stopping uses)
+            return
+        # faust's buffer flush waits until its buffer is empty, which under a steady stream of
+        # table writes is never (measured: a dispatcher's flush lasted as long as a burst).
+        # The writes issued so far are acked once their futures resolve; aiokafka's flush
+        # then covers what `topic.send()` handed to it directly.
+        await asyncio.gather(*issued)  # raises if a write failed: better than a lie
+        transport = getattr(producer, "_producer", None)
+        if transport is not None:
+            await transport.flush()
+
+    # instance attributes win over the class's methods; faust's Consumer and Topic look the
+    # methods up on the instance (`app.producer.flush()`, `app.producer.send_soon(fut)`)
+    setattr(producer, "send_soon", tracked_send_soon)  # noqa: B010
+    setattr(producer, "flush", durable_flush)  # noqa: B010
+
+
+# --- faust streams and tables ---------------------------------------------------------------
+
+
+def set_current_event(stream: Any, event: Any) -> None:
+    """Make `event` the stream's current event.
+
+    Why: faust decides which partition a table write goes to (and its rocksdb store which
+    partition database) from the current event. Reporting takes events in batches
+    (`take_events`), where faust sets none, and writes one partition's totals at a time."""
+    stream._set_current_event(event)
+
+
+def partition_db(table: Any, partition: int) -> Any | None:
+    """The rocksdict database holding one partition of a rocksdb-backed faust table, or None
+    when this worker has not opened it (it does not own the partition).
+
+    Why: faust's public reads (`table.get`, iteration) search *every* partition this worker has
+    open when the key is not in its small key cache, and cannot iterate one partition in key
+    order. The notifier keeps a wake-up index whose keys sort by instant and must read exactly
+    one partition — the one it is working on — in that order (`services/notifier/store.py`).
+    Writes still go through faust (changelog first), never through this handle."""
+    dbs: dict[int, Any] = table.data._dbs
+    return dbs.get(partition)
+
+
+def open_partition_db(table: Any, partition: int) -> Any:
+    """Like `partition_db`, opening the database when this worker owns the partition but has
+    not written to it yet (faust opens it lazily, and reads need it open)."""
+    return table.data._db_for_partition(partition)
+
+
+#: rocksdb key faust stores each partition's changelog offset under (not a table key)
+FAUST_OFFSET_KEY = b"__faust\0offset__"
+
+
+# --- uvicorn --------------------------------------------------------------------------------
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class ExitZeroServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after a graceful shutdown, so the process would report death
+    by signal; a clean stop here exits 0 (what `make run` and supervisors expect).
+
+    Why internal: it overrides `capture_signals`, uvicorn's own signal handling, and reuses its
+    `handle_exit`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -1,0 +1,59 @@
+"""Every library internal `services.common.internals` relies on is still where it expects it:
+these fail when an upgrade moves one (and importing the module fails on another version)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import faust
+import pytest
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+from faust.stores.rocksdb import Store as RocksStore
+from faust.streams import Stream
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Producer as FaustProducer
+from faust.transport.producer import Producer as BaseProducer
+from faust.transport.producer import ProducerBuffer
+
+from services.common import internals
+
+
+def test_another_version_is_refused_at_import() -> None:
+    internals.check_versions()  # the pinned ones: fine
+    with pytest.raises(ImportError, match=re.escape("faust-streaming 9.9.9")):
+        internals.check_versions({**internals.PINNED, "faust-streaming": "9.9.9"})
+
+
+def test_the_app_factories_patch_when_created_wraps_exist() -> None:
+    for factory in ("_new_consumer", "_new_producer"):
+        assert callable(getattr(faust.App, factory))
+
+
+def test_the_consumer_internals_limit_fetch_wait_uses_exist() -> None:
+    assert callable(AIOKafkaConsumerThread._create_worker_consumer)
+    assert "self._fetch_max_wait_ms = " in inspect.getsource(AIOKafkaConsumer.__init__)
+    # faust passes its own fixed wait to the aiokafka consumer it builds: the reason for it
+    assert "fetch_max_wait_ms=1500" in inspect.getsource(AIOKafkaConsumerThread)
+
+
+def test_the_producer_internals_make_flush_durable_uses_exist() -> None:
+    assert callable(FaustProducer.send_soon)
+    assert inspect.iscoroutinefunction(FaustProducer.flush)
+    assert "self.buffer = ProducerBuffer(" in inspect.getsource(BaseProducer)
+    assert "_producer" in FaustProducer.__annotations__  # the aiokafka producer, flushed too
+    assert "self.state" in inspect.getsource(ProducerBuffer)
+
+
+def test_the_stream_and_store_internals_exist() -> None:
+    assert callable(Stream._set_current_event)
+    assert "self._dbs" in inspect.getsource(RocksStore)
+    assert callable(RocksStore._db_for_partition)
+    assert RocksStore.offset_key == internals.FAUST_OFFSET_KEY
+
+
+def test_the_uvicorn_internals_exit_zero_server_overrides_exist() -> None:
+    assert callable(uvicorn.Server.capture_signals)
+    assert callable(uvicorn.Server.handle_exit)
+    assert issubclass(internals.ExitZeroServer, uvicorn.Server)
