@@ -26,10 +26,11 @@ SEGMENTS = ("trader", "ojek", "farmer", "fisher", "labourer", "other")
 
 
 def registrations(
-    count: int, *, campaign: str = "BENCH", start: int = 0
+    count: int, *, campaign: str = "BENCH", start: int = 0, since: datetime | None = None
 ) -> Iterator[tuple[str, bytes]]:
-    """`count` participant.registered events (key, value), spread over branches and segments."""
-    base = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    """`count` participant.registered events (key, value), spread over branches and segments,
+    registered a second apart from `since` (default: a fixed day, 2026-11-02)."""
+    base = since or datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
     for i in range(start, start + count):
         branch, zone = BRANCHES[i % len(BRANCHES)]
         nik = f"3372{(i % 99) + 1:02d}{(i % 28) + 1:02d}0185{i % 10000:04d}"

@@ -211,13 +211,17 @@ def memory_with_many_participants(ctx: BenchContext) -> dict[str, float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     topic = _namespaced_topics(ctx, f"{folder.name}.")
-    env = _notifier_env(ctx, folder, gateway, port, _night_offset(datetime.now(UTC)))
+    offset = _night_offset(datetime.now(UTC))
+    env = _notifier_env(ctx, folder, gateway, port, offset)
+    # registered "now" on the worker's clock, as in the field: the first reminder lies ahead
+    since = datetime.now(UTC) + timedelta(seconds=offset)
     with (
         serving(gateway_argv, f"{gateway}/healthz", folder / "gateway.log"),
         serving(["-m", "services.notifier", "worker"], f"{url}/readyz", folder / "n.log", env) as n,
     ):
         producer = threading.Thread(
-            target=produce, args=(ctx.kafka, topic, registrations(count, campaign="BENCH"))
+            target=produce,
+            args=(ctx.kafka, topic, registrations(count, campaign="BENCH", since=since)),
         )
         producer.start()
         tenth = wait_until(
