@@ -54,52 +54,33 @@ def seek_before_resuming_streams() -> None:
             setattr(Recovery, name, _seek_first(original))
 
 
-class _Gate:
-    """Holds one consumer's stream partitions back from resuming until its seek is done."""
-
-    def __init__(self, consumer: Any) -> None:
-        self.consumer = consumer
-        self.resume: Callable[[Iterable[Any]], None] = consumer.resume_partitions
-        self.seek: Callable[[], Coroutine[Any, Any, None]] = consumer.perform_seek
-        self.held: list[set[Any]] = []
-
-    def hold(self, tps: Iterable[Any]) -> None:
-        self.held.append(set(tps))
-
-    def release(self) -> None:
-        while self.held:
-            self.resume(self.held.pop(0))
-
-    async def seek_then_resume(self) -> None:
-        await self.seek()
-        self.release()
-
-    def __enter__(self) -> _Gate:
-        # instance attributes shadow the methods while the gate is up
-        vars(self.consumer)[_GATE] = self
-        self.consumer.resume_partitions = self.hold
-        self.consumer.perform_seek = self.seek_then_resume
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for name in (_GATE, "resume_partitions", "perform_seek"):
-            vars(self.consumer).pop(name, None)
-        self.release()  # no seek ran (empty assignment, rebalancing again): resume as faust does
-
-
-_GATE = "_bebas_resume_gate"
-
-
 def _seek_first(original: RecoveryStep) -> RecoveryStep:
     async def step(self: Recovery, generation_id: int = 0) -> None:
         consumer: Any = self.app.consumer
-        if _GATE in vars(consumer):
-            # a step of an earlier recovery still runs (faust does not cancel it when a
-            # rebalance restarts recovery): its gate already holds and seeks for this one
+        resume: Callable[[Iterable[Any]], None] = consumer.resume_partitions
+        seek: Callable[[], Coroutine[Any, Any, None]] = consumer.perform_seek
+        held: list[set[Any]] = []
+
+        def hold(tps: Iterable[Any]) -> None:
+            held.append(set(tps))
+
+        def release() -> None:
+            while held:
+                resume(held.pop(0))
+
+        async def seek_then_resume() -> None:
+            await seek()
+            release()
+
+        # instance attributes shadow the methods for the duration of this call only
+        consumer.resume_partitions = hold
+        consumer.perform_seek = seek_then_resume
+        try:
             await original(self, generation_id)
-            return
-        with _Gate(consumer):
-            await original(self, generation_id)
+        finally:
+            del consumer.resume_partitions
+            del consumer.perform_seek
+            release()  # no seek ran (empty assignment, rebalancing again): resume as faust does
 
     step.__name__ = original.__name__
     step.__doc__ = original.__doc__
