@@ -19,7 +19,6 @@ from services.common.broker_epoch import discard_if_stale
 from services.common.durable_flush import make_flush_durable
 from services.common.end_offsets import correct_recovery_highwaters
 from services.common.kafka_settings import KafkaSettings
-from services.common.resume_order import seek_before_resuming_streams
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,6 @@ def make_faust_app(
     # "producer buffer full" is faust's normal backpressure under load, logged at WARNING
     # for every stream event while it lasts (hundreds a second in a burst): not a warning
     logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
-    # input read right after an assignment is not handed to the agents twice
-    seek_before_resuming_streams()
     app = faust.App(app_id, **options)
 
     def patch_consumer(consumer: Any) -> None:
