@@ -8,12 +8,14 @@ processes, prints where they listen, and stops everything cleanly on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -21,11 +23,17 @@ from types import FrameType
 import httpx
 
 from services.common.broker import EmbeddedBroker
+from services.common.broker_epoch import EPOCH_ENV, new_epoch
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import held_ports
 from services.common.topic_admin import ensure_topics, wait_for_broker
 from services.prometheus_local import LocalPrometheus
 
 SERVICE_PACKAGES = ("enrollment", "notifier", "reporting")
+LOG_TAIL_LINES = 30
+#: How long a stop waits for SIGTERM to end a service before it kills the service's group:
+#: Ctrl-C must end everything within 10 s, broker included.
+STOP_GRACE_S = 6.0
 
 #: Default local ports; `python -m services.platform run --port-base N` shifts them all.
 DEFAULT_PORTS = {
@@ -78,6 +86,28 @@ def ports_from(base: int | None) -> dict[str, int]:
     return {name: base + i for i, name in enumerate(DEFAULT_PORTS)}
 
 
+class PortsInUse(RuntimeError):
+    pass
+
+
+class ServiceFailed(RuntimeError):
+    """A service ended (or never became ready) while the platform started."""
+
+    def __init__(self, services: Mapping[str, int | None], message: str) -> None:
+        super().__init__(message)
+        self.services = dict(services)
+
+
+class ServiceNotReady(ServiceFailed, TimeoutError):
+    pass
+
+
+def _signal_group(child: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    # every service runs in a session (and process group) of its own, led by its pid
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, sig)
+
+
 class Platform:
     """Owns the broker and the service processes for one run."""
 
@@ -101,25 +131,47 @@ class Platform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        env = dict(self.env)
         if external:
+            self._check_ports(exclude="broker")
             settings = KafkaSettings()
             wait_for_broker(settings)
             bootstrap = settings.bootstrap_servers
         else:
+            self._check_ports()
             self.broker = EmbeddedBroker(
                 port=self.ports["broker"], log_file=self.log_dir / "broker.log"
             )
             bootstrap = self.broker.start()
             settings = KafkaSettings(bootstrap_servers=bootstrap)
+            # This broker starts empty (it keeps nothing on disk): the services' local state
+            # from an earlier run is rebuilt from enrollment's outbox (services/common/
+            # broker_epoch.py). A real cluster keeps its topics, so it gets no epoch.
+            env[EPOCH_ENV] = new_epoch()
         ensure_topics(settings)
         ctx = LaunchContext(
-            bootstrap_servers=bootstrap, data_dir=self.data_dir, ports=self.ports, env=self.env
+            bootstrap_servers=bootstrap, data_dir=self.data_dir, ports=self.ports, env=env
         )
         self.ctx = ctx
         self.specs = collect_processes(ctx)
         for spec in self.specs:
             self._spawn(ctx, spec)
         return ctx
+
+    def _check_ports(self, exclude: str | None = None) -> None:
+        """Fail before starting anything, naming every port that is taken and its holder."""
+        wanted = {name: port for name, port in self.ports.items() if name != exclude}
+        held = held_ports("127.0.0.1", wanted)
+        if held:
+            raise PortsInUse("cannot start: " + "; ".join(held))
+
+    def log_tail(self, name: str, lines: int = LOG_TAIL_LINES) -> str:
+        path = self.log_dir / f"{name}.log"
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return f"(no log at {path})"
+        return "\n".join(text.splitlines()[-lines:])
 
     def _spawn(self, ctx: LaunchContext, spec: ProcessSpec) -> None:
         env = {**os.environ, **ctx.env, "KAFKA_BOOTSTRAP_SERVERS": ctx.bootstrap_servers}
@@ -170,7 +222,7 @@ class Platform:
             while pending:
                 dead = self.exited()
                 if dead:
-                    raise RuntimeError(f"exited while starting: {dead}; logs in {self.log_dir}")
+                    raise ServiceFailed(dead, f"exited while starting: {dead}")
                 spec = pending[0]
                 assert spec.ready_url is not None
                 try:
@@ -180,7 +232,9 @@ class Platform:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{spec.name} not ready at {spec.ready_url}")
+                    raise ServiceNotReady(
+                        {spec.name: None}, f"{spec.name} not ready at {spec.ready_url}"
+                    )
                 time.sleep(0.2)
 
     def exited(self) -> dict[str, int]:
@@ -190,37 +244,52 @@ class Platform:
             if (code := child.poll()) is not None
         }
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = STOP_GRACE_S) -> None:
+        """SIGTERM every service at once, then SIGKILL the process group of any still running
+        after `timeout` (a service's own children included); the broker last, so services can
+        commit while they stop."""
         for child in self.children.values():
             if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+                _signal_group(child, signal.SIGCONT)  # a stopped (SIGSTOP) one cannot exit
+                _signal_group(child, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for child in self.children.values():
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
+                _signal_group(child, signal.SIGKILL)
                 child.wait()
         self.children.clear()
         if self.broker:
-            self.broker.stop()
+            self.broker.stop(timeout=2.0)
             self.broker = None
+
+
+class _Interrupted(Exception):
+    pass
 
 
 def run(args: argparse.Namespace) -> int:
     platform = Platform(Path(args.data_dir).resolve(), ports_from(args.port_base))
     prometheus = LocalPrometheus(platform.data_dir, platform.log_dir)
+    started = False
     stopping = False
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
+        if not started:
+            # still starting (waiting for readiness can take a minute): stop now, not then
+            raise _Interrupted
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
         ctx = platform.start()
         platform.wait_ready(timeout=args.ready_timeout)
+        started = True
+        if stopping:
+            return 0
         where = "embedded tansu broker" if platform.broker else "external cluster"
         print(f"Kafka ({where}): {ctx.bootstrap_servers}")
         for spec in platform.specs:
@@ -233,15 +302,35 @@ def run(args: argparse.Namespace) -> int:
         while not stopping:
             dead = platform.exited()
             if dead:
-                for name, code in dead.items():
-                    print(f"{name} exited with code {code}; see {platform.log_dir}/{name}.log")
+                _report_failure(platform, dead)
                 return 1
             time.sleep(0.3)
         return 0
+    except _Interrupted:
+        return 130
+    except PortsInUse as exc:
+        print(exc, file=sys.stderr, flush=True)
+        return 1
+    except ServiceFailed as exc:
+        print(exc, file=sys.stderr, flush=True)
+        _report_failure(platform, exc.services)
+        return 1
     finally:
+        started = True  # a second Ctrl-C while stopping must not break off the stop
         print("stopping…", flush=True)
         prometheus.stop()
         platform.stop()
+
+
+def _report_failure(platform: Platform, services: Mapping[str, int | None]) -> None:
+    for name, code in services.items():
+        state = "is not ready" if code is None else f"exited with code {code}"
+        print(
+            f"{name} {state}; the last lines of {platform.log_dir / (name + '.log')}:\n"
+            f"{platform.log_tail(name)}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import IO
 
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import port_free, port_holder
 from services.common.topic_admin import ensure_topics, wait_for_broker
 
 
@@ -27,15 +28,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 def broker_binary() -> str:
@@ -70,9 +62,10 @@ class EmbeddedBroker:
         return self._process.pid if self._process else None
 
     def start(self, timeout: float = 30.0) -> str:
-        if not _port_free(self.host, self.port):
+        if not port_free(self.host, self.port):
+            holder = port_holder(self.port) or "a process this user cannot see"
             raise RuntimeError(
-                f"cannot start the embedded broker: {self.bootstrap_servers} is in use"
+                f"cannot start the embedded broker: {self.bootstrap_servers} is in use by {holder}"
             )
         url = f"tcp://{self.host}:{self.port}"
         command = [

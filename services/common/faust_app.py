@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
 
+from services.common.broker_epoch import discard_if_stale
 from services.common.end_offsets import true_end_offsets
 from services.common.internals import (
     correct_recovery_highwaters,
@@ -83,6 +85,9 @@ def make_faust_app(
         "web_port": web_port or 6066,
     }
     if data_dir:
+        # tables and offsets kept here describe the topics of the broker they came from; an
+        # embedded broker starts empty, and faust refuses to start over such state
+        discard_if_stale(Path(data_dir))
         options["datadir"] = data_dir
     if kafka.replication_factor is not None:
         # changelog and repartition topics get the same durability as the catalogue's topics

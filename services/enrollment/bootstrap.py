@@ -27,6 +27,7 @@ from services.enrollment.group_commit import GroupCommitter
 from services.enrollment.handlers import Enrollment, Idempotency, PreparedRegistration
 from services.enrollment.imports import CsvImporter
 from services.enrollment.outbox import OutboxWriter
+from services.enrollment.republish import republish_for_new_broker
 from services.enrollment.settings import Settings
 
 RegistrationWriter = GroupCommitter[tuple[PreparedRegistration, Idempotency | None], dict[str, Any]]
@@ -125,6 +126,7 @@ def bootstrap(
     engine = engine or make_engine(settings.sqlalchemy_url)
     if run_migrations:
         migrate(engine)
+    republish_for_new_broker(engine, settings.data_dir)
     reference = reference_from(settings)
     outbox_relay = None
     if settings.relay_enabled if relay is None else relay:

@@ -100,6 +100,9 @@ class Gateway:
         if outcome[1] is not None:
             return outcome[1]
         if reference and reference in self.by_reference:
+            # A resend is a sender that does not know what became of its message (after a
+            # crash, or rebuilding on a new local broker): it hears of the delivery again.
+            self._offer_receipt(self.by_reference[reference], reference)
             return web.json_response(
                 {
                     "message_id": self.by_reference[reference],
@@ -119,13 +122,16 @@ class Gateway:
         _append(self.sms_file, record)
         if reference:
             self.by_reference[reference] = message_id
+        self._offer_receipt(message_id, reference)
+        return web.json_response(
+            {"message_id": message_id, "status": "accepted", "duplicate": False}, status=202
+        )
+
+    def _offer_receipt(self, message_id: str, reference: str | None) -> None:
         if self.receipt_url:
             task = asyncio.create_task(self._receipt(message_id, reference))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return web.json_response(
-            {"message_id": message_id, "status": "accepted", "duplicate": False}, status=202
-        )
 
     async def _decide(self, to: str, text: Any) -> tuple[str, web.Response | None]:
         fault = self.take_fault(to)
