@@ -7,8 +7,8 @@ turns the whole text into UCS-2: 70 code units in one SMS, 67 per part. Extensio
 (`€ [ ] { } ~ ^ | \\`) cost two septets, a character outside the Basic Multilingual Plane
 (emoji) two UTF-16 units, and neither pair is split across parts.
 
-Shared by every service that needs it; the notifier still has its own
-(`services/notifier/domain/gsm.py`) until its rewrite moves to this one.
+Shared by every service that needs it (enrollment's broadcast checks, the notifier's
+template checks through `services/notifier/domain/gsm.py`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -24,6 +24,7 @@ from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError, decode_event
 from schemas.events import CampaignBroadcastRequestedV1
 from schemas.topics import CAMPAIGNS, PARTICIPANTS
+from services.notifier.dispatcher import DeadLetterSink
 from services.notifier.settings import Settings
 from services.notifier.web import build_web
 from services.notifier.work import decode_work
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("services.notifier")
 
-DeadLetterSink = Callable[[DeadLetter], Awaitable[Awaitable[Any]]]
 #: input we can name the fault of: a dead letter with the reason, and the stream goes on
 BAD_INPUT = (DecodeError, ValueError, KeyError, TypeError)
 #: shortest pause between two dispatch scans (adds at most this to a message's latency)

@@ -16,6 +16,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from kafka.partitioner.default import murmur2
+
 from services.common.internals import FAUST_OFFSET_KEY, open_partition_db, partition_db
 from services.notifier.domain.record import wake_of
 
@@ -25,8 +27,6 @@ SEP = "|"
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2, as kafka-python, aiokafka and the
     Java client use) gives this key: enrollment publishes with it, so our writes follow it."""
-    from kafka.partitioner.default import murmur2
-
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 

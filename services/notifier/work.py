@@ -8,7 +8,6 @@ iteration.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -92,7 +91,3 @@ def decode_work(value: bytes) -> WorkRecord:
 
 def encode_work(record: WorkRecord) -> bytes:
     return record.model_dump_json().encode()
-
-
-def work_bytes(data: dict[str, Any]) -> bytes:
-    return json.dumps(data).encode()
