@@ -36,8 +36,6 @@ log = logging.getLogger("services.notifier")
 
 #: input we can name the fault of: a dead letter with the reason, and the stream goes on
 BAD_INPUT = (DecodeError, ValueError, KeyError, TypeError)
-#: shortest pause between two dispatch scans (adds at most this to a message's latency)
-SCAN_GAP_S = 0.02
 
 
 def install_agents(
@@ -108,17 +106,29 @@ def install_agents(
             notifier.dispatcher,
             notifier.ownership,
         )
+        round_ended = asyncio.Event()
+
+        def on_round_end() -> None:
+            round_ended.set()
+            wake.set()
+
+        dispatcher.on_round_end = on_round_end
         while True:
+            # cleared before the scan: what happens during it wakes the wait below at once
+            wake.clear()
+            round_ended.clear()
             started = 0
             if readiness.reason() is None:
                 try:
                     started = await dispatcher.scan(ownership.dispatchable)
                 except Exception:
                     log.exception("dispatch scan failed")
-            if started == 0:
-                wake.clear()
+            # blocked: every record the stream writes would be read again for nothing (it cost
+            # most of a worker's CPU in a burst, py-spy), so wait for a round to end
+            event = round_ended if dispatcher.blocked else wake
+            if started == 0 or dispatcher.blocked:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), settings.tick_seconds)
+                    await asyncio.wait_for(event.wait(), settings.tick_seconds)
 
     app.task(dispatch_loop)
 

@@ -5,9 +5,10 @@ A round is up to `batch` due messages of one channel in one partition:
  1. checks (opted out? no consent? paid? night?) and rendering, per message;
  2. the provider gets each message, `concurrency` at a time, with the message key as its
     client reference (SMS) or Message-ID (e-mail);
- 3. the outcome events (`notification.sent`, `.failed`, `.deferred`) are produced and awaited
-    together, then one `outcomes` work record for the whole round, then it is done: the
-    partition owner's stream applies it (marks keys sent, re-queues retries).
+ 3. the round gives its place among the channel's rounds back (the next round may send), then
+    the outcome events (`notification.sent`, `.failed`, `.deferred`) are produced and awaited
+    together, then one `outcomes` work record per partition, and it is done: the partition
+    owner's stream applies it (marks keys sent, re-queues retries).
 Until that record is applied its keys stay *in hand* here, so the next scan does not send them
 again. A crash before the record is on the broker leaves the messages queued: the next owner
 sends them again with the same key, and the provider drops the copy (the SMS gateway by
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,8 +67,13 @@ class Limits:
 class _Round:
     """What one outcome record (one round's share of one partition) holds in hand."""
 
-    keys: set[str] = field(default_factory=set)
-    participants: set[str] = field(default_factory=set)
+    partition: int
+    low: str  # the earliest wake-up index instant of what it holds
+    keys: set[str] = field(default_factory=set)  # messages sent (or not) in the round
+    waking: set[str] = field(default_factory=set)  # participants whose reminders it wakes
+
+    def participants(self) -> set[str]:
+        return {key.partition("|")[0] for key in self.keys} | self.waking
 
 
 @dataclass
@@ -74,6 +81,7 @@ class _Planned:
     """One message of a round, and what became of it."""
 
     partition: int
+    instant: str  # the participant's wake-up index instant when it was planned
     entry: dict[str, Any]
     person: dict[str, Any]
     message: Message | None = None
@@ -116,20 +124,40 @@ class Dispatcher:
         self._rounds: dict[str, _Round] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running: dict[str, int] = dict.fromkeys(self.channels, 0)
-        self._keys_in_hand: set[str] = set()
-        self._waking: set[str] = set()
+        #: participant id -> rounds holding it (a scan skips these participants)
+        self._hand: Counter[str] = Counter()
+        self._held = 0  # messages and wake-ups in hand
         self._stopping = False
         self._low: dict[int, str] = {}
         self._full_scan_at = clock.now()
+        #: the last scan left due messages for channels with no round free: scanning again
+        #: before a round ends (`on_round_end`) would read the same records for nothing
+        self.blocked = False
+        self.on_round_end: Callable[[], None] = lambda: None
 
     # --- what the stream tells us -----------------------------------------------------------
 
     def applied(self, round_id: str) -> None:
         """The stream applied this record of ours: its keys may be looked at again."""
+        held = self._rounds.get(round_id)
+        # Scans skip past what is in hand. An outcome record's records are saved in the same
+        # step (each save moves the scan start back through `wake_written`), but a wake
+        # record's handler awaits between its saves, so a scan may have passed them.
+        self._release(round_id, rescan=held is not None and bool(held.waking))
+
+    def _release(self, round_id: str, *, rescan: bool) -> None:
+        """Forget a round's hold; `rescan`: the next scan of its partition starts at its
+        entries at the latest (a round whose record never reached the broker, say)."""
         done = self._rounds.pop(round_id, None)
         if done is not None:
-            self._keys_in_hand.difference_update(done.keys)
-            self._waking.difference_update(done.participants)
+            for pid in done.participants():
+                if self._hand[pid] > 1:
+                    self._hand[pid] -= 1
+                else:
+                    del self._hand[pid]
+            self._held -= len(done.keys) + len(done.waking)
+            if rescan:
+                self.wake_written(done.partition, done.low)
 
     def round_size(self, channel: str) -> int:
         if self.channels[channel].drops_repeats:
@@ -137,7 +165,7 @@ class Dispatcher:
         return self._concurrency[channel]
 
     def in_hand(self) -> int:
-        return len(self._keys_in_hand) + len(self._waking)
+        return self._held
 
     def wake_written(self, partition: int, instant: str) -> None:
         """The stream saved a record due at `instant`: the next scan must start there at the
@@ -155,9 +183,10 @@ class Dispatcher:
             self._low.clear()
         return self._low.get(partition, "")
 
-    def _pids_in_hand(self) -> set[str]:
-        pids = {key.partition("|")[0] for key in self._keys_in_hand}
-        return pids | self._waking
+    def _hold(self, round_id: str, held: _Round) -> None:
+        self._rounds[round_id] = held
+        self._hand.update(held.participants())
+        self._held += len(held.keys) + len(held.waking)
 
     # --- one scan over the partitions this worker may dispatch ------------------------------
 
@@ -166,28 +195,37 @@ class Dispatcher:
         has a round free), and wake-ups for reminders; returns how many it started."""
         if self._stopping:
             return 0
-        now = self.clock.now()
-        moment = iso(now)
         free = {
             name: self.round_size(name)
             if self._running[name] < self.limits.rounds_per_channel
             else 0
             for name in self.channels
         }
+        if not any(free.values()):
+            # every channel is busy: reading records now would find nothing to start (wake-ups
+            # for reminders wait for the next free round, a few seconds at most)
+            self.blocked = True
+            return 0
+        now = self.clock.now()
+        moment = iso(now)
         batches: dict[str, list[_Planned]] = {name: [] for name in self.channels}
         overdue = dict.fromkeys(self.channels, 0.0)
         started = 0
-        pids_in_hand = self._pids_in_hand()
+        skipped: set[str] = set()  # channels with due messages left for a later round
+        pids_in_hand = self._hand
         for partition in sorted(partitions):
-            waking: list[str] = []
+            waking: list[tuple[str, str]] = []
             stale: list[tuple[str, str]] = []
             horizon = self.limits.batch + len(pids_in_hand)
             start = self._start_at(partition, now)
             first: str | None = None
             for instant, pid in self.state.due(partition, moment, horizon, start):
-                first = first or instant
                 if pid in pids_in_hand:
                     continue  # its other due messages wait until its outcome is applied
+                # the next scan starts at the first entry not in hand: re-reading the ones in
+                # hand on every scan cost a third of a worker's CPU in a burst (py-spy);
+                # `applied` moves the start back when they are released
+                first = first or instant
                 if len(waking) >= self.limits.batch and all(
                     len(batches[name]) >= free[name] for name in batches
                 ):
@@ -198,16 +236,19 @@ class Dispatcher:
                     continue
                 assert record is not None
                 if record.get("next_at") and record["next_at"] <= moment:
-                    waking.append(pid)
+                    waking.append((instant, pid))
                 for entry in due_entries(record, moment):
                     name = entry["channel"]
                     if entry.get("deferred") and name in overdue:
                         late = (now - parse(entry["not_before"])).total_seconds()
                         overdue[name] = max(overdue[name], late)
                     batch = batches.get(name)
-                    if batch is None or len(batch) >= free[name]:
+                    if batch is None:
                         continue
-                    batch.append(_Planned(partition, entry, record["person"]))
+                    if len(batch) >= free[name]:
+                        skipped.add(name)
+                        continue
+                    batch.append(_Planned(partition, instant, entry, record["person"]))
             self._low[partition] = first or moment
             if waking or stale:
                 started += await self._wake(partition, waking[: self.limits.batch], stale)
@@ -216,38 +257,55 @@ class Dispatcher:
             if planned:
                 self._start_round(name, planned)
                 started += len(planned)
+        limit = self.limits.rounds_per_channel
+        self.blocked = any(self._running[name] >= limit for name in skipped)
         return started
 
-    async def _wake(self, partition: int, pids: list[str], stale: list[tuple[str, str]]) -> int:
+    async def _wake(
+        self, partition: int, waking: list[tuple[str, str]], stale: list[tuple[str, str]]
+    ) -> int:
+        """One wake record: reminders due for `waking`, and `stale` index entries to drop
+        (both lists of (index instant, participant id))."""
         round_id = new_round_id()
-        self._rounds[round_id] = _Round(participants=set(pids))
-        self._waking.update(pids)
+        pids = [pid for _, pid in waking]
+        low = min(instant for instant, _ in waking + stale)
+        self._hold(round_id, _Round(partition, low, waking=set(pids)))
         try:
             wake = Wake(round=round_id, participant_ids=pids, stale=stale)
             await (await self.service.publish.work(wake, partition))
         except Exception:
-            self.applied(round_id)  # not on the broker: look at them again next scan
+            self._release(round_id, rescan=True)  # not on the broker: look again next scan
             raise
         return len(pids)
 
     def _start_round(self, channel: str, planned: list[_Planned]) -> None:
         round_id = new_round_id()
+        shares: dict[str, _Round] = {}
         for item in planned:
-            share = self._rounds.setdefault(f"{round_id}:{item.partition}", _Round())
+            share = shares.setdefault(
+                f"{round_id}:{item.partition}", _Round(item.partition, item.instant)
+            )
+            share.low = min(share.low, item.instant)
             share.keys.add(item.entry["key"])
-            self._keys_in_hand.add(item.entry["key"])
+        for share_id, share in shares.items():
+            self._hold(share_id, share)
         self._running[channel] += 1
         task = asyncio.get_running_loop().create_task(self._run_round(round_id, channel, planned))
         self._tasks[round_id] = task
 
     async def _run_round(self, round_id: str, channel: str, planned: list[_Planned]) -> None:
         published: set[str] = set()
+        slot = [channel]  # the round's place among the channel's rounds, until given back
         try:
             now = self.clock.now()
             for item in planned:
                 self._check(item, channel, now)
             sending = [item for item in planned if item.message is not None]
             await asyncio.gather(*(self._deliver(item, channel) for item in sending))
+            # the next round may send while this one publishes: its keys stay in hand until
+            # the stream applies the outcome, so nothing is sent twice (waiting for the acks
+            # here held every message of the next round back by two broker round trips)
+            self._end_round_slot(slot)
             done = [item for item in planned if item.outcome is not None]
             published = await self._publish(round_id, done)
             for item in done:
@@ -256,10 +314,17 @@ class Dispatcher:
         except Exception:
             log.exception("%s round %s failed; its messages stay queued", channel, round_id)
         finally:
-            self._running[channel] -= 1
+            self._end_round_slot(slot)
             self._tasks.pop(round_id, None)
             for share in {f"{round_id}:{item.partition}" for item in planned} - published:
-                self.applied(share)  # no record for it: its keys may be looked at again
+                self._release(share, rescan=True)  # no record for it: look at it again
+            self.on_round_end()
+
+    def _end_round_slot(self, slot: list[str]) -> None:
+        """Give the round's place back once (sending done, or the round failed)."""
+        if slot:
+            self._running[slot.pop()] -= 1
+            self.on_round_end()
 
     def _check(self, item: _Planned, channel: str, now: datetime) -> None:
         """Settle what must not be sent (suppressed, deferred, unrenderable); render the rest."""
@@ -443,8 +508,8 @@ class Dispatcher:
                 await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             self._rounds.clear()
-            self._keys_in_hand.clear()
-            self._waking.clear()
+            self._hand.clear()
+            self._held = 0
 
     def resume(self) -> None:
         self._stopping = False

@@ -78,6 +78,9 @@ class FakePublisher:
         self.events: list[EventData] = []
         self.records: list[tuple[int, WorkRecord]] = []  # work records not yet applied
         self.letters: list[DeadLetter] = []
+        #: when set, work records are acknowledged only once it is set
+        self.acks: asyncio.Event | None = None
+        self.refuse_work = 0  # how many of the next work records the broker refuses
 
     async def event(self, data: EventData, participant_id: str) -> Any:
         self.events.append(data)
@@ -85,8 +88,13 @@ class FakePublisher:
         return _done()
 
     async def work(self, record: WorkRecord, partition: int) -> Any:
+        if self.refuse_work:
+            self.refuse_work -= 1
+            raise ConnectionError("the broker refused the work record")
         self.records.append((partition, record))
         self.log.append(f"work {record.type}")
+        if self.acks is not None:
+            return asyncio.ensure_future(self.acks.wait())
         return _done()
 
     async def dead_letter(self, letter: DeadLetter) -> Any:

@@ -461,3 +461,54 @@ async def test_a_record_due_before_the_last_scan_began_is_still_found(world: Wor
     await world.drain()
     assert f"{late.participant_id}|welcome|once|sms" in {m.key for m in world.channels["sms"].sent}
     assert world.record(late.participant_id)["next_at"] > iso(world.clock.now())
+
+
+async def test_a_round_gives_its_place_back_once_its_sends_are_done(world: World) -> None:
+    """The next rounds send while earlier ones wait for the broker's acknowledgements; the keys
+    stay in hand until their outcome is applied, so nothing goes out twice."""
+    world.publisher.acks = asyncio.Event()
+    people = [registered(START, email=None) for _ in range(3)]  # one round each: 2 places
+    for person in people:
+        await world.handle(person)
+        world.clock.advance(timedelta(seconds=1))
+        await world.dispatcher.scan(set(range(PARTITIONS)))
+        for _ in range(20):
+            await asyncio.sleep(0)  # the round sends, then waits for its acknowledgements
+    # with two places, a third round could only start once a round's records were acknowledged
+    assert len(world.channels["sms"].sent) == 3
+    await world.dispatcher.scan(set(range(PARTITIONS)))  # the last round is not applied yet
+    assert world.dispatcher.in_hand() == 1
+    assert len(world.channels["sms"].sent) == 3
+    world.publisher.acks.set()
+    await world.rounds()
+    await world.drain()
+    assert sorted(m.key for m in world.channels["sms"].sent) == sorted(
+        f"{p.participant_id}|welcome|once|sms" for p in people
+    )
+    assert world.dispatcher.in_hand() == 0
+
+
+async def test_a_round_the_broker_refused_is_found_again_by_the_next_scan(world: World) -> None:
+    """Scans start after what is in hand; a round whose outcome never reached the broker gives
+    its keys back and moves the next scan's start back to them."""
+    first = registered(START, email=None)
+    await world.handle(first)
+    world.channels["sms"].hold = asyncio.Event()
+    world.publisher.refuse_work = 1
+    await world.dispatcher.scan(set(range(PARTITIONS)))  # first's round waits at the provider
+    world.clock.advance(timedelta(seconds=5))
+    pid = next(
+        f"later-{i}"
+        for i in range(100)
+        if world.partition(f"later-{i}") == world.partition(first.participant_id)
+    )
+    later = registered(START + timedelta(seconds=5), pid, email=None)
+    await world.handle(later)  # in first's partition, after it in the wake-up index
+    await world.dispatcher.scan(set(range(PARTITIONS)))  # passes `first`, in hand
+    world.channels["sms"].hold.set()
+    await world.rounds()  # first's outcome record is refused: its keys are given back
+    assert world.dispatcher.in_hand() == 1  # only `later`'s round, not yet applied
+    await world.drain()
+    sent = [m.key for m in world.channels["sms"].sent]
+    assert sent.count(f"{first.participant_id}|welcome|once|sms") == 2  # again, same key
+    assert world.record(first.participant_id)["queue"] == {}
