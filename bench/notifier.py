@@ -121,7 +121,10 @@ def _burst(ctx: BenchContext, name: str, workers: int, count: int) -> list[dict[
             stack.enter_context(serving(argv, f"{url}/readyz", folder / f"n{i}.log", env))
             urls.append(url)
         wait_until(lambda: _ready_workers(urls), 120, "every worker dispatching", every=1.0)
-        produce(ctx.kafka, topic, registrations(count, campaign="BENCH"))
+        # registered "now" on the workers' clock, as in the field: a fixed past date made every
+        # participant wake for reminders already past, work a real burst does not have
+        since = datetime.now(UTC) + timedelta(seconds=offset)
+        produce(ctx.kafka, topic, registrations(count, campaign="BENCH", since=since))
         return wait_until(
             lambda: m if len(m := _received(gateway)) >= count else None,
             ctx.size(900, 300),
