@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from bench.context import BenchContext
+from bench.cpu import CpuTimes, shares
 from bench.driver import daytime_offset, wait_until
 from bench.kafka_load import produce, registrations
 from bench.processes import serving
@@ -102,9 +103,11 @@ def _ready_workers(urls: list[str]) -> bool:
     return all(body.get("dispatching") for body in bodies)
 
 
-def _burst(ctx: BenchContext, name: str, workers: int, count: int) -> list[dict[str, Any]]:
+def _burst(
+    ctx: BenchContext, name: str, workers: int, count: int
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """`count` registrations through `workers` notifier workers of one group to a fresh
-    gateway, in daytime; returns what the gateway received."""
+    gateway, in daytime; returns what the gateway received and how busy the machine was."""
     folder = ctx.folder(name)
     gateway_argv, gateway = _gateway(ctx, folder / "gateway")
     topic = _namespaced_topics(ctx, f"{folder.name}.")
@@ -124,13 +127,15 @@ def _burst(ctx: BenchContext, name: str, workers: int, count: int) -> list[dict[
         # registered "now" on the workers' clock, as in the field: a fixed past date made every
         # participant wake for reminders already past, work a real burst does not have
         since = datetime.now(UTC) + timedelta(seconds=offset)
+        before = CpuTimes.now()
         produce(ctx.kafka, topic, registrations(count, campaign="BENCH", since=since))
-        return wait_until(
+        received = wait_until(
             lambda: m if len(m := _received(gateway)) >= count else None,
             ctx.size(900, 300),
             f"{count} welcome SMS at the gateway",
             every=2.0,
         )
+        return received, shares(before, CpuTimes.now())
 
 
 def _raw_bodies(sent: list[dict[str, Any]], prefix: str) -> list[dict[str, str]]:
@@ -154,16 +159,21 @@ def sms_against_raw_httpx(ctx: BenchContext) -> dict[str, float]:
     """One worker against a raw httpx loop (same gateway, same concurrency), then the same
     burst through two workers against one, with the gateway's own ceiling for two senders."""
     count = ctx.size(5_000, 1_000)
-    one = _burst(ctx, "notifier-sms", 1, count)
+    one, one_cpu = _burst(ctx, "notifier-sms", 1, count)
     notifier_rate = _rate(one)
     folder = ctx.folder("notifier-raw")
     gateway_argv, gateway = _gateway(ctx, folder / "gateway")
     with serving(gateway_argv, f"{gateway}/healthz", folder / "gateway.log"):
         raw_rate = asyncio.run(_post_all(gateway, _raw_bodies(one, "raw"), concurrency=8))
         ceiling = asyncio.run(_two_loops(gateway, _raw_bodies(one, "two"), concurrency=8))
-    two = _burst(ctx, "notifier-sms-2", 2, count)
+    two, two_cpu = _burst(ctx, "notifier-sms-2", 2, count)
     two_rate = _rate(two)
     return {
+        # the machine's cores during each burst (worker(s), gateway, broker, producer): a
+        # speedup can only be as large as the idle time the one-worker burst left
+        "notifier.one_worker_machine_busy": one_cpu["busy"],
+        "notifier.two_workers_machine_busy": two_cpu["busy"],
+        "notifier.two_workers_machine_steal": two_cpu["steal"],
         "notifier.sms_per_s": notifier_rate,
         "notifier.raw_httpx_per_s": raw_rate,
         "notifier.ratio": notifier_rate / raw_rate,

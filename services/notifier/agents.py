@@ -82,7 +82,10 @@ def install_agents(
             except Exception as exc:  # a bug must not stall the partition: keep the input
                 log.exception("handler failed for %s@%s", message.topic, message.offset)
                 await reject(message, exc, f"handler error: {exc!r}")
-            wake.set()
+            # a work record may free keys or hand a partition over; a participant event only
+            # matters to the dispatcher when it wrote something due now (at night, nothing is)
+            if message.topic == work_name or notifier.dispatcher.take_due_news():
+                wake.set()
             yield None
 
     async def broadcasts_agent(stream: faust.StreamT[Any]) -> AsyncIterator[None]:

@@ -133,6 +133,7 @@ class Dispatcher:
         #: the last scan left due messages for channels with no round free: scanning again
         #: before a round ends (`on_round_end`) would read the same records for nothing
         self.blocked = False
+        self._due_news = False
         self.on_round_end: Callable[[], None] = lambda: None
 
     # --- what the stream tells us -----------------------------------------------------------
@@ -173,6 +174,13 @@ class Dispatcher:
         low = self._low.get(partition)
         if low is not None and instant < low:
             self._low[partition] = instant
+        if instant <= iso(self.clock.now()):
+            self._due_news = True
+
+    def take_due_news(self) -> bool:
+        """Whether the stream wrote something due now since the last call."""
+        news, self._due_news = self._due_news, False
+        return news
 
     def _start_at(self, partition: int, now: datetime) -> str:
         """Where a scan of the partition's wake-up index may start: at the first entry the
