@@ -1,4 +1,14 @@
-"""When contribution and JHT reminders fire, in the participant's local time (pure arithmetic)."""
+"""When contribution and JHT reminders fire, in the participant's local time (pure arithmetic).
+
+Which reminders fit a person's history:
+- contribution reminders only for *counted* periods: those whose due date (local) is not before
+  the day the person registered, or, after a reactivation, the day they reactivated;
+- after `lapse_after` consecutive unpaid counted periods the person lapses: monthly reminders
+  stop at the instant the next period's first reminder would have fired, and one reactivation
+  message (kind `LAPSE`) goes instead, naming the unpaid periods;
+- the JHT claim reminder only for someone who turns the claim age after registering and has
+  paid JHT at least once (anyone older at enrolment has no JHT savings yet).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +21,9 @@ D7 = "contribution_due_d7"
 D1 = "contribution_due_d1"
 OVERDUE = "contribution_overdue"
 JHT = "jht_claim"
+LAPSE = "reactivation"
+#: kinds sent once per occasion: never skipped as stale, never merged with a period's dues
+_ONE_OFF = frozenset({JHT, LAPSE})
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,12 @@ class ReminderPolicy:
     jht_age: int = 56
     #: a contribution reminder found later than this (service down) is skipped, not sent stale
     max_lateness: timedelta = timedelta(days=2)
+    #: consecutive unpaid periods after which monthly reminders stop (the person has lapsed)
+    lapse_after: int = 3
+
+    def __post_init__(self) -> None:
+        if self.lapse_after < 1:
+            raise ValueError("lapse_after must be at least 1")
 
 
 @dataclass(frozen=True, order=True)
@@ -38,6 +57,11 @@ def period_of(day: date) -> str:
 def _shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
     index = year * 12 + (month - 1) + delta
     return index // 12, index % 12 + 1
+
+
+def next_period(period: str) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    return "{:04d}-{:02d}".format(*_shift_month(year, month, 1))
 
 
 def due_date(period: str, due_day: int) -> date:
@@ -65,15 +89,21 @@ def _candidate_periods(around: datetime, tz: str) -> list[str]:
 
 def jht_reminder(
     birth_date: date, registered_at: datetime, tz: str, policy: ReminderPolicy
-) -> Reminder:
-    """The age-`jht_age` birthday at the reminder hour; at registration when already older."""
+) -> Reminder | None:
+    """The age-`jht_age` birthday at the reminder hour, or None for someone who already had
+    that age on the day they registered: they enrolled too late to have JHT savings."""
     year = birth_date.year + policy.jht_age
     try:
         birthday = birth_date.replace(year=year)
     except ValueError:  # born on 29 February, the birthday falls on 1 March that year
         birthday = date(year, 3, 1)
-    fire_at = _local_instant(birthday, policy.local_time, tz)
-    return Reminder(max(fire_at, registered_at.astimezone(UTC)), JHT, "once")
+    if birthday <= _local_day(registered_at, tz):
+        return None
+    return Reminder(_local_instant(birthday, policy.local_time, tz), JHT, "once")
+
+
+def _local_day(moment: datetime, tz: str) -> date:
+    return moment.astimezone(ZoneInfo(tz)).date()
 
 
 @dataclass(frozen=True)
@@ -86,16 +116,79 @@ class Subject:
     wants_reminders: bool
     wants_jht: bool
     paid_periods: Collection[str] = ()
+    #: set once a payment reactivated the person: periods due before it are not counted again
+    reactivated_at: datetime | None = None
+    #: the lapse was observed (and announced): no contribution reminders until reactivation
+    lapsed: bool = False
+    #: at least one payment was recorded while the person was in the JHT programme
+    jht_paid: bool = False
+
+    @property
+    def counting_from(self) -> datetime:
+        return self.reactivated_at or self.registered_at
+
+
+@dataclass(frozen=True)
+class Lapse:
+    """When a person lapses if nothing is paid meanwhile, and the unpaid periods that cause it."""
+
+    at: datetime  # UTC: the instant the next period's reminders would have started
+    unpaid: tuple[str, ...]
+
+    @property
+    def reminder(self) -> Reminder:
+        # scoped by the first unpaid period, so a later lapse (after a reactivation) is another
+        # message; a reactivation moves counting past these periods, so the scope never repeats
+        return Reminder(self.at, LAPSE, self.unpaid[0])
+
+
+def first_counted_period(subject: Subject, policy: ReminderPolicy) -> str:
+    """The first period whose due date is on or after the day counting starts."""
+    start = _local_day(subject.counting_from, subject.tz)
+    period = period_of(start)
+    return period if start.day <= policy.due_day else next_period(period)
+
+
+def _first_fire_at(period: str, tz: str, policy: ReminderPolicy) -> datetime:
+    reminders = period_reminders(period, tz, policy)
+    if reminders:
+        return min(reminders).fire_at
+    return _local_instant(due_date(period, policy.due_day), policy.local_time, tz)
+
+
+def lapse_of(subject: Subject, policy: ReminderPolicy) -> Lapse:
+    """The first run of `lapse_after` consecutive unpaid counted periods. Always found (paid
+    periods are finite), possibly far ahead: it is when the person *would* lapse."""
+    period = first_counted_period(subject, policy)
+    run: list[str] = []
+    while len(run) < policy.lapse_after:
+        run = [] if period in subject.paid_periods else [*run, period]
+        period = next_period(period)
+    return Lapse(_first_fire_at(period, subject.tz, policy), tuple(run))
+
+
+def _contribution_reminders(
+    subject: Subject, around: datetime, policy: ReminderPolicy
+) -> list[Reminder]:
+    if subject.lapsed:
+        return []
+    first = first_counted_period(subject, policy)
+    lapse = lapse_of(subject, policy)
+    found = [lapse.reminder]
+    if subject.wants_reminders:
+        for period in _candidate_periods(around, subject.tz):
+            if period >= first and period not in subject.paid_periods:
+                found.extend(period_reminders(period, subject.tz, policy))
+    return [r for r in found if r.kind == LAPSE or r.fire_at < lapse.at]
 
 
 def _all_reminders(subject: Subject, around: datetime, policy: ReminderPolicy) -> list[Reminder]:
-    found: list[Reminder] = []
-    if subject.wants_reminders:
-        for period in _candidate_periods(around, subject.tz):
-            if period not in subject.paid_periods:
-                found.extend(period_reminders(period, subject.tz, policy))
-    if subject.wants_jht:
-        found.append(jht_reminder(subject.birth_date, subject.registered_at, subject.tz, policy))
+    """Every reminder near `around`; the lapse instant is one even without consent to reminders
+    (the lapse is a fact reporting counts; `channels_for` keeps its message from being sent)."""
+    found = _contribution_reminders(subject, around, policy)
+    if subject.wants_jht and subject.jht_paid:
+        jht = jht_reminder(subject.birth_date, subject.registered_at, subject.tz, policy)
+        found.extend([jht] if jht else [])
     return [r for r in found if r.fire_at >= subject.registered_at.astimezone(UTC)]
 
 
@@ -104,15 +197,17 @@ def due_reminders(
 ) -> list[Reminder]:
     """Reminders that fell due in (after, now]. Contribution reminders older than
     `max_lateness` are skipped, and of one period only the latest is kept: a service that was
-    down for days sends the overdue notice, not a stale D-7 as well."""
+    down for days sends the overdue notice, not a stale D-7 as well. The JHT and lapse
+    reminders happen once and are never stale."""
     stale_before = now - policy.max_lateness
     latest: dict[tuple[str, str], Reminder] = {}
     for reminder in sorted(_all_reminders(subject, now, policy)):
         if not after < reminder.fire_at <= now:
             continue
-        if reminder.kind != JHT and reminder.fire_at < stale_before:
+        one_off = reminder.kind in _ONE_OFF
+        if not one_off and reminder.fire_at < stale_before:
             continue
-        latest[(reminder.period, reminder.kind if reminder.kind == JHT else "dues")] = reminder
+        latest[(reminder.period, reminder.kind if one_off else "dues")] = reminder
     return sorted(latest.values())
 
 
