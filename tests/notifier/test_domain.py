@@ -141,9 +141,7 @@ def test_jht_reminder_on_the_56th_birthday_local_time() -> None:
     assert _jht_at(date(1968, 2, 29), reg, WIB, POLICY) == utc(2024, 2, 29, 2)
     leap_gap = ReminderPolicy(jht_age=57)  # 29 Feb 1968 + 57 years: no 29 Feb in 2025
     assert _jht_at(date(1968, 2, 29), reg, WIB, leap_gap) == utc(2025, 3, 1, 2)
-    s = subject(
-        wants_reminders=False, wants_jht=True, jht_paid=True, birth_date=date(1970, 3, 20)
-    )
+    s = subject(wants_reminders=False, wants_jht=True, jht_paid=True, birth_date=date(1970, 3, 20))
     due = due_reminders(s, utc(2026, 3, 19), utc(2026, 3, 20, 3), POLICY)
     assert [(r.kind, r.period) for r in due] == [(JHT, "once")]
 

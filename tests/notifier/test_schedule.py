@@ -213,3 +213,23 @@ def test_jht_claim_only_for_who_turns_the_age_enrolled_and_paid_jht(
     )
     found = [r for r in due_reminders(s, registered_at, utc(2027, 12, 31), POLICY) if r.kind == JHT]
     assert bool(found) is fires
+
+
+@pytest.mark.parametrize(
+    ("paid", "after", "next_at"),
+    [
+        ((), utc(2026, 12, 16, 3), utc(2027, 1, 8, 2)),
+        # paid three months ahead: the next reminder is April's, not the lapse nor none at all
+        (("2027-01", "2027-02", "2027-03"), utc(2026, 12, 16, 3), utc(2027, 4, 8, 2)),
+        (
+            ("2027-01", "2027-02", "2027-03", "2027-04", "2027-05"),
+            utc(2027, 1, 2),
+            utc(2027, 6, 8, 2),
+        ),
+        (("2027-02",), utc(2027, 1, 18, 3), utc(2027, 3, 8, 2)),  # February skipped
+    ],
+)
+def test_the_next_reminder_steps_over_months_paid_ahead(
+    paid: tuple[str, ...], after: datetime, next_at: datetime
+) -> None:
+    assert next_fire_at(subject(paid_periods=frozenset(paid)), after, POLICY) == next_at

@@ -12,7 +12,7 @@ Which reminders fit a person's history:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -167,28 +167,36 @@ def lapse_of(subject: Subject, policy: ReminderPolicy) -> Lapse:
     return Lapse(_first_fire_at(period, subject.tz, policy), tuple(run))
 
 
-def _contribution_reminders(
-    subject: Subject, around: datetime, policy: ReminderPolicy
-) -> list[Reminder]:
-    if subject.lapsed:
-        return []
+def _dues(
+    subject: Subject, periods: Iterable[str], lapse: Lapse, policy: ReminderPolicy
+) -> Iterator[Reminder]:
+    """Contribution reminders of `periods` that fit: wanted, of a counted unpaid period,
+    after counting started and before the lapse."""
+    if subject.lapsed or not subject.wants_reminders:
+        return
     first = first_counted_period(subject, policy)
-    lapse = lapse_of(subject, policy)
-    found = [lapse.reminder]
-    if subject.wants_reminders:
-        for period in _candidate_periods(around, subject.tz):
-            if period >= first and period not in subject.paid_periods:
-                found.extend(period_reminders(period, subject.tz, policy))
-    return [r for r in found if r.kind == LAPSE or r.fire_at < lapse.at]
+    start = subject.counting_from.astimezone(UTC)
+    for period in periods:
+        if period >= first and period not in subject.paid_periods:
+            for reminder in period_reminders(period, subject.tz, policy):
+                if start <= reminder.fire_at < lapse.at:
+                    yield reminder
 
 
-def _all_reminders(subject: Subject, around: datetime, policy: ReminderPolicy) -> list[Reminder]:
-    """Every reminder near `around`; the lapse instant is one even without consent to reminders
-    (the lapse is a fact reporting counts; `channels_for` keeps its message from being sent)."""
-    found = _contribution_reminders(subject, around, policy)
+def _one_offs(subject: Subject, lapse: Lapse, policy: ReminderPolicy) -> list[Reminder]:
+    """The lapse (even without consent to reminders: it is a fact reporting counts, and
+    `channels_for` keeps its message from being sent) and the JHT claim reminder."""
+    found = [] if subject.lapsed else [lapse.reminder]
     if subject.wants_jht and subject.jht_paid:
         jht = jht_reminder(subject.birth_date, subject.registered_at, subject.tz, policy)
         found.extend([jht] if jht else [])
+    return found
+
+
+def _all_reminders(subject: Subject, around: datetime, policy: ReminderPolicy) -> list[Reminder]:
+    lapse = lapse_of(subject, policy)
+    periods = _candidate_periods(around, subject.tz)
+    found = [*_dues(subject, periods, lapse, policy), *_one_offs(subject, lapse, policy)]
     return [r for r in found if r.fire_at >= subject.registered_at.astimezone(UTC)]
 
 
@@ -212,9 +220,17 @@ def due_reminders(
 
 
 def next_fire_at(subject: Subject, after: datetime, policy: ReminderPolicy) -> datetime | None:
-    """The first reminder strictly after `after`, or None when nothing is scheduled."""
-    upcoming = [r.fire_at for r in _all_reminders(subject, after, policy) if r.fire_at > after]
-    if not upcoming and subject.wants_reminders:
-        later = after + timedelta(days=31)
-        upcoming = [r.fire_at for r in _all_reminders(subject, later, policy) if r.fire_at > after]
+    """The first reminder strictly after `after`, or None when nothing is scheduled.
+
+    Periods are walked from `after` (or the start of counting, if later) up to the lapse, so
+    months paid ahead are stepped over and a reactivation long after `after` is no gap."""
+    lapse = lapse_of(subject, policy)
+    upcoming = [r.fire_at for r in _one_offs(subject, lapse, policy) if r.fire_at > after]
+    period = _candidate_periods(max(after, subject.counting_from), subject.tz)[0]
+    while _first_fire_at(period, subject.tz, policy) < lapse.at:
+        dues = [r.fire_at for r in _dues(subject, [period], lapse, policy) if r.fire_at > after]
+        if dues:
+            upcoming.append(min(dues))
+            break
+        period = next_period(period)
     return min(upcoming, default=None)
