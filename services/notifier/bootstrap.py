@@ -181,6 +181,7 @@ def create_app(
             due_day=settings.due_day,
             local_time=settings.reminder_local_time,
             jht_age=settings.jht_claim_age,
+            lapse_after=settings.lapse_after_periods,
         ),
         quiet,
         publisher,
