@@ -233,3 +233,12 @@ def test_the_next_reminder_steps_over_months_paid_ahead(
     paid: tuple[str, ...], after: datetime, next_at: datetime
 ) -> None:
     assert next_fire_at(subject(paid_periods=frozenset(paid)), after, POLICY) == next_at
+
+
+def test_a_lapse_the_schedule_moved_past_unrecorded_is_due_at_once() -> None:
+    # a record written before lapses existed: its `after` went past the lapse instant
+    s = subject()
+    late = utc(2027, 5, 20)
+    assert next_fire_at(s, late, POLICY) == utc(2027, 4, 8, 2)  # in the past: wake at once
+    assert sent(s, late, utc(2027, 5, 20, 1)) == [(LAPSE, "2027-01")]
+    assert next_fire_at(subject(lapsed=True), late, POLICY) is None  # once recorded, done

@@ -206,11 +206,13 @@ def due_reminders(
     """Reminders that fell due in (after, now]. Contribution reminders older than
     `max_lateness` are skipped, and of one period only the latest is kept: a service that was
     down for days sends the overdue notice, not a stale D-7 as well. The JHT and lapse
-    reminders happen once and are never stale."""
+    reminders happen once and are never stale; a lapse not yet recorded is due even before
+    `after` (records written before lapses existed had their `after` move past it)."""
     stale_before = now - policy.max_lateness
     latest: dict[tuple[str, str], Reminder] = {}
     for reminder in sorted(_all_reminders(subject, now, policy)):
-        if not after < reminder.fire_at <= now:
+        since = None if reminder.kind == LAPSE else after
+        if reminder.fire_at > now or (since is not None and reminder.fire_at <= since):
             continue
         one_off = reminder.kind in _ONE_OFF
         if not one_off and reminder.fire_at < stale_before:
@@ -220,12 +222,15 @@ def due_reminders(
 
 
 def next_fire_at(subject: Subject, after: datetime, policy: ReminderPolicy) -> datetime | None:
-    """The first reminder strictly after `after`, or None when nothing is scheduled.
+    """The first reminder strictly after `after` (or an unrecorded lapse, however old), or
+    None when nothing is scheduled.
 
     Periods are walked from `after` (or the start of counting, if later) up to the lapse, so
     months paid ahead are stepped over and a reactivation long after `after` is no gap."""
     lapse = lapse_of(subject, policy)
-    upcoming = [r.fire_at for r in _one_offs(subject, lapse, policy) if r.fire_at > after]
+    upcoming = [
+        r.fire_at for r in _one_offs(subject, lapse, policy) if r.fire_at > after or r.kind == LAPSE
+    ]
     period = _candidate_periods(max(after, subject.counting_from), subject.tz)[0]
     while _first_fire_at(period, subject.tz, policy) < lapse.at:
         dues = [r.fire_at for r in _dues(subject, [period], lapse, policy) if r.fire_at > after]
