@@ -3,9 +3,9 @@
 Which reminders fit a person's history:
 - contribution reminders only for *counted* periods: those whose due date (local) is not before
   the day the person registered, or, after a reactivation, the day they reactivated;
-- after `lapse_after` consecutive unpaid counted periods the person lapses: monthly reminders
-  stop at the instant the next period's first reminder would have fired, and one reactivation
-  message (kind `LAPSE`) goes instead, naming the unpaid periods;
+- after `lapse_after` consecutive unpaid counted periods since the latest paid one the person
+  lapses: monthly reminders stop at the instant the next period's first reminder would have
+  fired, and one reactivation message (kind `LAPSE`) goes instead, naming the unpaid periods;
 - the JHT claim reminder only for someone who turns the claim age after registering and has
   paid JHT at least once (anyone older at enrolment has no JHT savings yet).
 """
@@ -157,14 +157,16 @@ def _first_fire_at(period: str, tz: str, policy: ReminderPolicy) -> datetime:
 
 
 def lapse_of(subject: Subject, policy: ReminderPolicy) -> Lapse:
-    """The first run of `lapse_after` consecutive unpaid counted periods. Always found (paid
-    periods are finite), possibly far ahead: it is when the person *would* lapse."""
-    period = first_counted_period(subject, policy)
-    run: list[str] = []
+    """`lapse_after` unpaid counted periods in a row *after the latest paid one* (or from the
+    first counted period): a payment of any later period ends a run, so an old gap followed by
+    payments never lapses anyone. Always found, possibly far ahead: when the person *would*
+    lapse if nothing is paid."""
+    first = first_counted_period(subject, policy)
+    paid = [period for period in subject.paid_periods if period >= first]
+    run = [next_period(max(paid)) if paid else first]
     while len(run) < policy.lapse_after:
-        run = [] if period in subject.paid_periods else [*run, period]
-        period = next_period(period)
-    return Lapse(_first_fire_at(period, subject.tz, policy), tuple(run))
+        run.append(next_period(run[-1]))
+    return Lapse(_first_fire_at(next_period(run[-1]), subject.tz, policy), tuple(run))
 
 
 def _dues(
