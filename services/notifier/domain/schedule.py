@@ -213,8 +213,8 @@ def due_reminders(
     stale_before = now - policy.max_lateness
     latest: dict[tuple[str, str], Reminder] = {}
     for reminder in sorted(_all_reminders(subject, now, policy)):
-        since = None if reminder.kind == LAPSE else after
-        if reminder.fire_at > now or (since is not None and reminder.fire_at <= since):
+        unrecorded_lapse = reminder.kind == LAPSE  # due until recorded, however old
+        if reminder.fire_at > now or (reminder.fire_at <= after and not unrecorded_lapse):
             continue
         one_off = reminder.kind in _ONE_OFF
         if not one_off and reminder.fire_at < stale_before:
