@@ -83,12 +83,18 @@ class PlatformRun:
     def clock_file(self) -> Path:
         return self.root / "clock-offset-seconds"
 
+    @property
+    def enrollment_clock_file(self) -> Path:
+        return self.root / "enrollment-clock-offset-seconds"
+
     def start(self, ready_timeout: float = 180) -> None:
         ports = {name: free_port() for name in DEFAULT_PORTS}
         self.root.mkdir(parents=True, exist_ok=True)
         self.clock_file.write_text(str(daytime_offset(datetime.now(UTC))), encoding="utf-8")
+        self.enrollment_clock_file.write_text("0", encoding="utf-8")  # real time until moved
         env = {
             "ENROLLMENT_BOOTSTRAP_ADMIN_KEY": self.admin_key,
+            "ENROLLMENT_CLOCK_OFFSET_FILE": str(self.enrollment_clock_file),
             "NOTIFIER_CLOCK_OFFSET_FILE": str(self.clock_file),
             **self.extra_env,
         }
@@ -118,6 +124,20 @@ class PlatformRun:
 
     def notifier_now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=float(self.clock_file.read_text("utf-8")))
+
+    def move_clocks_to(self, when: datetime) -> None:
+        """Put enrollment's and the notifier's clocks on `when` (a registration stamped on a
+        chosen day), forward only: a clock that went back would re-live its own past."""
+        for path in (self.enrollment_clock_file, self.clock_file):
+            offset = float(path.read_text(encoding="utf-8"))
+            now = datetime.now(UTC) + timedelta(seconds=offset)
+            if when < now:
+                raise ValueError(f"{path.name} is already at {now.isoformat()}, after {when}")
+            path.write_text(str(offset + (when - now).total_seconds()), encoding="utf-8")
+
+    def enrollment_now(self) -> datetime:
+        offset = float(self.enrollment_clock_file.read_text("utf-8"))
+        return datetime.now(UTC) + timedelta(seconds=offset)
 
     @property
     def auth(self) -> dict[str, str]:

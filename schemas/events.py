@@ -135,6 +135,35 @@ class ContributionPaidV2(ContributionPaidV1):
     participant_number: ParticipantNumber | None = None
 
 
+# --- participant.lapsed / participant.reactivated (topic bebas.notifications) ----------------
+# The notifier's own observation of a participant's payment history, published where it owns
+# the topic: enrollment stays the only writer of participant state and needs no timer.
+
+
+class ParticipantLapsedV1(EventData):
+    """Monthly reminders stopped: `unpaid_periods` went unpaid one after the other."""
+
+    participant_id: ParticipantId
+    branch_code: Code
+    branch_timezone: IndonesianTimeZone
+    campaign_code: Code | None = None
+    unpaid_periods: list[Period] = Field(min_length=1)
+    amount_owed: Rupiah
+    lapsed_at: AwareDatetime
+
+
+class ParticipantReactivatedV1(EventData):
+    """A payment (of `period`) ended the lapse of `lapsed_at`; reminders resume."""
+
+    participant_id: ParticipantId
+    branch_code: Code
+    branch_timezone: IndonesianTimeZone
+    campaign_code: Code | None = None
+    period: Period
+    lapsed_at: AwareDatetime
+    reactivated_at: AwareDatetime
+
+
 # --- campaign.* (topic bebas.campaigns, key = campaign_code) --------------------------------
 
 
@@ -220,6 +249,8 @@ EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
     "notification.failed": {1: NotificationFailedV1},
     "notification.deferred": {1: NotificationDeferredV1},
     "notification.delivered": {1: NotificationDeliveredV1},
+    "participant.lapsed": {1: ParticipantLapsedV1},
+    "participant.reactivated": {1: ParticipantReactivatedV1},
 }
 
 #: The version producers emit today, per event type.
@@ -269,7 +300,9 @@ __all__ = [
     "NotificationFacts",
     "NotificationFailedV1",
     "NotificationSentV1",
+    "ParticipantLapsedV1",
     "ParticipantOptedOutV1",
+    "ParticipantReactivatedV1",
     "ParticipantRegisteredV1",
     "ParticipantRegisteredV2",
     "ParticipantRegisteredV3",

@@ -73,8 +73,12 @@ NOTIFICATIONS = Topic(
         "notification.failed",
         "notification.deferred",
         "notification.delivered",
+        "participant.lapsed",
+        "participant.reactivated",
     ),
-    description="What happened to every message: sent, deferred, failed, delivered.",
+    description="What happened to every message: sent, deferred, failed, delivered; and what "
+    "the notifier observed of a participant's payments: lapsed (monthly reminders stopped), "
+    "reactivated by a payment.",
 )
 
 NOTIFIER_WORK = Topic(

@@ -42,6 +42,7 @@ class MessageKind(StrEnum):
     REMINDER_OVERDUE = "contribution_overdue"
     JHT_CLAIM = "jht_claim"
     CAMPAIGN = "campaign_announcement"
+    REACTIVATION = "reactivation"  # the one message after a lapse: what is owed
 
 
 class IndonesianTimeZone(StrEnum):

@@ -14,7 +14,7 @@ from kafka.errors import KafkaError
 from sqlalchemy import Engine
 
 from schemas.topics import CAMPAIGNS, PARTICIPANTS
-from services.common.clock import Clock, SystemClock
+from services.common.clock import Clock, clock_from
 from services.common.kafka_settings import KafkaSettings
 from services.enrollment.adapters.contacts import LibraryContactRules
 from services.enrollment.adapters.db import make_engine, migrate
@@ -122,7 +122,7 @@ def bootstrap(
 ) -> Container:
     settings = settings or Settings()
     kafka = kafka or KafkaSettings()
-    clock = clock or SystemClock()
+    clock = clock or clock_from(settings.clock_offset_file)
     engine = engine or make_engine(settings.sqlalchemy_url)
     if run_migrations:
         migrate(engine)

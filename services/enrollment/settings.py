@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default=None, description="folder with provinces/branches/segments/rates JSON overrides"
     )
     api_key_cache_seconds: float = Field(default=30.0, ge=0)
+    clock_offset_file: Path | None = Field(
+        default=None,
+        description="seconds added to the system clock, read from this file (local runs and "
+        "end-to-end tests register people on a chosen day); unset in production",
+    )
     broadcast_max_segments: int = Field(
         default=2, ge=1, le=10, description="SMS segments a broadcast message may take per person"
     )

@@ -21,6 +21,8 @@ from schemas.events import (
     NotificationDeliveredV1,
     NotificationFailedV1,
     NotificationSentV1,
+    ParticipantLapsedV1,
+    ParticipantReactivatedV1,
     type_of,
 )
 from schemas.topics import (
@@ -179,6 +181,7 @@ def create_app(
             due_day=settings.due_day,
             local_time=settings.reminder_local_time,
             jht_age=settings.jht_claim_age,
+            lapse_after=settings.lapse_after_periods,
         ),
         quiet,
         publisher,
@@ -289,9 +292,13 @@ OUTCOME_NAMESPACE = uuid.UUID("5b1f0c3e-8d6a-4f53-9a57-2f1f4d1c6e01")
 
 
 def outcome_event_id(data: EventData) -> uuid.UUID | None:
-    """A message's outcome happens once per notification key, so its event id is derived from
-    the key: re-emitting it after a crash gives the same id, which consumers drop as a
-    duplicate (reporting dedupes by event id). Other events get a random id."""
+    """A message's outcome happens once per notification key, and a lapse (and the
+    reactivation that ends it) once per participant and lapse instant, so their event ids are
+    derived from those: re-emitting one after a crash gives the same id, which consumers drop
+    as a duplicate (reporting dedupes by event id). Other events get a random id."""
     if isinstance(data, OUTCOME_EVENTS):
         return uuid.uuid5(OUTCOME_NAMESPACE, f"{type_of(data)[0]}|{data.notification_key}")
+    if isinstance(data, ParticipantLapsedV1 | ParticipantReactivatedV1):
+        scope = f"{data.participant_id}|{data.lapsed_at.isoformat()}"
+        return uuid.uuid5(OUTCOME_NAMESPACE, f"{type_of(data)[0]}|{scope}")
     return None

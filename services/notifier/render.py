@@ -30,6 +30,7 @@ KINDS = (
     "contribution_overdue",
     "jht_claim",
     "campaign_announcement",
+    "reactivation",
 )
 PROGRAMME_NAMES = {
     "id": {
@@ -112,6 +113,8 @@ class Renderer:
             due = due_date(period, self.content.due_day)
             ctx["period_label"] = _period_label(period, language)
             ctx["due_date"] = _date_label(due, language)
+        if "unpaid_periods" in params:
+            ctx.update(_owed(params["unpaid_periods"], int(params["amount_owed"]), language))
         return ctx
 
     def unsubscribe_link(self, participant_id: str) -> str:
@@ -168,6 +171,26 @@ def _language(person: dict[str, Any]) -> str:
 def _period_label(period: str, language: str) -> str:
     year, month = period.split("-")
     return f"{MONTHS[language][int(month) - 1]} {year}"
+
+
+def _owed(unpaid: list[str], amount: int, language: str) -> dict[str, Any]:
+    """What the reactivation message says is owed (the amount is fixed when the lapse is)."""
+    return {
+        "unpaid_count": len(unpaid),
+        "unpaid_from": _period_label(unpaid[0], language),
+        "unpaid_to": _period_label(unpaid[-1], language),
+        "unpaid_range": _period_range(unpaid[0], unpaid[-1], language),
+        "amount_owed": rupiah(amount),
+    }
+
+
+def _period_range(first: str, last: str, language: str) -> str:
+    """Periods as "Jan-Mar 2026" within a year, "Des 2026-Feb 2027" across: short for SMS."""
+    if first == last:
+        return _period_label(first, language)
+    if first[:4] == last[:4]:
+        return f"{MONTHS[language][int(first[5:]) - 1]}-{_period_label(last, language)}"
+    return f"{_period_label(first, language)}-{_period_label(last, language)}"
 
 
 def _date_label(day: date, language: str) -> str:

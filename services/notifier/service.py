@@ -25,7 +25,9 @@ from schemas.events import (
     NotificationDeliveredV1,
     NotificationFacts,
     NotificationFailedV1,
+    ParticipantLapsedV1,
     ParticipantOptedOutV1,
+    ParticipantReactivatedV1,
     ParticipantRegisteredV1,
     ParticipantUpdatedV1,
     ParticipantUpdatedV2,
@@ -49,9 +51,13 @@ from services.notifier.domain.record import (
 )
 from services.notifier.domain.schedule import (
     JHT,
+    LAPSE,
+    Lapse,
+    Reminder,
     ReminderPolicy,
     Subject,
     due_reminders,
+    lapse_of,
     next_fire_at,
 )
 from services.notifier.ports import StatePort
@@ -133,7 +139,7 @@ class NotifierService:
         elif isinstance(data, ParticipantOptedOutV1):
             self.opt_out(partition, data.participant_id, [c.value for c in data.channels])
         elif isinstance(data, ContributionPaidV1):
-            self.on_paid(data, partition)
+            await self.on_paid(data, partition)
         # other events on our topics (campaign.created, notification.*) are not for us
 
     async def on_registered(self, data: ParticipantRegisteredV1, partition: int) -> None:
@@ -195,20 +201,56 @@ class NotifierService:
         self._save(partition, pid, record, old)
         return True
 
-    def on_paid(self, data: ContributionPaidV1, partition: int) -> None:
+    async def on_paid(self, data: ContributionPaidV1, partition: int) -> None:
         old = self.state.get(partition, data.participant_id)
         if old is None:
             return
         record = copy_of(old)
         person = record["person"]
+        now = self.clock.now()
+        # whether the person had lapsed is judged on the history before this payment
+        lapsed = self._has_lapsed(record, now)
         person["paid_periods"] = sorted(set(person.get("paid_periods", [])) | {data.period})
-        now = iso(self.clock.now())
+        if "JHT" in person.get("programmes", []):
+            person["jht_paid"] = True
         for key in list(record["queue"]):
             parsed = NotificationKey.parse(key)
             if parsed.kind in REMINDER_KINDS and parsed.scope == data.period:
-                settle(record, key, {"state": "cancelled", "reason": "paid", "at": now})
+                settle(record, key, {"state": "cancelled", "reason": "paid", "at": iso(now)})
+        if lapsed:
+            await self._reactivate(record, data.period, now)
         self._reschedule(record)
         self._save(partition, data.participant_id, record, old)
+
+    def _has_lapsed(self, record: Record, now: datetime) -> bool:
+        """Lapsed, or due to lapse already: a payment that overtakes the wake-up which would
+        have announced the lapse also counts as reactivating, or the wake-up would still
+        lapse someone who just paid."""
+        return bool(record.get("lapse")) or lapse_of(self._subject(record), self.policy).at <= now
+
+    async def _reactivate(self, record: Record, period: str, now: datetime) -> None:
+        """Count unpaid periods again from now, withdraw an unsent reactivation message, and
+        announce the reactivation if the lapse was announced."""
+        announced = record.get("lapse")
+        record["lapse"] = None
+        record["reactivated_at"] = iso(now)
+        for key in list(record["queue"]):
+            if NotificationKey.parse(key).kind == LAPSE:
+                settle(record, key, {"state": "cancelled", "reason": "paid", "at": iso(now)})
+        if announced:
+            person = record["person"]
+            await self.publish.event(
+                ParticipantReactivatedV1(
+                    participant_id=person["participant_id"],
+                    branch_code=person["branch_code"],
+                    branch_timezone=person["branch_timezone"],
+                    campaign_code=person.get("campaign_code"),
+                    period=period,
+                    lapsed_at=parse(announced["at"]),
+                    reactivated_at=now,
+                ),
+                person["participant_id"],
+            )
 
     # --- broadcasts (bebas.campaigns): one work record per partition ------------------------
 
@@ -277,21 +319,53 @@ class NotifierService:
             if old is None or not old.get("next_at") or parse(old["next_at"]) > now:
                 continue
             record = copy_of(old)
-            person = record["person"]
             after = parse(record["after"])
-            for reminder in due_reminders(self._subject(person), after, now, self.policy):
-                for channel in channels_for(reminder.kind, person):
-                    if reminder.kind == JHT:
-                        key, params = once_key(pid, JHT, channel), {}
-                    else:
-                        key = period_key(pid, reminder.kind, reminder.period, channel)
-                        params = {"period": reminder.period}
-                    await self._queue(record, reminder.kind, channel, key, params)
+            for reminder in due_reminders(self._subject(record), after, now, self.policy):
+                if reminder.kind == LAPSE:
+                    await self._lapse(record, lapse_of(self._subject(record), self.policy))
+                else:
+                    await self._queue_reminder(record, reminder)
             self._reschedule(record, after=now)
             prune_sent(record, now)
             self._save(partition, pid, record, old)
         if self.listener:
             self.listener.applied(wake.round)
+
+    async def _queue_reminder(self, record: Record, reminder: Reminder) -> None:
+        pid = record["person"]["participant_id"]
+        for channel in channels_for(reminder.kind, record["person"]):
+            if reminder.kind == JHT:
+                key, params = once_key(pid, JHT, channel), {}
+            else:
+                key = period_key(pid, reminder.kind, reminder.period, channel)
+                params = {"period": reminder.period}
+            await self._queue(record, reminder.kind, channel, key, params)
+
+    async def _lapse(self, record: Record, lapse: Lapse) -> None:
+        """Monthly reminders stop: record the lapse, queue the one reactivation message (what
+        is owed, at the monthly amount of today) and announce it for reporting. The event id
+        is derived from participant and instant, so a replay after a crash is a duplicate."""
+        person = record["person"]
+        pid = person["participant_id"]
+        unpaid = list(lapse.unpaid)
+        owed = len(unpaid) * int(person.get("monthly_contribution", 0))
+        record["lapse"] = {"at": iso(lapse.at), "unpaid_periods": unpaid, "amount_owed": owed}
+        params = {"unpaid_periods": unpaid, "amount_owed": owed}
+        for channel in channels_for(LAPSE, person):
+            key = period_key(pid, LAPSE, lapse.reminder.period, channel)
+            await self._queue(record, LAPSE, channel, key, params)
+        await self.publish.event(
+            ParticipantLapsedV1(
+                participant_id=pid,
+                branch_code=person["branch_code"],
+                branch_timezone=person["branch_timezone"],
+                campaign_code=person.get("campaign_code"),
+                unpaid_periods=unpaid,
+                amount_owed=owed,
+                lapsed_at=lapse.at,
+            ),
+            pid,
+        )
 
     async def on_broadcast(self, work: Broadcast, partition: int) -> None:
         data = work.request
@@ -425,8 +499,10 @@ class NotifierService:
             )
         return True
 
-    def _subject(self, person: dict[str, Any]) -> Subject:
+    def _subject(self, record: Record) -> Subject:
+        person = record["person"]
         consent = bool(person.get("consent_reminders"))
+        reactivated_at = record.get("reactivated_at")
         return Subject(
             tz=person["branch_timezone"],
             registered_at=parse(person["registered_at"]),
@@ -434,13 +510,16 @@ class NotifierService:
             wants_reminders=consent,
             wants_jht=consent and "JHT" in person.get("programmes", []),
             paid_periods=frozenset(person.get("paid_periods", [])),
+            reactivated_at=parse(reactivated_at) if reactivated_at else None,
+            lapsed=bool(record.get("lapse")),
+            jht_paid=bool(person.get("jht_paid")),
         )
 
     def _reschedule(self, record: Record, after: datetime | None = None) -> None:
         person = record["person"]
         if after is None:
             after = parse(record["after"] or person["registered_at"])
-        upcoming = next_fire_at(self._subject(person), after, self.policy)
+        upcoming = next_fire_at(self._subject(record), after, self.policy)
         record["after"] = iso(after)
         record["next_at"] = iso(upcoming) if upcoming else None
 
@@ -478,6 +557,7 @@ def _person(data: ParticipantRegisteredV1, known: dict[str, Any]) -> dict[str, A
         "participant_number": getattr(data, "participant_number", None),
         "opted_out": known.get("opted_out", []),
         "paid_periods": known.get("paid_periods", []),
+        "jht_paid": known.get("jht_paid", False),
     }
 
 

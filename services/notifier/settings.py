@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
     jht_claim_age: int = Field(default=56, ge=1, le=120)
+    lapse_after_periods: int = Field(
+        default=3,
+        ge=1,
+        le=24,
+        description="consecutive unpaid periods after which monthly reminders stop and the "
+        "participant is lapsed (an assumption of BPU practice: keep it a setting)",
+    )
 
     # --- retries -----------------------------------------------------------------------------
     max_attempts: int = Field(default=6, ge=1, le=50)

@@ -153,6 +153,8 @@ def build_web(notifier: Notifier, sink_dir: Path | None) -> web.Application:
                 "partition": partition,
                 "opted_out": person.get("opted_out", []),
                 "paid_periods": person.get("paid_periods", []),
+                "lapse": record.get("lapse"),
+                "reactivated_at": record.get("reactivated_at"),
                 "schedule": {"after": record["after"], "next_at": record["next_at"]},
                 "sent": record["sent"],
                 "queued": record["queue"],

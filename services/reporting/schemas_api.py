@@ -50,6 +50,14 @@ class OptOuts(_Model):
     by_channel: dict[str, Count]
 
 
+class Lapses(_Model):
+    lapsed: Count = Field(
+        description="lapses: a participant's monthly reminders stopped after consecutive "
+        "unpaid periods (participant.lapsed, the notifier's observation)"
+    )
+    reactivated: Count = Field(description="lapses a payment ended (participant.reactivated)")
+
+
 class GroupFigures(Statuses):
     enrolments: Count
     payers: Count
@@ -89,6 +97,7 @@ class _Report(_Model):
     messages: Messages
     payments: Payments
     opt_outs: OptOuts
+    lapses: Lapses
     series: list[Day] = Field(description="one entry per local day, gaps filled with zeros")
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.reporting.domain.figures import STATUSES
-from services.reporting.domain.metrics import MESSAGES, decode_key
+from services.reporting.domain.metrics import LAPSE_CHANGES, LAPSES, MESSAGES, decode_key
 
 
 @dataclass
@@ -57,7 +57,15 @@ class Telemetry:
             ["campaign", "channel", "status"],
             registry=self.registry,
         )
+        self.campaign_lapses = Counter(
+            "reporting_campaign_lapses",
+            "Participants' lapses (monthly reminders stopped after unpaid periods) and "
+            "reactivations counted by this worker, per campaign",
+            ["campaign", "change"],
+            registry=self.registry,
+        )
         self._campaign_channels: set[tuple[str, str]] = set()
+        self._lapse_campaigns: set[str] = set()
         self._totals: dict[str, dict[str, int]] = {}
         #: Wall-clock time of the first and the latest processed batch (for throughput).
         self.first_at: float | None = None
@@ -101,19 +109,26 @@ class Telemetry:
     def messages(self, counters: Iterable[Tally[str]]) -> None:
         """Per-campaign message outcomes from one batch's counter deltas (for the delivery
         rate alert: a campaign's figures as a rate over time, which the tables do not give)."""
-        for deltas in counters:
-            for key, amount in deltas.items():
-                decoded = decode_key(key)
-                if decoded is None or decoded[1] != MESSAGES:
-                    continue
-                campaign, _branch, _kind, channel, status, _day = decoded[2]
-                if (campaign, channel) not in self._campaign_channels:
-                    # every status starts at 0, so "delivered" exists (and the rate is 0, not
-                    # absent) while no receipt has come
-                    self._campaign_channels.add((campaign, channel))
-                    for other in STATUSES:
-                        self.campaign_messages.labels(campaign, channel, other)
-                self.campaign_messages.labels(campaign, channel, status).inc(amount)
+        for dims, amount in _deltas(counters, MESSAGES):
+            campaign, _branch, _kind, channel, status, _day = dims
+            if (campaign, channel) not in self._campaign_channels:
+                # every status starts at 0, so "delivered" exists (and the rate is 0, not
+                # absent) while no receipt has come
+                self._campaign_channels.add((campaign, channel))
+                for other in STATUSES:
+                    self.campaign_messages.labels(campaign, channel, other)
+            self.campaign_messages.labels(campaign, channel, status).inc(amount)
+
+    def lapses(self, counters: Iterable[Tally[str]]) -> None:
+        """Per-campaign lapses and reactivations from one batch's counter deltas."""
+        for dims, amount in _deltas(counters, LAPSES):
+            campaign, _branch, change, _day = dims
+            if campaign not in self._lapse_campaigns:
+                # both changes start at 0, so "reactivated" exists as soon as a lapse does
+                self._lapse_campaigns.add(campaign)
+                for other in LAPSE_CHANGES:
+                    self.campaign_lapses.labels(campaign, other)
+            self.campaign_lapses.labels(campaign, change).inc(amount)
 
     def watch_readiness(self, ready: Callable[[], bool]) -> None:
         gauge = Gauge(
@@ -136,3 +151,12 @@ class Telemetry:
         first_t, first_total = self._samples[0]
         elapsed = now - first_t
         return round((total - first_total) / elapsed, 1) if elapsed > 0 else 0.0
+
+
+def _deltas(counters: Iterable[Tally[str]], family: str) -> Iterator[tuple[tuple[str, ...], int]]:
+    """(dims, amount) of every counter delta of one family in a batch's deltas."""
+    for deltas in counters:
+        for key, amount in deltas.items():
+            decoded = decode_key(key)
+            if decoded is not None and decoded[1] == family:
+                yield decoded[2], amount

@@ -131,6 +131,7 @@ class ReportingWorker:
             # not pinned down); with it (the discipline of every earlier run) it never did.
             await self.app.producer.flush()
         self.telemetry.messages(outcome.counters.values())
+        self.telemetry.lapses(outcome.counters.values())
         self.telemetry.record(
             source.topic,
             processed=len(records),

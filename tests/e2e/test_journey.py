@@ -284,6 +284,113 @@ def test_generated_requests_never_break_the_enrollment_api(
     assert requests >= 1000, f"only {requests} generated requests"
 
 
+def _wib(period: str, day: int, hour: int = 9, minute: int = 30) -> datetime:
+    """`day` of the month `period` at hour:minute WIB (09:30: past the 09:00 reminders)."""
+    year, month = (int(part) for part in period.split("-"))
+    return datetime(year, month, day, hour, minute, tzinfo=WIB)
+
+
+def _shift(period: str, months: int) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    index = year * 12 + month - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _first_month_whose_14th_is_ahead(journey: Journey) -> str:
+    ahead = max(journey.run.notifier_now(), journey.run.enrollment_now()) + timedelta(hours=1)
+    period = f"{ahead.astimezone(WIB):%Y-%m}"
+    return period if _wib(period, 14, 10, 0) > ahead else _shift(period, 1)
+
+
+def _sms_log(journey: Journey, phone: str) -> list[str]:
+    """`kind|period` of every SMS the gateway got for `phone`, in the order it got them."""
+    return ["|".join(m["reference"].split("|")[1:3]) for m in journey.sms_to(phone)]
+
+
+def _wait_sms_entry(journey: Journey, phone: str, entry: str) -> None:
+    wait_until(lambda: entry in _sms_log(journey, phone), 60, f"SMS {entry} to {phone}")
+
+
+def _lapses(journey: Journey, campaign: str, expected: dict[str, int]) -> None:
+    wait_until(
+        lambda: journey.campaign_metrics(campaign).get("lapses") == expected,
+        60,
+        f"reporting to count lapses {expected}",
+    )
+
+
+def test_reminders_fit_the_history_lapse_reactivation_and_resume(journey: Journey) -> None:
+    """Registered on the 16th: no overdue notice for that month, three months of reminders,
+    the lapse, one reactivation message, nothing after; a payment and reminders resume.
+
+    A second participant registered on the 14th, who paid three months ahead, is the barrier
+    that shows the notifier did look at the instants where the first one must get nothing."""
+    run, campaign = journey.run, journey.new_campaign()
+    m0 = _first_month_whose_14th_is_ahead(journey)
+    months = [_shift(m0, k) for k in range(1, 6)]
+    sri = journey.person(campaign, full_name="Sri Wahyuni", branch_code="SURAKARTA")
+    dewi = journey.person(campaign, full_name="Dewi Sartika", branch_code="SURAKARTA")
+
+    run.move_clocks_to(_wib(m0, 14, 10, 0))
+    dewi_id = journey.register(dewi)["id"]
+    run.move_clocks_to(_wib(m0, 16, 10, 0))
+    sri_id = journey.register(sri)["id"]
+    with run.api() as api:
+        for period in months[:3]:
+            paid_at = run.enrollment_now().isoformat()
+            body = {"period": period, "amount": 16_800, "paid_at": paid_at}
+            response = api.post(f"/v1/participants/{dewi_id}/contributions", json=body)
+            assert response.status_code == 201, response.text
+    _wait_sms_entry(journey, sri["phone"], "welcome|once")
+
+    # The 18th of the registration month: Dewi (registered on the 14th) is overdue, Sri not.
+    _move_notifier_clock_to(journey, _wib(m0, 18))
+    _wait_sms_entry(journey, dewi["phone"], f"contribution_overdue|{m0}")
+    assert _sms_log(journey, sri["phone"]) == ["welcome|once"]
+
+    reminders = []
+    for period in months[:3]:
+        for kind, day in (
+            ("contribution_due_d7", 8),
+            ("contribution_due_d1", 14),
+            ("contribution_overdue", 18),
+        ):
+            _move_notifier_clock_to(journey, _wib(period, day))
+            reminders.append(f"{kind}|{period}")
+            _wait_sms_entry(journey, sri["phone"], reminders[-1])
+
+    # Month four: instead of its D-7, one reactivation message saying what is owed.
+    _move_notifier_clock_to(journey, _wib(months[3], 8))
+    _wait_sms_entry(journey, sri["phone"], f"reactivation|{months[0]}")
+    _wait_sms_entry(journey, dewi["phone"], f"contribution_due_d7|{months[3]}")
+    reactivation = next(
+        m["text"] for m in journey.sms_to(sri["phone"]) if "|reactivation|" in m["reference"]
+    )
+    assert "3 bln" in reactivation, reactivation  # what is owed: three months, 3 x Rp16.800
+    assert "Rp50.400" in reactivation, reactivation
+    for kind, day in (("contribution_due_d1", 14), ("contribution_overdue", 18)):
+        _move_notifier_clock_to(journey, _wib(months[3], day))
+        _wait_sms_entry(journey, dewi["phone"], f"{kind}|{months[3]}")
+    lapsed = ["welcome|once", *reminders, f"reactivation|{months[0]}"]
+    assert _sms_log(journey, sri["phone"]) == lapsed, "nothing after the reactivation message"
+    view = journey.notifier_view(sri_id)
+    assert view["lapse"]["unpaid_periods"] == months[:3]
+    assert view["schedule"]["next_at"] is None
+    _lapses(journey, campaign, {"lapsed": 1, "reactivated": 0})
+
+    with run.api() as api:
+        body = {"period": months[0], "amount": 16_800, "paid_at": run.enrollment_now().isoformat()}
+        response = api.post(f"/v1/participants/{sri_id}/contributions", json=body)
+    assert response.status_code == 201, response.text
+    wait_until(lambda: journey.notifier_view(sri_id).get("reactivated_at"), 60, "the reactivation")
+    assert journey.notifier_view(sri_id)["lapse"] is None
+    # Paid on the 18th of month four: counting starts again with month five.
+    _move_notifier_clock_to(journey, _wib(months[4], 8))
+    _wait_sms_entry(journey, sri["phone"], f"contribution_due_d7|{months[4]}")
+    assert _sms_log(journey, sri["phone"]) == [*lapsed, f"contribution_due_d7|{months[4]}"]
+    _lapses(journey, campaign, {"lapsed": 1, "reactivated": 1})
+
+
 def test_no_raw_nik_in_any_topic_log_or_stored_file(journey: Journey) -> None:
     """Runs last: everything the session registered, searched for everywhere."""
     ctx = journey.run.live().ctx

@@ -29,8 +29,8 @@ WIB, WITA, WIT = "Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"
 POLICY = ReminderPolicy()
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # --- quiet hours ---------------------------------------------------------------------------
@@ -123,18 +123,25 @@ def test_only_the_latest_reminder_of_a_period_and_never_a_stale_one() -> None:
 def test_no_reminder_before_registration_nor_without_consent() -> None:
     s = subject(registered_at=utc(2026, 3, 10))
     assert next_fire_at(s, utc(2026, 3, 10), POLICY) == utc(2026, 3, 14, 2)
-    assert next_fire_at(subject(wants_reminders=False), utc(2026, 3, 1), POLICY) is None
+    silent = subject(wants_reminders=False)
+    assert due_reminders(silent, utc(2026, 3, 1), utc(2026, 5, 31), POLICY) == []
+    # without consent only the lapse instant stays scheduled: the lapse is counted, not sent
+    assert next_fire_at(silent, utc(2026, 3, 1), POLICY) == utc(2026, 6, 8, 2)
+
+
+def _jht_at(birth: date, registered_at: datetime, tz: str, policy: ReminderPolicy) -> datetime:
+    reminder = jht_reminder(birth, registered_at, tz, policy)
+    assert reminder is not None
+    return reminder.fire_at
 
 
 def test_jht_reminder_on_the_56th_birthday_local_time() -> None:
     reg = utc(2020, 1, 1)
-    assert jht_reminder(date(1970, 5, 20), reg, WIT, POLICY).fire_at == utc(2026, 5, 20, 0)
-    assert jht_reminder(date(1968, 2, 29), reg, WIB, POLICY).fire_at == utc(2024, 2, 29, 2)
+    assert _jht_at(date(1970, 5, 20), reg, WIT, POLICY) == utc(2026, 5, 20, 0)
+    assert _jht_at(date(1968, 2, 29), reg, WIB, POLICY) == utc(2024, 2, 29, 2)
     leap_gap = ReminderPolicy(jht_age=57)  # 29 Feb 1968 + 57 years: no 29 Feb in 2025
-    assert jht_reminder(date(1968, 2, 29), reg, WIB, leap_gap).fire_at == utc(2025, 3, 1, 2)
-    older = jht_reminder(date(1950, 1, 1), reg, WIB, POLICY)
-    assert older.fire_at == reg  # already past 56 at registration: remind once, now
-    s = subject(wants_reminders=False, wants_jht=True, birth_date=date(1970, 3, 20))
+    assert _jht_at(date(1968, 2, 29), reg, WIB, leap_gap) == utc(2025, 3, 1, 2)
+    s = subject(wants_reminders=False, wants_jht=True, jht_paid=True, birth_date=date(1970, 3, 20))
     due = due_reminders(s, utc(2026, 3, 19), utc(2026, 3, 20, 3), POLICY)
     assert [(r.kind, r.period) for r in due] == [(JHT, "once")]
 

@@ -14,6 +14,8 @@ from schemas.events import (
     EventData,
     NotificationFailedV1,
     NotificationSentV1,
+    ParticipantLapsedV1,
+    ParticipantReactivatedV1,
     ParticipantUpdatedV1,
     ParticipantUpdatedV2,
 )
@@ -367,9 +369,11 @@ async def test_withdrawn_consent_stops_reminders_and_new_phone_is_used(world: Wo
         updated_at=START,
     )
     await world.handle(update)
-    assert world.record(pid)["next_at"] is None
-    world.clock.set(datetime(2026, 3, 14, 2, 1, tzinfo=UTC))
-    await world.drain()
+    # no reminder is scheduled; only the lapse instant (counted by reporting, never sent)
+    assert world.record(pid)["next_at"] == iso(datetime(2026, 6, 8, 2, 0, tzinfo=UTC))
+    for day in (8, 14, 18):
+        world.clock.set(datetime(2026, 3, day, 2, 1, tzinfo=UTC))
+        await world.drain()
     assert world.kinds("sms") == ["welcome"]
     partition = world.partition(pid)
     assert world.state.phone_owner(partition, "+6285700000001") == pid
@@ -512,3 +516,129 @@ async def test_a_round_the_broker_refused_is_found_again_by_the_next_scan(world:
     sent = [m.key for m in world.channels["sms"].sent]
     assert sent.count(f"{first.participant_id}|welcome|once|sms") == 2  # again, same key
     assert world.record(first.participant_id)["queue"] == {}
+
+
+# --- reminders that fit the person's history (issue 14) --------------------------------------
+
+REGISTERED_16TH = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)  # 10:00 WIB, the day after the due day
+
+
+async def _follow_the_schedule(world: World, pid: str, until: datetime) -> None:
+    """Move the clock to each instant the record is due (a minute after), as the timer would."""
+    while True:
+        next_at = world.record(pid)["next_at"]
+        if next_at is None or datetime.fromisoformat(next_at) >= until:
+            return
+        world.clock.set(datetime.fromisoformat(next_at) + timedelta(minutes=1))
+        await world.drain()
+
+
+def _sms(world: World) -> list[str]:
+    """kind|scope of every SMS sent, in order."""
+    return ["|".join(m.key.split("|")[1:3]) for m in world.channels["sms"].sent]
+
+
+async def test_three_unpaid_months_lapse_once_and_a_payment_reactivates(world: World) -> None:
+    world.clock.set(REGISTERED_16TH)
+    event = registered(REGISTERED_16TH, email=None)
+    pid = event.participant_id
+    await world.handle(event)
+    await world.drain()
+    await _follow_the_schedule(world, pid, until=datetime(2026, 10, 1, tzinfo=UTC))
+    months = ("2026-04", "2026-05", "2026-06")  # March was due before the registration
+    reminders = [
+        f"{kind}|{m}"
+        for m in months
+        for kind in ("contribution_due_d7", "contribution_due_d1", "contribution_overdue")
+    ]
+    assert _sms(world) == ["welcome|once", *reminders, "reactivation|2026-04"]
+    assert "3 bln (Apr-Jun 2026) Rp50.400" in world.channels["sms"].sent[-1].text
+    lapsed = [e for e in world.publisher.events if isinstance(e, ParticipantLapsedV1)]
+    assert [(e.unpaid_periods, e.amount_owed, e.lapsed_at) for e in lapsed] == [
+        (list(months), 50_400, datetime(2026, 7, 8, 2, 0, tzinfo=UTC))
+    ]
+    assert world.record(pid)["next_at"] is None  # nothing more until a payment
+
+    world.clock.set(datetime(2026, 9, 20, 3, 0, tzinfo=UTC))
+    await world.handle(paid(pid, "2026-04", world.clock.now()))
+    await world.handle(paid(pid, "2026-04", world.clock.now()))  # redelivered: no second event
+    reactivated = [e for e in world.publisher.events if isinstance(e, ParticipantReactivatedV1)]
+    assert [(e.period, e.lapsed_at) for e in reactivated] == [
+        ("2026-04", datetime(2026, 7, 8, 2, 0, tzinfo=UTC))
+    ]
+    assert outcome_event_id(reactivated[0]) == outcome_event_id(
+        reactivated[0].model_copy(update={"reactivated_at": START})
+    )
+    record = world.record(pid)
+    assert record["lapse"] is None
+    assert record["next_at"] == iso(datetime(2026, 10, 8, 2, 0, tzinfo=UTC))  # October's D-7
+    await _follow_the_schedule(world, pid, until=datetime(2026, 10, 9, tzinfo=UTC))
+    assert _sms(world)[-1] == "contribution_due_d7|2026-10"
+
+
+async def test_a_lapse_is_announced_even_without_consent_but_not_sent(world: World) -> None:
+    world.clock.set(REGISTERED_16TH)
+    event = registered(REGISTERED_16TH, email=None, consent_reminders=False)
+    await world.handle(event)
+    await world.drain()
+    await _follow_the_schedule(world, event.participant_id, datetime(2026, 10, 1, tzinfo=UTC))
+    assert _sms(world) == ["welcome|once"]
+    assert "ParticipantLapsedV1" in world.types()
+
+
+async def test_a_payment_that_overtakes_the_lapse_keeps_the_person_active(world: World) -> None:
+    world.clock.set(REGISTERED_16TH)
+    event = registered(REGISTERED_16TH, email=None)
+    pid = event.participant_id
+    await world.handle(event)
+    await world.drain()
+    await _follow_the_schedule(world, pid, until=datetime(2026, 7, 8, tzinfo=UTC))
+    world.clock.set(datetime(2026, 7, 8, 2, 30, tzinfo=UTC))  # lapse due, no wake-up yet
+    await world.handle(paid(pid, "2026-07", world.clock.now()))
+    await world.drain()
+    assert "reactivation|2026-04" not in _sms(world)
+    assert not {"ParticipantLapsedV1", "ParticipantReactivatedV1"} & set(world.types())
+    assert world.record(pid)["reactivated_at"] == iso(datetime(2026, 7, 8, 2, 30, tzinfo=UTC))
+
+
+async def test_a_queued_reactivation_message_is_withdrawn_by_a_payment(world: World) -> None:
+    world.clock.set(REGISTERED_16TH)
+    event = registered(REGISTERED_16TH, email=None)
+    pid = event.participant_id
+    await world.handle(event)
+    await world.drain()
+    await _follow_the_schedule(world, pid, until=datetime(2026, 7, 8, tzinfo=UTC))
+    world.clock.set(datetime(2026, 7, 8, 2, 1, tzinfo=UTC))
+    await world.dispatcher.scan(set(range(PARTITIONS)))  # the wake-up queues the message ...
+    await world.pump()
+    key = f"{pid}|reactivation|2026-04|sms"
+    assert key in world.record(pid)["queue"]
+    await world.handle(paid(pid, "2026-06", world.clock.now()))  # ... and a payment comes first
+    await world.drain()
+    assert "reactivation|2026-04" not in _sms(world)
+    assert world.record(pid)["sent"][key]["state"] == "cancelled"
+    assert world.types().count("ParticipantReactivatedV1") == 1
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "pays", "expected"),
+    [
+        (date(1970, 3, 20), True, 1),  # turns 56 on 20 March 2026, enrolled and paid JHT
+        (date(1970, 3, 20), False, 0),  # never paid: no JHT savings to claim
+        (date(1970, 3, 1), True, 0),  # already 56 when enrolling on 2 March
+    ],
+)
+async def test_the_jht_claim_goes_only_to_who_has_jht_savings(
+    world: World, birth_date: date, pays: bool, expected: int
+) -> None:
+    jht = [Programme.JKK, Programme.JKM, Programme.JHT]
+    event = registered(START, email=None, birth_date=birth_date, programmes=jht)
+    await world.handle(event)
+    await world.drain()
+    if pays:
+        await world.handle(paid(event.participant_id, "2026-03", START))
+    world.clock.set(datetime(2026, 3, 20, 2, 1, tzinfo=UTC))
+    await world.drain()
+    world.clock.set(datetime(2026, 4, 1, tzinfo=UTC))
+    await world.drain()
+    assert world.kinds("sms").count("jht_claim") == expected

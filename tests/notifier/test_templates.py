@@ -15,7 +15,7 @@ from jinja2 import UndefinedError
 
 from services.notifier.domain.gsm import is_gsm7, segments
 from services.notifier.domain.model import EmailMessage, SmsMessage
-from services.notifier.render import KINDS, LANGUAGES, Content, Renderer
+from services.notifier.render import KINDS, LANGUAGES, Content, Renderer, rupiah
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 RENDERER = Renderer(Content())
@@ -37,7 +37,13 @@ def person(language: str, **kw: Any) -> dict[str, Any]:
     return fields
 
 
-PARAMS = {"period": "2026-03", "campaign_params": {}}
+PARAMS = {
+    "period": "2026-03",
+    "campaign_params": {},
+    # what a reactivation message says is owed: three months at the sample's monthly amount
+    "unpaid_periods": ["2026-01", "2026-02", "2026-03"],
+    "amount_owed": 3 * 46_800,
+}
 
 
 def render(kind: str, channel: str, language: str, **kw: Any) -> Any:
@@ -123,3 +129,30 @@ def test_a_missing_variable_is_an_error_not_a_hole() -> None:
 
 def test_unknown_language_falls_back_to_indonesian() -> None:
     assert render("welcome", "sms", "jv").text.startswith("Kerja Keras Bebas Cemas! Sri, Anda")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(
+    ("unpaid", "shown"),
+    [
+        (["2026-01", "2026-02", "2026-03"], {"id": "(Jan-Mar 2026)", "en": "(Jan-Mar 2026)"}),
+        (["2026-12", "2027-01"], {"id": "(Des 2026-Jan 2027)", "en": "(Dec 2026-Jan 2027)"}),
+        (["2026-05"], {"id": "(Mei 2026)", "en": "(May 2026)"}),
+    ],
+)
+def test_the_reactivation_sms_says_what_is_owed_in_one_segment(
+    language: str, unpaid: list[str], shown: dict[str, str]
+) -> None:
+    owed = len(unpaid) * 9_999_999
+    message = RENDERER.render(
+        key="k",
+        kind="reactivation",
+        channel="sms",
+        person=person(language, full_name="Bartholomeus Setiawan-Wijayakusuma"),
+        params={"unpaid_periods": unpaid, "amount_owed": owed},
+    )
+    assert shown[language] in message.text
+    assert f" {len(unpaid)} " in f" {message.text} "
+    assert rupiah(owed) in message.text
+    assert is_gsm7(message.text)
+    assert segments(message.text) == 1, message.text

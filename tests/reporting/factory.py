@@ -15,7 +15,9 @@ from schemas.events import (
     NotificationDeliveredV1,
     NotificationFailedV1,
     NotificationSentV1,
+    ParticipantLapsedV1,
     ParticipantOptedOutV1,
+    ParticipantReactivatedV1,
     ParticipantRegisteredV2,
 )
 
@@ -185,3 +187,42 @@ def opted_out(
 
 def campaign(code: str, name: str, at: datetime) -> CampaignCreatedV1:
     return CampaignCreatedV1(campaign_code=code, name=name, starts_on=at.date(), created_at=at)
+
+
+def lapsed(
+    pid: str,
+    at: datetime,
+    *,
+    branch: str = "SKA",
+    tz: str = WIB,
+    campaign: str | None = "KLEWER23",
+) -> ParticipantLapsedV1:
+    return ParticipantLapsedV1(
+        participant_id=pid,
+        branch_code=branch,
+        branch_timezone=tz,
+        campaign_code=campaign,
+        unpaid_periods=["2024-01", "2024-02", "2024-03"],
+        amount_owed=50_400,
+        lapsed_at=at,
+    )
+
+
+def reactivated(
+    pid: str,
+    at: datetime,
+    *,
+    lapsed_at: datetime,
+    branch: str = "SKA",
+    tz: str = WIB,
+    campaign: str | None = "KLEWER23",
+) -> ParticipantReactivatedV1:
+    return ParticipantReactivatedV1(
+        participant_id=pid,
+        branch_code=branch,
+        branch_timezone=tz,
+        campaign_code=campaign,
+        period="2024-04",
+        lapsed_at=lapsed_at,
+        reactivated_at=at,
+    )

@@ -134,6 +134,12 @@ def build() -> tuple[list[Outgoing], list[Outgoing]]:
         _p(f.opted_out("P03", utc(16, 18), ["sms", "email"], campaign=K, **SKA), "P03"),
         _p(f.opted_out("P05", utc(17, 1), ["whatsapp"], campaign=N, **MKS), "P05"),
     ]
+    # the notifier's observations (on the notifications topic), counted per campaign only
+    lapses = [
+        _n(f.lapsed("P01", utc(17, 2), campaign=K, **SKA), "P01"),
+        _n(f.reactivated("P01", utc(17, 5), lapsed_at=utc(17, 2), campaign=K, **SKA), "P01"),
+        _n(f.lapsed("P05", utc(17, 2), campaign=N, **MKS), "P05"),
+    ]
     not_json = Outgoing("participants", b"P99", b'{"type": "participant.registered", oops')
     invalid = json.loads(reg["P01"].value)
     invalid["id"] = "9d5a2c1e-0000-4000-8000-000000000099"
@@ -153,6 +159,7 @@ def build() -> tuple[list[Outgoing], list[Outgoing]]:
         *msgs[7:],
         *pays[1:],
         *opts,
+        *lapses,
         schema_invalid,
         # redeliveries of first-half events (at-least-once upstream)
         reg["P02"],
@@ -161,6 +168,7 @@ def build() -> tuple[list[Outgoing], list[Outgoing]]:
         campaigns[0],
         reg["P04"],  # the late arrival
         msgs[12],  # and a duplicate within the second half
+        lapses[0],  # a lapse announced again (the notifier replayed it after a crash)
     ]
     return first, second
 
@@ -259,6 +267,7 @@ KLEWER = {
         },
     },
     "opt_outs": {"total": 2, "by_channel": {"email": 1, "sms": 1}},
+    "lapses": {"lapsed": 1, "reactivated": 1},  # P01's, counted once though announced twice
     "by_branch": {
         "MKS": _group(1, 1, 1, 0, 0, 1, 1, 16_800, 0, 1.0, 1.0),
         "SKA": _group(4, 3, 2, 1, 1, 1, 2, 33_600, 2, 0.6667, 0.25),
@@ -310,6 +319,7 @@ BRANCH_MKS = {
         "by_period": {"2023-12": {"payments": 2, "amount": 53_600}},
     },
     "opt_outs": {"total": 1, "by_channel": {"whatsapp": 1}},
+    "lapses": {"lapsed": 1, "reactivated": 0},  # P05 (Nelayan) at the Makassar branch
     "by_campaign": {
         K: _group(1, 1, 1, 0, 0, 1, 1, 16_800, 0, 1.0, 1.0),
         N: _group(2, 2, 1, 1, 0, 1, 1, 36_800, 1, 0.5, 0.5),

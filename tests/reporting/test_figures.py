@@ -23,6 +23,10 @@ COUNTERS = {
     ("amt", ("K1", "SKA", "2023-12", "2023-12-17")): 33_600,
     ("payer", ("K1", "SKA", "2023-12-17")): 2,
     ("opt", ("K1", "MKS", "sms", "2023-12-16")): 1,
+    ("lapse", ("K1", "SKA", "lapsed", "2024-04-08")): 3,
+    ("lapse", ("K1", "MKS", "lapsed", "2024-04-08")): 1,
+    ("lapse", ("K1", "SKA", "reactivated", "2024-04-20")): 1,
+    ("lapse", ("K2", "SKA", "lapsed", "2024-04-08")): 2,
 }
 
 
@@ -42,6 +46,7 @@ def test_campaign_report_totals_rates_and_breakdowns() -> None:
         "conversion_rate": 0.25,
         "by_period": {"2023-12": {"payments": 2, "amount": 33_600}},
     }
+    assert rep["lapses"] == {"lapsed": 4, "reactivated": 1}
     assert rep["by_branch"]["SKA"]["conversion_rate"] == 0.5
     assert rep["by_branch"]["MKS"]["opt_outs"] == 1
     assert [d["date"] for d in rep["series"]] == ["2023-12-15", "2023-12-16", "2023-12-17"]
@@ -101,3 +106,20 @@ def test_response_models_describe_every_field_the_figures_have() -> None:
         (Overview, figures.overview(COUNTERS, DateRange())),
     ):
         assert model.model_validate(body).model_dump(by_alias=True) == body
+
+
+def test_lapses_follow_the_range_and_start_at_zero() -> None:
+    december = DateRange(date(2023, 12, 1), date(2023, 12, 31))
+    assert figures.campaign_report(COUNTERS, "K1", december)["lapses"] == {
+        "lapsed": 0,
+        "reactivated": 0,
+    }
+    april = DateRange(date(2024, 4, 1), date(2024, 4, 10))
+    assert figures.campaign_report(COUNTERS, "K1", april)["lapses"] == {
+        "lapsed": 4,
+        "reactivated": 0,
+    }
+    assert figures.branch_report(COUNTERS, "SKA", DateRange())["lapses"] == {
+        "lapsed": 5,
+        "reactivated": 1,
+    }

@@ -11,6 +11,7 @@ from services.reporting.domain.metrics import (
     CAMPAIGNS,
     ENROLMENTS,
     FAILURES,
+    LAPSES,
     MESSAGES,
     OPT_OUTS,
     PAYERS,
@@ -107,6 +108,35 @@ def test_opt_out_counts_once_per_channel() -> None:
     assert increments_for(data) == [
         Increment(OPT_OUTS, ("KLEWER23", "SKA", "sms", "2023-12-15")),
         Increment(OPT_OUTS, ("KLEWER23", "SKA", "email", "2023-12-15")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("build", "change"),
+    [
+        (lambda at, tz, campaign: f.lapsed("P1", at, tz=tz, campaign=campaign), "lapsed"),
+        (
+            lambda at, tz, campaign: f.reactivated(
+                "P1", at, lapsed_at=at - timedelta(days=30), tz=tz, campaign=campaign
+            ),
+            "reactivated",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    ("tz", "campaign", "dims"),
+    [
+        (f.WIB, "KLEWER23", ("KLEWER23", "SKA", "2023-12-15")),  # 23:30 WIB
+        (f.WITA, "KLEWER23", ("KLEWER23", "SKA", "2023-12-16")),  # 00:30 WITA, next day
+        (f.WIB, None, ("-", "SKA", "2023-12-15")),
+    ],
+)
+def test_a_lapse_and_a_reactivation_count_on_their_local_day(  # type: ignore[no-untyped-def]
+    build, change: str, tz: str, campaign: str | None, dims: tuple[str, str, str]
+) -> None:
+    campaign_code, branch, day = dims
+    assert increments_for(build(LATE_EVENING_UTC, tz, campaign)) == [
+        Increment(LAPSES, (campaign_code, branch, change, day))
     ]
 
 

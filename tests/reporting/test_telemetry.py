@@ -62,6 +62,35 @@ def test_campaign_messages_count_each_outcome_once_and_start_every_status_at_zer
     }
 
 
+def test_campaign_lapses_count_once_and_start_both_changes_at_zero() -> None:
+    lapse_at = datetime(2024, 4, 8, 2, 0, tzinfo=UTC)
+    events = [
+        f.lapsed("P1", lapse_at),
+        f.lapsed("P2", lapse_at),
+        f.reactivated("P1", lapse_at.replace(day=20), lapsed_at=lapse_at),
+        f.lapsed("P3", lapse_at, campaign="PASAR24"),
+        f.sent("P1", AT),  # other families are not lapses
+    ]
+    records = [
+        Record(TOPIC, 0, offset, b"P", f.raw(f.envelope(data, f"P{offset}")))
+        for offset, data in enumerate(events)
+    ]
+    duplicate = Record(TOPIC, 0, 9, b"P", records[0].value)
+    telemetry = Telemetry()
+    state = TableState({}, capacity=100)
+    for batch in ([*records[:2]], [*records[2:], duplicate]):
+        outcome = handle_batch(batch, state)
+        state.write(outcome)
+        telemetry.lapses(outcome.counters.values())
+
+    assert samples(telemetry, "reporting_campaign_lapses_total") == {
+        (("campaign", "KLEWER23"), ("change", "lapsed")): 2.0,
+        (("campaign", "KLEWER23"), ("change", "reactivated")): 1.0,
+        (("campaign", "PASAR24"), ("change", "lapsed")): 1.0,
+        (("campaign", "PASAR24"), ("change", "reactivated")): 0.0,
+    }
+
+
 def test_a_source_topic_is_on_metrics_at_zero_before_its_first_batch() -> None:
     telemetry = Telemetry()
     telemetry.source(TOPIC)

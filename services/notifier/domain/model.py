@@ -14,6 +14,7 @@ CONSENT_KINDS = frozenset(
         "contribution_overdue",
         "jht_claim",
         "campaign_announcement",
+        "reactivation",
     }
 )
 REMINDER_KINDS = frozenset({"contribution_due_d7", "contribution_due_d1", "contribution_overdue"})

@@ -1,7 +1,11 @@
 """Everything the notifier keeps about one participant, in one record keyed by participant id.
 
 A record is a plain JSON-able dict, so it can live in any key-value store:
-    person:  contact, language, consent, opt-outs, paid periods (from enrollment's events)
+    person:  contact, language, consent, opt-outs, paid periods, whether JHT was ever paid
+             (from enrollment's events)
+    lapse:   None, or the lapse the notifier observed and announced (at, unpaid_periods,
+             amount_owed): monthly reminders are stopped until a payment
+    reactivated_at: None, or when a payment last ended a lapse (unpaid periods count from it)
     after:   the instant up to which reminders were already looked at
     next_at: the next reminder instant, or None
     queue:   notification key -> a message waiting to be sent (channel, not_before, attempt)
@@ -37,7 +41,15 @@ def parse(text: str) -> datetime:
 
 
 def new_record(person: dict[str, Any]) -> Record:
-    return {"person": person, "after": None, "next_at": None, "queue": {}, "sent": {}}
+    return {
+        "person": person,
+        "after": None,
+        "next_at": None,
+        "queue": {},
+        "sent": {},
+        "lapse": None,
+        "reactivated_at": None,
+    }
 
 
 def copy_of(record: Record) -> Record:

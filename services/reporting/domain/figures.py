@@ -18,6 +18,8 @@ from services.reporting.domain.metrics import (
     DIMENSIONS,
     ENROLMENTS,
     FAILURES,
+    LAPSE_CHANGES,
+    LAPSES,
     MESSAGES,
     OPT_OUTS,
     PAYERS,
@@ -93,11 +95,16 @@ def report(
     reasons: dict[str, int] = defaultdict(int)
     periods: dict[str, dict[str, int]] = defaultdict(lambda: {"payments": 0, "amount": 0})
     opt_channel: dict[str, int] = defaultdict(int)
+    lapses: dict[str, int] = dict.fromkeys(LAPSE_CHANGES, 0)
     groups: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     days: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
 
     for row in _rows(counters, keep, rng):
+        if row.family == LAPSES:
+            # a campaign-level figure only: no series day or group column of its own
+            lapses[row.dims["change"]] += row.value
+            continue
         d, v, group, day = row.dims, row.value, row.dims[group_by], days[row.dims["day"]]
         if row.family == ENROLMENTS:
             totals["enrolments"] += v
@@ -155,6 +162,7 @@ def report(
             "by_period": _sorted(periods),
         },
         "opt_outs": {"total": totals["opt_outs"], "by_channel": _sorted(opt_channel)},
+        "lapses": lapses,
         f"by_{group_by}": {name: _group_figures(g) for name, g in sorted(groups.items())},
         "series": _series(days, rng),
     }
@@ -241,6 +249,8 @@ def campaign_csv_rows(counters: Counters, code: str, rng: DateRange) -> list[tup
     """One row per local day and branch with anything to report, ordered by day then branch."""
     cells: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in _rows(counters, lambda d: d["campaign"] == code, rng):
+        if row.family == LAPSES:  # not a column of the daily report (see `report`)
+            continue
         cell = cells[(row.dims["day"], row.dims["branch"])]
         if row.family == ENROLMENTS:
             cell["enrolments"] += row.value

@@ -18,7 +18,11 @@ PAYMENTS: Final = "pay"
 AMOUNTS: Final = "amt"
 PAYERS: Final = "payer"
 OPT_OUTS: Final = "opt"
+LAPSES: Final = "lapse"
 CAMPAIGNS: Final = "camp"
+
+#: what a participant's payment status did (the `change` dimension of LAPSES)
+LAPSE_CHANGES: Final = ("lapsed", "reactivated")
 
 DIMENSIONS: Final[dict[str, tuple[str, ...]]] = {
     ENROLMENTS: ("campaign", "branch", "segment", "source", "officer", "day"),
@@ -28,6 +32,7 @@ DIMENSIONS: Final[dict[str, tuple[str, ...]]] = {
     AMOUNTS: ("campaign", "branch", "period", "day"),
     PAYERS: ("campaign", "branch", "day"),
     OPT_OUTS: ("campaign", "branch", "channel", "day"),
+    LAPSES: ("campaign", "branch", "change", "day"),
     CAMPAIGNS: ("campaign", "name"),
 }
 

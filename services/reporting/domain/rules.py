@@ -19,7 +19,9 @@ from schemas.events import (
     NotificationFacts,
     NotificationFailedV1,
     NotificationSentV1,
+    ParticipantLapsedV1,
     ParticipantOptedOutV1,
+    ParticipantReactivatedV1,
     ParticipantRegisteredV1,
 )
 from services.reporting.domain.metrics import (
@@ -27,6 +29,7 @@ from services.reporting.domain.metrics import (
     CAMPAIGNS,
     ENROLMENTS,
     FAILURES,
+    LAPSES,
     MESSAGES,
     NONE,
     OPT_OUTS,
@@ -102,6 +105,17 @@ def opted_out(data: ParticipantOptedOutV1) -> list[Increment]:
     ]
 
 
+def lapse_change(data: ParticipantLapsedV1 | ParticipantReactivatedV1) -> list[Increment]:
+    """A lapse counts on the day reminders stopped, a reactivation on the day of the payment
+    that ended it (the notifier's observation; see services/notifier/README.md)."""
+    if isinstance(data, ParticipantLapsedV1):
+        change, at = "lapsed", data.lapsed_at
+    else:
+        change, at = "reactivated", data.reactivated_at
+    day = local_day(at, data.branch_timezone)
+    return [Increment(LAPSES, (_campaign(data.campaign_code), data.branch_code, change, day))]
+
+
 def campaign_created(data: CampaignCreatedV1) -> list[Increment]:
     return [Increment(CAMPAIGNS, (data.campaign_code, clean(data.name, 200)))]
 
@@ -122,6 +136,8 @@ def increments_for(data: EventData, first_payment: bool = False) -> list[Increme
         return paid(data, first_payment)
     if isinstance(data, ParticipantOptedOutV1):
         return opted_out(data)
+    if isinstance(data, ParticipantLapsedV1 | ParticipantReactivatedV1):
+        return lapse_change(data)
     if isinstance(data, CampaignCreatedV1):
         return campaign_created(data)
     return []
