@@ -14,10 +14,11 @@ from schemas.events import (
     EventData,
     NotificationFailedV1,
     NotificationSentV1,
+    ParticipantRegisteredV3,
     ParticipantUpdatedV1,
     ParticipantUpdatedV2,
 )
-from schemas.vocab import Channel, IndonesianTimeZone, Programme
+from schemas.vocab import Channel, IndonesianTimeZone, Programme, Sex
 from services.common.clock import FrozenClock
 from services.notifier.bootstrap import StreamListener, outcome_event_id
 from services.notifier.dispatcher import FULL_SCAN_EVERY, Dispatcher, Limits
@@ -461,3 +462,15 @@ async def test_a_record_due_before_the_last_scan_began_is_still_found(world: Wor
     await world.drain()
     assert f"{late.participant_id}|welcome|once|sms" in {m.key for m in world.channels["sms"].sent}
     assert world.record(late.participant_id)["next_at"] > iso(world.clock.now())
+
+
+async def test_the_welcome_greets_by_the_sex_enrollment_read_off_the_nik(world: World) -> None:
+    fields = registered(START, email=None, full_name="I Made Wirawan", sex=Sex.MALE).model_dump()
+    event = ParticipantRegisteredV3(**fields, participant_number="12345678903")
+    await world.handle(event)
+    await world.drain()
+    person = world.record(event.participant_id)["person"]
+    assert person["sex"] == "M"
+    assert not [name for name in person if name.startswith("nik")]  # the NIK stays in enrollment
+    text = world.channels["sms"].sent[-1].text
+    assert text.startswith("BPJS Ketenagakerjaan: Bapak Wirawan terdaftar, KPJ 12345678903.")
