@@ -278,7 +278,8 @@ def test_payment_before_d1_cancels_the_d1_and_overdue_reminders(stack: Stack) ->
         return [s for s in stack.sms(pid) if f"|{kind}|{period}|" in str(s["reference"])]
 
     stack.set_clock(fires[D7] + timedelta(minutes=1))
-    assert "jatuh tempo" in wait_for(lambda: reminders(payer.participant_id, D7))[0]["text"]
+    d7_text = wait_for(lambda: reminders(payer.participant_id, D7))[0]["text"]
+    assert f"batas {POLICY.due_day} " in d7_text  # the D-7 names its deadline
     assert wait_for(lambda: reminders(other.participant_id, D7))
 
     stack.publish(
