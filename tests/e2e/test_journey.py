@@ -64,7 +64,8 @@ def test_api_and_csv_registrations_get_their_welcome_in_their_language(journey: 
         lambda: [m for m in journey.run.mails() if budi["email"] in m["to"]], 60, "Budi's mail"
     )
     assert len(mail) == 1
-    assert mail[0]["subject"].startswith("Welcome, Budi")
+    assert mail[0]["subject"].startswith("BPJS Ketenagakerjaan: you are registered, M")
+    assert mail[0]["subject"].endswith(" Budi")  # Mr or Ms, as his test NIK says
     for person in (sari, budi, *sheet):
         assert len(journey.sms_to(person["phone"])) == 1, "one welcome SMS, no duplicates"
 
