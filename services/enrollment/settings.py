@@ -55,7 +55,9 @@ class Settings(BaseSettings):
         default=350, ge=0, description="rupiah per SMS segment, for a broadcast's estimated cost"
     )
     broadcast_template_chars: int = Field(
-        default=25,
+        # the notifier's campaign SMS around the message, at its longest: agency, `Bapak` and
+        # the longest call name, participant number, `Balas BERHENTI` (checked by its tests)
+        default=72,
         ge=0,
         le=150,
         description="GSM-7 characters the notifier's SMS template adds around params.message",

@@ -192,6 +192,7 @@ def create_app(
             sms_sender=settings.sms_sender_id,
             email_from=settings.smtp_from,
             pay_url=settings.payment_howto_url,
+            official_domain=settings.official_domain,
             contact=settings.contact_number,
             due_day=settings.due_day,
             jht_age=settings.jht_claim_age,

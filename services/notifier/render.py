@@ -17,7 +17,10 @@ from urllib.parse import quote
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
-from services.notifier.domain.model import EmailMessage, Message, SmsMessage
+from services.notifier.domain.greeting import greeting, honorific
+from services.notifier.domain.links import on_domain
+from services.notifier.domain.model import CONSENT_KINDS, EmailMessage, Message, SmsMessage
+from services.notifier.domain.payment_channels import all_channels, sms_channels
 from services.notifier.domain.schedule import due_date
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -44,6 +47,12 @@ PROGRAMME_NAMES = {
         "JHT": "Old-age savings (JHT)",
     },
 }
+#: how to stop, at the end of every SMS that is not transactional (the notifier's STOP_WORDS
+#: understand both)
+STOP_LINES = {"id": "Balas BERHENTI", "en": "Reply STOP"}
+#: longest call name an SMS greets with: every SMS template is measured with a name this long
+#: (and a domain of links.SMS_DOMAIN_MAX) and must stay one GSM-7 segment
+SMS_NAME_MAX = 10
 MONTHS = {
     "id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
     "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
@@ -57,6 +66,9 @@ class Content:
     sms_sender: str = "BEBASCEMAS"
     email_from: str = "Bebas Cemas <no-reply@bebas-cemas.example>"
     pay_url: str = "https://bebas-cemas.example/bayar"
+    #: the agency's own domain; without it no message links anywhere, since a link to an
+    #: unknown site is the mark of the scam SMS that imitate the agency
+    official_domain: str | None = None
     contact: str = "175"
     due_day: int = 15
     jht_age: int = 56
@@ -74,11 +86,6 @@ def ascii_fold(text: str) -> str:
     return folded or text
 
 
-def _first_name(full_name: str) -> str:
-    first = full_name.strip().split()[0] if full_name.strip() else full_name
-    return ascii_fold(first)[:20]
-
-
 class Renderer:
     def __init__(self, content: Content, template_dir: Path = TEMPLATE_DIR) -> None:
         self.content = content
@@ -93,16 +100,24 @@ class Renderer:
         language = _language(person)
         programmes = list(person.get("programmes", []))
         period = params.get("period")
+        title = honorific(person.get("sex"), language)
         ctx: dict[str, Any] = {
             "language": language,
             "kind": kind,
             "full_name": person["full_name"],
-            "first_name": _first_name(person["full_name"]),
+            "addressee": f"{title} {person['full_name']}" if title else person["full_name"],
+            "greeting": greeting(
+                ascii_fold(person["full_name"]), person.get("sex"), language, SMS_NAME_MAX
+            ),
+            "participant_number": person.get("participant_number"),
+            "sms_channels": sms_channels(language),
+            "payment_channels": all_channels(language),
+            "official_domain": self.content.official_domain,
             "programme_names": [PROGRAMME_NAMES[language].get(p, p) for p in programmes],
             "programmes_text": ", ".join(programmes) if programmes else "-",
             "amount": rupiah(int(person.get("monthly_contribution", 0))),
             "due_day": self.content.due_day,
-            "pay_url": self.content.pay_url,
+            "pay_url": self.official_pay_url(),
             "contact": self.content.contact,
             "jht_age": self.content.jht_age,
             "params": dict(params.get("campaign_params", {})),
@@ -112,10 +127,16 @@ class Renderer:
         if period:
             due = due_date(period, self.content.due_day)
             ctx["period_label"] = _period_label(period, language)
+            ctx["period_month"] = _period_label(period, language).split()[0]
             ctx["due_date"] = _date_label(due, language)
+            ctx["due_day_month"] = _day_month_label(due, language)
         if "unpaid_periods" in params:
             ctx.update(_owed(params["unpaid_periods"], int(params["amount_owed"]), language))
         return ctx
+
+    def official_pay_url(self) -> str | None:
+        domain = self.content.official_domain
+        return self.content.pay_url if domain and on_domain(self.content.pay_url, domain) else None
 
     def unsubscribe_link(self, participant_id: str) -> str:
         return f"{self.content.unsubscribe_url}?p={quote(participant_id)}"
@@ -133,6 +154,8 @@ class Renderer:
         language = ctx["language"]
         if channel == "sms":
             text = self.env.get_template(f"sms/{kind}.{language}.txt").render(ctx)
+            if kind in CONSENT_KINDS:
+                text = f"{text} {STOP_LINES[language]}"
             return SmsMessage(
                 key=key,
                 to=person["phone_e164"],
@@ -179,19 +202,14 @@ def _owed(unpaid: list[str], amount: int, language: str) -> dict[str, Any]:
         "unpaid_count": len(unpaid),
         "unpaid_from": _period_label(unpaid[0], language),
         "unpaid_to": _period_label(unpaid[-1], language),
-        "unpaid_range": _period_range(unpaid[0], unpaid[-1], language),
         "amount_owed": rupiah(amount),
     }
 
 
-def _period_range(first: str, last: str, language: str) -> str:
-    """Periods as "Jan-Mar 2026" within a year, "Des 2026-Feb 2027" across: short for SMS."""
-    if first == last:
-        return _period_label(first, language)
-    if first[:4] == last[:4]:
-        return f"{MONTHS[language][int(first[5:]) - 1]}-{_period_label(last, language)}"
-    return f"{_period_label(first, language)}-{_period_label(last, language)}"
-
-
 def _date_label(day: date, language: str) -> str:
-    return f"{day.day} {MONTHS[language][day.month - 1]} {day.year}"
+    return f"{_day_month_label(day, language)} {day.year}"
+
+
+def _day_month_label(day: date, language: str) -> str:
+    """`15 Mar`: what an SMS needs of a due date a few days away."""
+    return f"{day.day} {MONTHS[language][day.month - 1]}"

@@ -551,6 +551,8 @@ def _person(data: ParticipantRegisteredV1, known: dict[str, Any]) -> dict[str, A
         "segment": data.segment,
         "campaign_code": data.campaign_code,
         "birth_date": data.birth_date.isoformat(),
+        # enrollment read it from the NIK; the greeting needs it, the NIK stays behind
+        "sex": data.sex.value,
         "programmes": [p.value for p in data.programmes],
         "monthly_contribution": data.monthly_contribution,
         "registered_at": iso(data.registered_at),

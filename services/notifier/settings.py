@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.notifier.domain.links import SMS_DOMAIN_MAX, on_domain
 
 
 class Settings(BaseSettings):
@@ -81,14 +83,29 @@ class Settings(BaseSettings):
     sms_provider: str = Field(default="json", pattern=r"^(json|twilio)$")
     sms_gateway_url: str = "http://127.0.0.1:8025"
     sms_api_key: SecretStr = SecretStr("local-dev-key")
-    sms_sender_id: str = "BEBASCEMAS"
+    sms_sender_id: str = Field(
+        default="BEBASCEMAS",
+        pattern=r"^[A-Za-z0-9 ]{1,11}$",
+        description="alphanumeric sender ID people see (operators allow at most 11 characters); "
+        "use the one registered for the agency, since an unknown sender marks a scam",
+    )
     sms_timeout_seconds: float = Field(default=5.0, gt=0)
     sms_concurrency: int = Field(default=8, ge=1, le=100)
     sms_rate_per_second: float = Field(default=100.0, gt=0)
     twilio_account_sid: str | None = None
 
     # --- content -----------------------------------------------------------------------------
-    payment_howto_url: str = "https://bebas-cemas.example/bayar"
+    payment_howto_url: str = Field(
+        default="https://bebas-cemas.example/bayar",
+        description="how-to-pay page, linked from e-mail only when it is on official_domain",
+    )
+    official_domain: str | None = Field(
+        default=None,
+        max_length=SMS_DOMAIN_MAX,
+        pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$",
+        description="the agency's own domain (e.g. bpjsketenagakerjaan.go.id); unset, no "
+        "message carries a link. Its length is capped so that every SMS stays one segment",
+    )
     contact_number: str = "175"
 
     @field_validator("store")
@@ -100,6 +117,22 @@ class Settings(BaseSettings):
                 "in key order (its wake-up index), which faust's memory store cannot do"
             )
         return value
+
+    @field_validator("official_domain", mode="before")
+    @classmethod
+    def _blank_domain_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _pay_link_is_official(self) -> Settings:
+        # a configured domain with a how-to-pay page elsewhere would silently drop the link:
+        # say so at start-up instead
+        if self.official_domain and not on_domain(self.payment_howto_url, self.official_domain):
+            raise ValueError(
+                f"payment_howto_url must be an https address on official_domain "
+                f"{self.official_domain!r} (got {self.payment_howto_url!r})"
+            )
+        return self
 
     @field_validator("smtp_password", mode="before")
     @classmethod

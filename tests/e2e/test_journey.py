@@ -55,14 +55,17 @@ def test_api_and_csv_registrations_get_their_welcome_in_their_language(journey: 
     assert "Rp16.800" in journey.wait_sms(sari["phone"], "welcome")["text"]
     budi_sms = journey.wait_sms(budi["phone"], "welcome")["text"]
     assert "Budi" in budi_sms
-    assert "you are covered" in budi_sms
+    # registered now, protected only once the first contribution is paid
+    assert "you're registered" in budi_sms
+    assert "Covered once you pay Rp16.800" in budi_sms
     assert "Joko" in journey.wait_sms(sheet[0]["phone"], "welcome")["text"]
-    assert "you are covered" in journey.wait_sms(sheet[1]["phone"], "welcome")["text"]
+    assert "Covered once you pay" in journey.wait_sms(sheet[1]["phone"], "welcome")["text"]
     mail = wait_until(
         lambda: [m for m in journey.run.mails() if budi["email"] in m["to"]], 60, "Budi's mail"
     )
     assert len(mail) == 1
-    assert mail[0]["subject"].startswith("Welcome, Budi")
+    assert mail[0]["subject"].startswith("BPJS Ketenagakerjaan: you are registered, M")
+    assert mail[0]["subject"].endswith(" Budi")  # Mr or Ms, as his test NIK says
     for person in (sari, budi, *sheet):
         assert len(journey.sms_to(person["phone"])) == 1, "one welcome SMS, no duplicates"
 

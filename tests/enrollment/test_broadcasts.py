@@ -139,13 +139,18 @@ def test_reach_follows_channel_opt_outs_and_consent(
 
 @pytest.fixture
 def priced(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, str, Container]]:
-    """Enrollment with one segment allowed at Rp400 each, and its admin key."""
+    """Enrollment with one segment allowed at Rp400 each, and its admin key.
+
+    The template budget is pinned, so the figures below stay about this API and do not move
+    with the notifier's campaign template (whose own test checks the default covers it).
+    """
     container = bootstrap(
         make_settings(
             database_url,
             tmp_path / "data",
             broadcast_max_segments=1,
             broadcast_price_per_segment=400,
+            broadcast_template_chars=RULES.template_chars,
         ),
         kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
         relay=False,

@@ -32,16 +32,17 @@ def test_registration_sends_welcome_sms_and_email(stack: Stack) -> None:
     assert len(sms) == 1
     assert len(mails) == 1
     assert sms[0]["to"] == event.phone_e164
-    assert sms[0]["text"].startswith("Kerja Keras Bebas Cemas! Sri, Anda terlindungi JKK, JKM.")
-    assert "Rp16.800/bln" in sms[0]["text"]
+    # a v2 event: no participant number yet, so the SMS leaves it out rather than show a hole
+    assert sms[0]["text"].startswith("BPJS Ketenagakerjaan: Ibu Sri terdaftar. Terlindungi")
+    assert "stlh bayar iuran Rp16.800 di Indomaret/Alfamart/JMO" in sms[0]["text"]
     assert mails[0]["to"] == [event.email]
-    assert mails[0]["subject"] == "Selamat datang, Sri: Kerja Keras Bebas Cemas"
+    assert mails[0]["subject"] == "BPJS Ketenagakerjaan: Anda terdaftar, Ibu Sri"
     assert mails[0]["notification_key"] == f"{pid}|welcome|once|email"
     mime = message_from_bytes(
         (stack.sink_dir / "mail" / mails[0]["file"]).read_bytes(), policy=policy.default
     )
     assert mime["List-Unsubscribe"].startswith("<https://")
-    assert mime.get_body(("plain",)).get_content().startswith("Halo Sri Wahyuni,")
+    assert mime.get_body(("plain",)).get_content().startswith("Halo Ibu Sri Wahyuni,")
     assert "<li>Jaminan Kecelakaan Kerja (JKK)</li>" in mime.get_body(("html",)).get_content()
     listed = httpx.get(f"{stack.url}/messages", params={"participant": pid}).json()
     assert [m["text"] for m in listed["sms"]] == [sms[0]["text"]]
@@ -277,7 +278,8 @@ def test_payment_before_d1_cancels_the_d1_and_overdue_reminders(stack: Stack) ->
         return [s for s in stack.sms(pid) if f"|{kind}|{period}|" in str(s["reference"])]
 
     stack.set_clock(fires[D7] + timedelta(minutes=1))
-    assert "jatuh tempo" in wait_for(lambda: reminders(payer.participant_id, D7))[0]["text"]
+    d7_text = wait_for(lambda: reminders(payer.participant_id, D7))[0]["text"]
+    assert f"batas {POLICY.due_day} " in d7_text  # the D-7 names its deadline
     assert wait_for(lambda: reminders(other.participant_id, D7))
 
     stack.publish(

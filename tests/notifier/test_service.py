@@ -16,10 +16,11 @@ from schemas.events import (
     NotificationSentV1,
     ParticipantLapsedV1,
     ParticipantReactivatedV1,
+    ParticipantRegisteredV3,
     ParticipantUpdatedV1,
     ParticipantUpdatedV2,
 )
-from schemas.vocab import Channel, IndonesianTimeZone, Programme
+from schemas.vocab import Channel, IndonesianTimeZone, Programme, Sex
 from services.common.clock import FrozenClock
 from services.notifier.bootstrap import StreamListener, outcome_event_id
 from services.notifier.dispatcher import FULL_SCAN_EVERY, Dispatcher, Limits
@@ -552,7 +553,7 @@ async def test_three_unpaid_months_lapse_once_and_a_payment_reactivates(world: W
         for kind in ("contribution_due_d7", "contribution_due_d1", "contribution_overdue")
     ]
     assert _sms(world) == ["welcome|once", *reminders, "reactivation|2026-04"]
-    assert "3 bln (Apr-Jun 2026) Rp50.400" in world.channels["sms"].sent[-1].text
+    assert "tunggak 3 bln Rp50.400" in world.channels["sms"].sent[-1].text
     lapsed = [e for e in world.publisher.events if isinstance(e, ParticipantLapsedV1)]
     assert [(e.unpaid_periods, e.amount_owed, e.lapsed_at) for e in lapsed] == [
         (list(months), 50_400, datetime(2026, 7, 8, 2, 0, tzinfo=UTC))
@@ -642,3 +643,15 @@ async def test_the_jht_claim_goes_only_to_who_has_jht_savings(
     world.clock.set(datetime(2026, 4, 1, tzinfo=UTC))
     await world.drain()
     assert world.kinds("sms").count("jht_claim") == expected
+
+
+async def test_the_welcome_greets_by_the_sex_enrollment_read_off_the_nik(world: World) -> None:
+    fields = registered(START, email=None, full_name="I Made Wirawan", sex=Sex.MALE).model_dump()
+    event = ParticipantRegisteredV3(**fields, participant_number="12345678903")
+    await world.handle(event)
+    await world.drain()
+    person = world.record(event.participant_id)["person"]
+    assert person["sex"] == "M"
+    assert not [name for name in person if name.startswith("nik")]  # the NIK stays in enrollment
+    text = world.channels["sms"].sent[-1].text
+    assert text.startswith("BPJS Ketenagakerjaan: Bapak Wirawan terdaftar, KPJ 12345678903.")

@@ -1,8 +1,9 @@
 """A broadcast checked before it is accepted: characters, encoding, segments, reach and cost.
 
 The notifier renders a campaign SMS as its template around `params.message` (the template's
-own words, e.g. " Balas BERHENTI utk stop.", are GSM-7 and take `template_chars`). Without a
-`message` the template's default text goes out, which the notifier keeps to one segment.
+own words, the agency, greeting and participant number before it and " Balas BERHENTI" after
+it, are GSM-7 and take `template_chars`). Without a `message` the template's default text goes
+out, which the notifier keeps to one segment.
 """
 
 from __future__ import annotations
