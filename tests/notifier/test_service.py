@@ -534,17 +534,22 @@ async def _follow_the_schedule(world: World, pid: str, until: datetime) -> None:
         await world.drain()
 
 
+async def _registered_on_the_16th(world: World, **overrides: Any) -> str:
+    """A participant registered (SMS only) on REGISTERED_16TH, welcome sent; their id."""
+    world.clock.set(REGISTERED_16TH)
+    event = registered(REGISTERED_16TH, email=None, **overrides)
+    await world.handle(event)
+    await world.drain()
+    return event.participant_id
+
+
 def _sms(world: World) -> list[str]:
     """kind|scope of every SMS sent, in order."""
     return ["|".join(m.key.split("|")[1:3]) for m in world.channels["sms"].sent]
 
 
 async def test_three_unpaid_months_lapse_once_and_a_payment_reactivates(world: World) -> None:
-    world.clock.set(REGISTERED_16TH)
-    event = registered(REGISTERED_16TH, email=None)
-    pid = event.participant_id
-    await world.handle(event)
-    await world.drain()
+    pid = await _registered_on_the_16th(world)
     await _follow_the_schedule(world, pid, until=datetime(2026, 10, 1, tzinfo=UTC))
     months = ("2026-04", "2026-05", "2026-06")  # March was due before the registration
     reminders = [
@@ -578,21 +583,14 @@ async def test_three_unpaid_months_lapse_once_and_a_payment_reactivates(world: W
 
 
 async def test_a_lapse_is_announced_even_without_consent_but_not_sent(world: World) -> None:
-    world.clock.set(REGISTERED_16TH)
-    event = registered(REGISTERED_16TH, email=None, consent_reminders=False)
-    await world.handle(event)
-    await world.drain()
-    await _follow_the_schedule(world, event.participant_id, datetime(2026, 10, 1, tzinfo=UTC))
+    pid = await _registered_on_the_16th(world, consent_reminders=False)
+    await _follow_the_schedule(world, pid, datetime(2026, 10, 1, tzinfo=UTC))
     assert _sms(world) == ["welcome|once"]
     assert "ParticipantLapsedV1" in world.types()
 
 
 async def test_a_payment_that_overtakes_the_lapse_keeps_the_person_active(world: World) -> None:
-    world.clock.set(REGISTERED_16TH)
-    event = registered(REGISTERED_16TH, email=None)
-    pid = event.participant_id
-    await world.handle(event)
-    await world.drain()
+    pid = await _registered_on_the_16th(world)
     await _follow_the_schedule(world, pid, until=datetime(2026, 7, 8, tzinfo=UTC))
     world.clock.set(datetime(2026, 7, 8, 2, 30, tzinfo=UTC))  # lapse due, no wake-up yet
     await world.handle(paid(pid, "2026-07", world.clock.now()))
@@ -603,11 +601,7 @@ async def test_a_payment_that_overtakes_the_lapse_keeps_the_person_active(world:
 
 
 async def test_a_queued_reactivation_message_is_withdrawn_by_a_payment(world: World) -> None:
-    world.clock.set(REGISTERED_16TH)
-    event = registered(REGISTERED_16TH, email=None)
-    pid = event.participant_id
-    await world.handle(event)
-    await world.drain()
+    pid = await _registered_on_the_16th(world)
     await _follow_the_schedule(world, pid, until=datetime(2026, 7, 8, tzinfo=UTC))
     world.clock.set(datetime(2026, 7, 8, 2, 1, tzinfo=UTC))
     await world.dispatcher.scan(set(range(PARTITIONS)))  # the wake-up queues the message ...

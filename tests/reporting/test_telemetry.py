@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,6 +28,23 @@ def samples(telemetry: Telemetry, name: str) -> dict[tuple[tuple[str, str], ...]
     }
 
 
+def _fed(events: list[Any], count: Callable[[Telemetry, Any], None]) -> Telemetry:
+    """Telemetry after two batches of `events` (the second repeating the first event), each
+    batch's counters given to `count`, as the worker does."""
+    records = [
+        Record(TOPIC, 0, offset, b"P", f.raw(f.envelope(data, f"P{offset}")))
+        for offset, data in enumerate(events)
+    ]
+    duplicate = Record(TOPIC, 0, 9, b"P", records[0].value)
+    telemetry = Telemetry()
+    state = TableState({}, capacity=100)
+    for batch in ([*records[:2]], [*records[2:], duplicate]):
+        outcome = handle_batch(batch, state)
+        state.write(outcome)
+        count(telemetry, outcome.counters.values())
+    return telemetry
+
+
 def campaign(name: str, channel: str, status: str) -> tuple[tuple[str, str], ...]:
     return (("campaign", name), ("channel", channel), ("status", status))
 
@@ -37,17 +56,7 @@ def test_campaign_messages_count_each_outcome_once_and_start_every_status_at_zer
         f.delivered("P1", AT),
         f.sent("P3", AT, channel="email", campaign=None),
     ]
-    records = [
-        Record(TOPIC, 0, offset, b"P", f.raw(f.envelope(data, f"P{offset}")))
-        for offset, data in enumerate(events)
-    ]
-    duplicate = Record(TOPIC, 0, 9, b"P", records[0].value)
-    telemetry = Telemetry()
-    state = TableState({}, capacity=100)
-    for batch in ([*records[:2]], [*records[2:], duplicate]):
-        outcome = handle_batch(batch, state)
-        state.write(outcome)
-        telemetry.messages(outcome.counters.values())
+    telemetry = _fed(events, Telemetry.messages)
 
     assert samples(telemetry, "reporting_campaign_messages_total") == {
         campaign("KLEWER23", "sms", "sent"): 2.0,
@@ -71,17 +80,7 @@ def test_campaign_lapses_count_once_and_start_both_changes_at_zero() -> None:
         f.lapsed("P3", lapse_at, campaign="PASAR24"),
         f.sent("P1", AT),  # other families are not lapses
     ]
-    records = [
-        Record(TOPIC, 0, offset, b"P", f.raw(f.envelope(data, f"P{offset}")))
-        for offset, data in enumerate(events)
-    ]
-    duplicate = Record(TOPIC, 0, 9, b"P", records[0].value)
-    telemetry = Telemetry()
-    state = TableState({}, capacity=100)
-    for batch in ([*records[:2]], [*records[2:], duplicate]):
-        outcome = handle_batch(batch, state)
-        state.write(outcome)
-        telemetry.lapses(outcome.counters.values())
+    telemetry = _fed(events, Telemetry.lapses)
 
     assert samples(telemetry, "reporting_campaign_lapses_total") == {
         (("campaign", "KLEWER23"), ("change", "lapsed")): 2.0,
