@@ -36,6 +36,10 @@ from aiohttp import web
 log = logging.getLogger("services.notifier.sinks.sms_gateway")
 # how long a delivery receipt is offered to the notifier before the gateway gives up
 RECEIPT_RETRY_FOR_S = 900.0
+#: receipt posts under way at once. Unbounded, thousands of receipts queued in httpx's pool
+#: while the notifier restarted, and the pool's scan of its queue on every request kept the
+#: gateway at 100 % CPU for minutes (py-spy, reliability notifier_sigkill_x3)
+RECEIPT_POSTS_AT_ONCE = 16
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -61,6 +65,9 @@ class Gateway:
     by_reference: dict[str, str] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
+    _posting: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(RECEIPT_POSTS_AT_ONCE)
+    )
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +181,8 @@ class Gateway:
         delay, deadline = 1.0, time.monotonic() + RECEIPT_RETRY_FOR_S
         while True:
             try:
-                response = await self._client.post(self.receipt_url, json=payload)
+                async with self._posting:
+                    response = await self._client.post(self.receipt_url, json=payload)
                 if response.status_code < 500:
                     return
             except httpx.HTTPError:
