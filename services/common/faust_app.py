@@ -21,8 +21,10 @@ from services.common.internals import (
     limit_fetch_wait,
     make_flush_durable,
     patch_when_created,
+    stop_fetches_at_offset_gaps,
 )
 from services.common.kafka_settings import KafkaSettings
+from services.common.topic_admin import is_embedded_broker
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def make_faust_app(
         # tables recover to the changelogs' true ends even on the embedded broker
         correct_recovery_highwaters(consumer, lambda reported: true_end_offsets(kafka, reported))
         limit_fetch_wait(consumer, kafka.fetch_max_wait_ms)
+        if is_embedded_broker(kafka):  # its fetches may skip a batch not yet readable
+            stop_fetches_at_offset_gaps()
 
     patch_when_created(app, "_new_consumer", patch_consumer)
     # offsets are committed only after the table changes they caused are acknowledged

@@ -123,3 +123,35 @@ def create_topic(settings: KafkaSettings, name: str, partitions: int = 1) -> Non
         pass
     finally:
         client.close()
+
+
+#: the cluster id tansu reports unless started with another (services/common/broker.py keeps it)
+EMBEDDED_CLUSTER_ID = "tansu_cluster"
+
+
+_embedded: dict[str, bool] = {}
+
+
+def is_embedded_broker(settings: KafkaSettings) -> bool:
+    """Whether the cluster behind `settings` is the embedded broker (by its cluster id).
+
+    Asked once per process and cluster, when a consumer is built; a cluster that cannot be
+    asked (unreachable, or too old for DescribeCluster) counts as a real one."""
+    known = _embedded.get(settings.bootstrap_servers)
+    if known is None:
+        known = _embedded[settings.bootstrap_servers] = _cluster_id(settings) == EMBEDDED_CLUSTER_ID
+    return known
+
+
+def _cluster_id(settings: KafkaSettings) -> str | None:
+    try:
+        client = admin_client(settings, timeout_ms=3000)
+    except (KafkaError, OSError):
+        return None
+    try:
+        cluster_id = client.describe_cluster().get("cluster_id")
+        return str(cluster_id) if cluster_id else None
+    except (KafkaError, OSError):
+        return None
+    finally:
+        client.close()

@@ -20,3 +20,46 @@ def test_worker_consumers_wait_for_data_as_long_as_the_settings_say() -> None:
         return wait
 
     assert asyncio.run(build()) == 75
+
+
+def test_consumers_on_a_real_cluster_keep_aiokafka_s_fetcher() -> None:
+    """The offset-gap guard is for the embedded broker only: on Apache Kafka a gap is real."""
+    from aiokafka.consumer import fetcher
+
+    from services.common.internals import GapStoppingPartitionRecords
+
+    plain = fetcher.PartitionRecords
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9")  # nothing answers: not embedded
+
+    async def build() -> None:
+        app = make_faust_app("bebas-test-no-guard", kafka)
+        app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
+
+    fetcher.PartitionRecords = GapStoppingPartitionRecords.__base__
+    try:
+        asyncio.run(build())
+        assert fetcher.PartitionRecords is GapStoppingPartitionRecords.__base__
+    finally:
+        fetcher.PartitionRecords = plain
+
+
+def test_consumers_on_the_embedded_broker_stop_at_offset_gaps(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """Its fetches can return a later batch before an earlier one is readable."""
+    from aiokafka.consumer import fetcher
+
+    from services.common.internals import GapStoppingPartitionRecords
+
+    plain = fetcher.PartitionRecords
+
+    async def build() -> None:
+        app = make_faust_app("bebas-test-guard", kafka_settings)
+        app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
+
+    fetcher.PartitionRecords = GapStoppingPartitionRecords.__base__
+    try:
+        asyncio.run(build())
+        assert fetcher.PartitionRecords is GapStoppingPartitionRecords
+    finally:
+        fetcher.PartitionRecords = plain

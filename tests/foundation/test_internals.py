@@ -10,6 +10,7 @@ import faust
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer import fetcher
 from faust.stores.rocksdb import Store as RocksStore
 from faust.streams import Stream
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -36,6 +37,19 @@ def test_the_consumer_internals_limit_fetch_wait_uses_exist() -> None:
     assert "self._fetch_max_wait_ms = " in inspect.getsource(AIOKafkaConsumer.__init__)
     # faust passes its own fixed wait to the aiokafka consumer it builds: the reason for it
     assert "fetch_max_wait_ms=1500" in inspect.getsource(AIOKafkaConsumerThread)
+
+
+def test_the_fetcher_internals_stop_fetches_at_offset_gaps_uses_exist() -> None:
+    params = list(inspect.signature(fetcher.PartitionRecords.__init__).parameters)
+    assert params[:5] == ["self", "tp", "records", "aborted_transactions", "fetch_offset"]
+    # built by name from the module on every fetch response: replacing the name is enough
+    assert "partition_records = PartitionRecords(" in inspect.getsource(
+        fetcher.Fetcher._proc_fetch_request
+    )
+    # the records are read only through has_next()/next_batch()
+    unpack = inspect.getsource(fetcher.PartitionRecords._unpack_records)
+    assert "records.has_next()" in unpack
+    assert "records.next_batch()" in unpack
 
 
 def test_the_producer_internals_make_flush_durable_uses_exist() -> None:
