@@ -287,7 +287,9 @@ def _notifier_app(tmp: Path) -> Any:
     from services.notifier.settings import Settings
     from services.notifier.web import build_web
 
-    notifier = create_app(Settings(data_dir=tmp), KafkaSettings())
+    # a worker without the callback secret refuses to start (as the manifests' Secret gives)
+    settings = Settings(data_dir=tmp, sms_callback_secret="route-table-test-secret")
+    notifier = create_app(settings, KafkaSettings())
     return build_web(notifier, None)
 
 
