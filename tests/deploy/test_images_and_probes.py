@@ -481,7 +481,7 @@ def test_ingress_routes_exist_and_notifier_exposes_only_provider_callbacks(
     overlay: Path, tmp_path: Path
 ) -> None:
     """Every path an Ingress publishes is a route of the service behind it; the notifier's
-    unauthenticated callbacks are the only notifier paths, each restricted to source ranges."""
+    signed provider callbacks are the only notifier paths, each also restricted to source ranges."""
     by_service = {service: service for service in SERVICES}
     for ingress in (d for d in rendered(overlay) if d["kind"] == "Ingress"):
         for rule in ingress["spec"]["rules"]:
