@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -59,6 +60,8 @@ def _notifier_env(
         "NOTIFIER_TOPIC_NAMESPACE": f"{folder.name}.",
         "NOTIFIER_SMS_GATEWAY_URL": gateway,
         "NOTIFIER_SMS_API_KEY": API_KEY,
+        # the worker needs one to start; the bench's gateway posts no callbacks
+        "NOTIFIER_SMS_CALLBACK_SECRET": secrets.token_urlsafe(32),
         "NOTIFIER_SMS_RATE_PER_SECOND": "100000",  # rate limits off, as issue 6 asks
         "NOTIFIER_CLOCK_OFFSET_FILE": str(clock),
         "NOTIFIER_LOGLEVEL": "warn",

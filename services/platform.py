@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib
 import os
 import signal
@@ -46,6 +47,16 @@ DEFAULT_PORTS = {
 }
 
 
+ADMIN_KEY_ENV = "ENROLLMENT_BOOTSTRAP_ADMIN_KEY"
+#: under the data folder: one SHA-256 hex digest a line
+ADMIN_KEY_DIGESTS = Path("enrollment") / "admin-key.sha256"
+
+
+def _sha256(key: str) -> str:
+    # the digest enrollment stores for an API key (services/enrollment/apikeys.py: hash_key)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class LaunchContext:
     bootstrap_servers: str
@@ -56,6 +67,25 @@ class LaunchContext:
 
     def port(self, name: str) -> int:
         return self.ports[name]
+
+    def setting(self, name: str) -> str | None:
+        """A variable set for this run (the launcher's env, else the process's)."""
+        return self.env.get(name) or os.environ.get(name)
+
+    def remember_admin_key(self, key: str) -> None:
+        """Keep the SHA-256 of the run's admin key (never the key: it is shown once), for
+        services that check enrollment's admin keys without its database (the notifier)."""
+        path = self.data_dir / ADMIN_KEY_DIGESTS
+        path.parent.mkdir(parents=True, exist_ok=True)
+        known = set(path.read_text("utf-8").split()) if path.exists() else set()
+        path.write_text("\n".join(sorted(known | {_sha256(key)})) + "\n", encoding="utf-8")
+
+    def admin_key_digests(self) -> list[str]:
+        """Digests of every admin key a run of this data folder issued or was given."""
+        path = self.data_dir / ADMIN_KEY_DIGESTS
+        known = set(path.read_text("utf-8").split()) if path.exists() else set()
+        configured = self.setting(ADMIN_KEY_ENV)
+        return sorted(known | ({_sha256(configured)} if configured else set()))
 
 
 @dataclass(frozen=True)

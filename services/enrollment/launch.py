@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import UTC, datetime
 
@@ -16,9 +15,7 @@ def _admin_key(ctx: LaunchContext, data_dir_marker: str) -> tuple[str | None, bo
 
     Only a marker (never the key) is written, so the generated key is shown exactly once.
     """
-    configured = ctx.env.get("ENROLLMENT_BOOTSTRAP_ADMIN_KEY") or os.environ.get(
-        "ENROLLMENT_BOOTSTRAP_ADMIN_KEY"
-    )
+    configured = ctx.setting("ENROLLMENT_BOOTSTRAP_ADMIN_KEY")
     if configured:
         return configured, False
     marker = ctx.data_dir / "enrollment" / data_dir_marker
@@ -40,6 +37,7 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
     key, fresh = _admin_key(ctx, "admin-key-issued")
     if key:
         env["ENROLLMENT_BOOTSTRAP_ADMIN_KEY"] = key
+        ctx.remember_admin_key(key)  # its digest lets the notifier's participant view in
     urls = {"API": f"{base}/v1", "docs": f"{base}/docs", "metrics": f"{base}/metrics"}
     if fresh and key:
         urls["admin key (shown once)"] = key

@@ -35,6 +35,7 @@ from schemas.topics import (
 from services.common.clock import Clock, clock_from
 from services.common.faust_app import GroupTimeouts, make_faust_app
 from services.common.kafka_settings import KafkaSettings
+from services.notifier.access import WebAccess, web_access
 from services.notifier.adapters.sms_http import JsonSmsGateway
 from services.notifier.adapters.smtp import SmtpChannel
 from services.notifier.adapters.twilio import TwilioSms
@@ -77,6 +78,7 @@ def default_channels(settings: Settings) -> list[ChannelPort]:
             settings.sms_api_key.get_secret_value(),
             timeout=settings.sms_timeout_seconds,
             rate_per_second=settings.sms_rate_per_second,
+            callback_url=settings.sms_callback_url,
         )
     else:
         sms = JsonSmsGateway(
@@ -98,6 +100,7 @@ class Notifier:
     ownership: Ownership
     readiness: Readiness
     metrics: Metrics
+    access: WebAccess
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
@@ -136,6 +139,7 @@ def create_app(
     timeouts: GroupTimeouts | None = None,
 ) -> Notifier:
     """`partitions`: of `bebas.participants` (and so of the work topic and every table)."""
+    access = web_access(settings)  # first: a worker that cannot verify callbacks never starts
     clock = clock or clock_from(settings.clock_offset_file)
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = make_faust_app(
@@ -245,7 +249,7 @@ def create_app(
     )
     readiness = Readiness(app, ownership, metrics, settings.stuck_after_seconds)
     service.listener = StreamListener(dispatcher, ownership)
-    notifier = Notifier(app, service, dispatcher, ownership, readiness, metrics)
+    notifier = Notifier(app, service, dispatcher, ownership, readiness, metrics, access)
     install_agents(notifier, settings, publisher, dead_letter)
     _install_rebalance_hooks(notifier, publisher)
     return notifier

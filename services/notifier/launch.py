@@ -1,10 +1,19 @@
-"""What `make run` starts for the notifier: the worker and the two local sinks it sends to."""
+"""What `make run` starts for the notifier: the worker and the two local sinks it sends to.
+
+The local gateway signs its receipts with the run's callback secret (NOTIFIER_SMS_CALLBACK_SECRET
+when set, else a new random one each run: only these two processes need it), and the
+participant view opens to the run's enrollment admin key (its digest, `LaunchContext`).
+"""
 
 from __future__ import annotations
+
+import secrets
 
 from services.platform import LaunchContext, ProcessSpec
 
 LOCAL_SMS_API_KEY = "local-dev-key"  # the local sink's key, not a secret
+CALLBACK_SECRET_ENV = "NOTIFIER_SMS_CALLBACK_SECRET"  # noqa: S105 - a variable name
+ADMIN_HASHES_ENV = "NOTIFIER_ADMIN_KEY_HASHES"
 
 
 def processes(ctx: LaunchContext) -> list[ProcessSpec]:
@@ -13,6 +22,9 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
     gateway_port, smtp_port, port = ctx.port("sms_gateway"), ctx.port("smtp"), ctx.port("notifier")
     gateway = f"http://127.0.0.1:{gateway_port}"
     notifier = f"http://127.0.0.1:{port}"
+    callback_secret = ctx.setting(CALLBACK_SECRET_ENV) or secrets.token_urlsafe(32)
+    # enrollment's launcher runs first (SERVICE_PACKAGES) and records a key it just issued
+    admins = [ctx.setting(ADMIN_HASHES_ENV) or "", *ctx.admin_key_digests()]
     return [
         ProcessSpec(
             name="sms-gateway",
@@ -28,8 +40,15 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
                 LOCAL_SMS_API_KEY,
                 "--receipt-url",
                 f"{notifier}/receipts",
+                "--inbound-url",
+                f"{notifier}/inbound-sms",
             ],
-            urls={"SMS received": f"{gateway}/messages"},
+            # in the environment, not argv: the secret stays out of `ps`
+            env={"SMS_GATEWAY_CALLBACK_SECRET": callback_secret},
+            urls={
+                "SMS received": f"{gateway}/messages",
+                "reply as a person (POST {from, text})": f"{gateway}/inbound",
+            },
             ready_url=f"{gateway}/healthz",
         ),
         ProcessSpec(
@@ -57,6 +76,8 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
                 "NOTIFIER_SMS_GATEWAY_URL": gateway,
                 "NOTIFIER_SMS_API_KEY": LOCAL_SMS_API_KEY,
                 "NOTIFIER_SINK_DIR": str(sinks),
+                CALLBACK_SECRET_ENV: callback_secret,
+                ADMIN_HASHES_ENV: ",".join(filter(None, admins)),
             },
             urls={
                 "messages (SMS + e-mail the sinks got)": f"{notifier}/messages",

@@ -54,6 +54,14 @@ class Metrics:
             "Partitions this worker owns and dispatches",
             registry=self.registry,
         )
+        self.refused = Counter(
+            "notifier_http_refused_total",
+            "Requests refused with 401: callbacks not signed by the provider, participant "
+            "views without an admin key (a rising count on a callback route after a secret "
+            "rotation means the provider and the notifier disagree on the secret)",
+            ["route"],
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "notifier_ready",
             "1 when tables are recovered and no rebalance is under way",

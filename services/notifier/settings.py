@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 
@@ -9,6 +10,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notifier.domain.links import SMS_DOMAIN_MAX, on_domain
+
+
+def parse_digests(listed: str) -> list[str]:
+    return [d.strip().lower() for d in listed.split(",") if d.strip()]
 
 
 class Settings(BaseSettings):
@@ -94,6 +99,33 @@ class Settings(BaseSettings):
     sms_rate_per_second: float = Field(default=100.0, gt=0)
     twilio_account_sid: str | None = None
 
+    # --- who may call the HTTP doors (README "Security") --------------------------------------
+    sms_callback_secret: SecretStr | None = Field(
+        default=None,
+        description="secret shared with the generic JSON gateway, which signs /receipts and "
+        "/inbound-sms with it (X-Bebas-Signature); the worker refuses to start without one "
+        "(the Twilio adapter signs with its auth token, NOTIFIER_SMS_API_KEY, instead)",
+    )
+    sms_callback_max_age_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="a signed callback older (or newer) than this on the system clock is "
+        "refused: bounds replays of a captured callback",
+    )
+    sms_callback_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="public base URL the provider calls (e.g. https://sms-callbacks.example); "
+        "Twilio signs the full URL it called, which behind a proxy differs from the one the "
+        "notifier sees. Needed with NOTIFIER_SMS_PROVIDER=twilio (also its status callback)",
+    )
+    admin_key_hashes: str = Field(
+        default="",
+        description="comma-separated SHA-256 hex digests of the enrollment admin keys that may "
+        "read GET /participants/{id}/notifications; empty: nobody may",
+    )
+
     # --- content -----------------------------------------------------------------------------
     payment_howto_url: str = Field(
         default="https://bebas-cemas.example/bayar",
@@ -134,10 +166,33 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("smtp_password", mode="before")
+    @field_validator("smtp_password", "sms_callback_secret", "sms_callback_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("sms_callback_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (use a random value)")
+        return value
+
+    @field_validator("admin_key_hashes")
+    @classmethod
+    def _digests(cls, value: str) -> str:
+        for number, digest in enumerate(parse_digests(value), start=1):
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                # the entry itself is not echoed: it may be a key pasted by mistake
+                raise ValueError(
+                    f"entry {number} is not a SHA-256 hex digest (64 characters 0-9a-f): list "
+                    "digests of admin keys (printf %s KEY | sha256sum), never the keys"
+                )
+        return value
+
+    @property
+    def admin_digests(self) -> frozenset[str]:
+        return frozenset(parse_digests(self.admin_key_hashes))
 
     def topic(self, name: str) -> str:
         return f"{self.topic_namespace}{name}"

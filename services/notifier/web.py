@@ -5,26 +5,39 @@ GET /healthz, GET /readyz, GET /metrics, POST /receipts (provider delivery recei
 POST /inbound-sms (replies: "STOP"/"BERHENTI" opt the sender out of SMS),
 GET /participants/{id}/notifications, GET /messages (what the local sinks received).
 Errors are RFC 9457 problem+json naming the field.
+
+The two callbacks pass only when the provider signed them (`access.py`: X-Bebas-Signature of
+the generic gateway, X-Twilio-Signature of Twilio), checked before the body is even parsed;
+the participant view needs an admin key. Either refusal is a 401 that changes nothing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.notifier.access import Callback, TwilioGuard
 from services.notifier.domain.keys import NotificationKey
+from services.notifier.domain.signatures import admin_refusal
 from services.notifier.listing import read_sinks
 from services.notifier.service import STOP_WORDS
 from services.notifier.work import Receipt as ReceiptWork
 
 if TYPE_CHECKING:
     from services.notifier.bootstrap import Notifier
+
+log = logging.getLogger(__name__)
+#: Twilio's MessageStatus values that end a message's story; the others (queued, sending,
+#: sent, …) are progress reports, acknowledged and ignored
+TWILIO_FINAL = frozenset({"delivered", "undelivered", "failed"})
 
 
 class Receipt(BaseModel):
@@ -59,9 +72,9 @@ def _invalid(exc: ValidationError) -> web.Response:
     return problem(422, "Invalid request body", detail, errors=errors)
 
 
-async def _body(request: web.Request) -> Any:
+def _json(raw: bytes) -> Any:
     try:
-        return await request.json()
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise web.HTTPBadRequest(
             text=json.dumps({"title": "Body is not JSON", "status": 400, "detail": str(exc)}),
@@ -69,10 +82,62 @@ async def _body(request: web.Request) -> Any:
         ) from exc
 
 
+def _form(raw: bytes) -> dict[str, str]:
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _twilio_receipt(request: web.Request, raw: bytes) -> dict[str, Any] | None:
+    """Twilio's status callback in our receipt's shape (None: not a final status). The
+    notification key rides in the StatusCallback URL the adapter gave (`?reference=`)."""
+    form = _form(raw)
+    if form.get("MessageStatus") not in TWILIO_FINAL:
+        return None
+    return {
+        "reference": request.query.get("reference", ""),
+        "message_id": form.get("MessageSid"),
+        "status": form["MessageStatus"],
+    }
+
+
+def _twilio_inbound(raw: bytes) -> dict[str, str]:
+    form = _form(raw)
+    return {"from": form.get("From", ""), "text": form.get("Body", "")}
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path
+
+
+def _unauthorized(title: str, detail: str, challenge: str) -> web.Response:
+    response = problem(401, title, detail)
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
 def build_web(notifier: Notifier, sink_dir: Path | None) -> web.Application:
     """Any worker answers: requests that change state become work records for the owner."""
     service, metrics, readiness = notifier.service, notifier.metrics, notifier.readiness
+    guard, admins = notifier.access.callbacks, notifier.access.admin_digests
+    twilio = isinstance(guard, TwilioGuard)
     routes = web.RouteTableDef()
+
+    async def signed(request: web.Request) -> bytes | web.Response:
+        """The raw body when the provider signed the request, else the 401 to answer."""
+        raw = await request.read()
+        refusal = guard.refusal(Callback(request.raw_path, request.headers, raw))
+        if refusal is None:
+            return raw
+        metrics.refused.labels(_route(request)).inc()
+        log.warning("refused %s from %s: %s", request.path, request.remote, refusal)
+        return _unauthorized("Callback signature not valid", refusal, guard.header)
+
+    def refused_admin(request: web.Request) -> web.Response | None:
+        refusal = admin_refusal(request.headers.get("Authorization"), admins)
+        if refusal is None:
+            return None
+        metrics.refused.labels(_route(request)).inc()
+        return _unauthorized("Admin API key missing or not valid", refusal, "Bearer")
 
     @routes.get("/healthz")
     async def healthz(request: web.Request) -> web.Response:
@@ -99,8 +164,14 @@ def build_web(notifier: Notifier, sink_dir: Path | None) -> web.Application:
 
     @routes.post("/receipts")
     async def receipts(request: web.Request) -> web.Response:
+        raw = await signed(request)
+        if isinstance(raw, web.Response):
+            return raw
+        payload = _twilio_receipt(request, raw) if twilio else _json(raw)
+        if payload is None:
+            return web.json_response({"action": "none"})
         try:
-            receipt = Receipt.model_validate(await _body(request))
+            receipt = Receipt.model_validate(payload)
             NotificationKey.parse(receipt.reference)
         except ValidationError as exc:
             return _invalid(exc)
@@ -121,8 +192,12 @@ def build_web(notifier: Notifier, sink_dir: Path | None) -> web.Application:
 
     @routes.post("/inbound-sms")
     async def inbound(request: web.Request) -> web.Response:
+        raw = await signed(request)
+        if isinstance(raw, web.Response):
+            return raw
+        payload = _twilio_inbound(raw) if twilio else _json(raw)
         try:
-            sms = InboundSms.model_validate(await _body(request))
+            sms = InboundSms.model_validate(payload)
         except ValidationError as exc:
             return _invalid(exc)
         word = sms.text.strip().upper().split()[0] if sms.text.strip() else ""
@@ -133,6 +208,9 @@ def build_web(notifier: Notifier, sink_dir: Path | None) -> web.Application:
 
     @routes.get("/participants/{pid}/notifications")
     async def notifications(request: web.Request) -> web.Response:
+        denied = refused_admin(request)
+        if denied is not None:
+            return denied
         pid = request.match_info["pid"]
         partition = service.partitioning.of(pid)
         if partition not in notifier.ownership.owned:

@@ -287,7 +287,9 @@ def _notifier_app(tmp: Path) -> Any:
     from services.notifier.settings import Settings
     from services.notifier.web import build_web
 
-    notifier = create_app(Settings(data_dir=tmp), KafkaSettings())
+    # a worker without the callback secret refuses to start (as the manifests' Secret gives)
+    settings = Settings(data_dir=tmp, sms_callback_secret="route-table-test-secret")
+    notifier = create_app(settings, KafkaSettings())
     return build_web(notifier, None)
 
 
@@ -479,7 +481,7 @@ def test_ingress_routes_exist_and_notifier_exposes_only_provider_callbacks(
     overlay: Path, tmp_path: Path
 ) -> None:
     """Every path an Ingress publishes is a route of the service behind it; the notifier's
-    unauthenticated callbacks are the only notifier paths, each restricted to source ranges."""
+    signed provider callbacks are the only notifier paths, each also restricted to source ranges."""
     by_service = {service: service for service in SERVICES}
     for ingress in (d for d in rendered(overlay) if d["kind"] == "Ingress"):
         for rule in ingress["spec"]["rules"]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from schemas.topics import CATALOGUE
 from services.common import provision
@@ -282,7 +283,7 @@ def test_compose_notifier_workers_have_their_own_volume_address_and_stop_time() 
         hostnames.add(service["hostname"])
         (published,) = service["ports"]
         host_ip, host_port, container_port = str(published).split(":")
-        assert host_ip == "127.0.0.1", f"{name}: unauthenticated callbacks stay on the host"
+        assert host_ip == "127.0.0.1", f"{name}: the notifier's doors stay on the host"
         assert container_port == str(service["environment"]["NOTIFIER_PORT"])
         ports.add(host_port)
         assert "notifier" in service["networks"]["default"]["aliases"], name
@@ -293,6 +294,15 @@ def test_compose_notifier_workers_have_their_own_volume_address_and_stop_time() 
     assert volumes <= set(COMPOSE.get("volumes") or {})
     sms_gateway = " ".join(SERVICES_IN_COMPOSE["sms-gateway"]["command"])
     assert "--receipt-url http://notifier:8001/receipts" in sms_gateway
+    # the gateway signs its receipts with the secret the workers check them with (the
+    # placeholder stands for every secret, so compare the variables as written)
+    raw = yaml.safe_load(COMPOSE_FILES[0].read_text(encoding="utf-8"))
+    signing = raw["services"]["sms-gateway"]["environment"]["SMS_GATEWAY_CALLBACK_SECRET"]
+    checking = raw["x-notifier-env"]["NOTIFIER_SMS_CALLBACK_SECRET"]
+    assert signing.startswith("${NOTIFIER_SMS_CALLBACK_SECRET:?")
+    assert checking == signing
+    for name in names:
+        assert "NOTIFIER_SMS_CALLBACK_SECRET" in SERVICES_IN_COMPOSE[name]["environment"], name
 
 
 def test_notifier_keeps_its_tables_in_rocksdb_everywhere() -> None:

@@ -144,6 +144,19 @@ def test_service_variables_exist_in_its_settings_and_required_ones_are_set(
             pytest.fail(f"{workload.where}: Settings() refuses this environment:\n{exc}")
 
 
+@pytest.mark.parametrize(
+    "workload", [w for w in SERVICE_WORKLOADS if w.service == "notifier"], ids=lambda w: w.where
+)
+def test_every_notifier_worker_can_verify_the_provider_callbacks(workload: Workload) -> None:
+    """Optional in Settings, yet a worker without the callback secret refuses to start
+    (`access.web_access`): every manifest must give it one."""
+    from services.notifier.access import web_access
+    from services.notifier.settings import Settings
+
+    with EnvScope(_env_for_validation(workload), ("NOTIFIER_", "KAFKA_")):
+        web_access(Settings())
+
+
 @pytest.mark.parametrize("workload", SERVICE_WORKLOADS, ids=lambda w: w.where)
 def test_http_port_matches_the_convention(workload: Workload) -> None:
     assert workload.service is not None

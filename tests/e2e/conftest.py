@@ -55,7 +55,8 @@ class Journey:
 
     def notifier_view(self, participant_id: str) -> dict[str, Any]:
         url = f"{self.run.url('notifier')}/participants/{participant_id}/notifications"
-        response = httpx.get(url, timeout=10)
+        # the launcher gave the notifier the digest of the run's enrollment admin key
+        response = httpx.get(url, headers=self.run.auth, timeout=10)
         return dict(response.json()) if response.status_code == 200 else {}
 
     def campaign_metrics(self, code: str) -> dict[str, Any]:

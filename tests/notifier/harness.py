@@ -27,9 +27,14 @@ from schemas.topics import CATALOGUE
 from services.common.broker import free_port
 from services.common.kafka_settings import KafkaSettings
 from services.common.topic_admin import ensure_topics
+from services.notifier.domain.signatures import key_digest, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SCAN_BATCH = 20
+#: shared by the local gateway and the notifier: they sign and check callbacks with it
+CALLBACK_SECRET = "harness-callback-secret-6c1f0a"
+#: an enrollment-style admin key; the notifier knows only its digest
+ADMIN_KEY = "bck_harness-admin-key-4f9e2d7a1b"
 ROUNDS_PER_CHANNEL = 2  # services.notifier.dispatcher.Limits
 
 
@@ -107,7 +112,12 @@ class Stack:
                 str(self.sink_dir),
                 "--api-key",
                 "test-key",
+                # replies a test sends through the gateway (POST /inbound) reach the notifier
+                # signed by the real gateway; receipts are posted by the tests themselves
+                "--inbound-url",
+                f"{self.url}/inbound-sms",
             ],
+            {"SMS_GATEWAY_CALLBACK_SECRET": CALLBACK_SECRET},
         )
         url = f"http://127.0.0.1:{self.gateway_port}/healthz"
         wait_for(lambda: _get_ok(url), timeout=20)
@@ -149,6 +159,8 @@ class Stack:
             "NOTIFIER_MAX_ATTEMPTS": "8",
             "NOTIFIER_SINK_DIR": str(self.sink_dir),
             "NOTIFIER_LOGLEVEL": "warn",
+            "NOTIFIER_SMS_CALLBACK_SECRET": CALLBACK_SECRET,
+            "NOTIFIER_ADMIN_KEY_HASHES": key_digest(ADMIN_KEY),
             **self.extra_env,
         }
 
@@ -284,6 +296,23 @@ class Stack:
             rows = [r for r in rows if r["notification_key"].startswith(participant_id + "|")]
         return rows
 
+    def callback(
+        self, path: str, body: dict[str, Any], secret: str = CALLBACK_SECRET
+    ) -> httpx.Response:
+        """POST a provider callback signed as the gateway signs it (with `secret`)."""
+        raw = json.dumps(body).encode()
+        headers = signed_headers(secret.encode(), raw, int(time.time()))
+        headers["Content-Type"] = "application/json"
+        return httpx.post(f"{self.url}{path}", content=raw, headers=headers)
+
+    def reply(self, sender: str, text: str) -> dict[str, Any]:
+        """A person's SMS reply, passed on by the real gateway (which signs it)."""
+        url = f"http://127.0.0.1:{self.gateway_port}/inbound"
+        response = httpx.post(url, json={"from": sender, "text": text}, timeout=10)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
     def gateway_control(self, **knob: Any) -> None:
         httpx.post(f"http://127.0.0.1:{self.gateway_port}/control", json=knob).raise_for_status()
 
@@ -294,7 +323,7 @@ class Stack:
             if proc is None or proc.poll() is not None:
                 continue
             url = f"http://127.0.0.1:{port}/participants/{participant_id}/notifications"
-            response = httpx.get(url)
+            response = httpx.get(url, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
             if response.status_code == 200:
                 body: dict[str, Any] = response.json()
                 return body

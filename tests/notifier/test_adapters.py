@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -109,6 +110,29 @@ async def test_twilio_compatible_request() -> None:
     assert seen[0].url.path == "/2010-04-01/Accounts/AC1/Messages.json"
     assert b"To=%2B6281234567890" in seen[0].content
     assert seen[0].headers["Authorization"].startswith("Basic ")
+    assert b"StatusCallback" not in seen[0].content  # no public URL: no status callbacks
+
+
+async def test_twilio_asks_for_status_callbacks_carrying_the_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"sid": "SM1"})
+
+    twilio = TwilioSms(
+        "http://tw.test",
+        "AC1",
+        "tok",
+        transport=httpx.MockTransport(handler),
+        callback_url="https://sms-callbacks.example.go.id/",
+    )
+    await twilio.send(SMS)
+    form = dict(parse_qsl(seen[0].content.decode()))
+    # Twilio has no client reference: the key rides in the URL its signature covers
+    assert form["StatusCallback"] == (
+        "https://sms-callbacks.example.go.id/receipts?reference=P1%7Cwelcome%7Conce%7Csms"
+    )
 
 
 class Recorder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -15,8 +16,9 @@ import pytest
 
 from schemas.vocab import Channel, IndonesianTimeZone
 from services.notifier.domain.schedule import D1, D7, OVERDUE, ReminderPolicy, period_reminders
+from services.notifier.domain.signatures import signed_headers
 from tests.notifier.factories import broadcast, opted_out, paid, registered
-from tests.notifier.harness import Stack, daytime_base, wait_for
+from tests.notifier.harness import CALLBACK_SECRET, Stack, daytime_base, wait_for
 
 pytestmark = pytest.mark.integration
 POLICY = ReminderPolicy()
@@ -197,12 +199,14 @@ def test_opt_out_event_and_stop_reply_stop_sms(stack: Stack) -> None:
         by_event.participant_id,
         "bebas.participants",
     )
-    reply = httpx.post(
-        f"{stack.url}/inbound-sms", json={"from": by_reply.phone_e164, "text": " berhenti "}
-    )
+    # the reply comes through the real gateway, which signs it for the notifier
+    reply = stack.reply(by_reply.phone_e164, " berhenti ")
     # any worker takes the reply; the one owning the number's partition applies it
-    assert reply.status_code == 202
-    assert reply.json() == {"action": "opt_out_requested", "channel": "sms"}
+    assert reply["notifier_status"] == 202
+    assert json.loads(reply["notifier_answer"]) == {
+        "action": "opt_out_requested",
+        "channel": "sms",
+    }
     wait_for(lambda: "sms" in stack.state(by_event.participant_id).get("opted_out", []))
     wait_for(lambda: "sms" in stack.state(by_reply.participant_id).get("opted_out", []))
     stack.publish(broadcast(stack.now(), segments=[segment]), "KKBC-KLEWER", "bebas.campaigns")
@@ -329,26 +333,92 @@ def test_delivery_receipt_becomes_notification_delivered_and_bad_input_a_problem
     stack.publish(event, pid, "bebas.participants")
     sms = wait_for(lambda: stack.sms(pid))
     receipt = {"reference": sms[0]["reference"], "message_id": sms[0]["message_id"]}
-    assert httpx.post(f"{stack.url}/receipts", json=receipt).status_code == 202
+    assert stack.callback("/receipts", receipt).status_code == 202
     delivered = wait_for(
         lambda: [e for e in stack.notifications(pid) if e["type"] == "notification.delivered"]
     )
     assert delivered[0]["data"]["provider_message_id"] == sms[0]["message_id"]
     assert delivered[0]["data"]["branch_code"] == "SKT"
 
-    bad = httpx.post(f"{stack.url}/receipts", json={"status": "lost"})
+    bad = stack.callback("/receipts", {"status": "lost"})
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
     fields = {e["field"] for e in bad.json()["errors"]}
     assert fields == {"reference", "status"}
-    unknown = httpx.post(
-        f"{stack.url}/inbound-sms", json={"from": "+6289999999999", "text": "STOP"}
-    )
+    unknown = stack.callback("/inbound-sms", {"from": "+6289999999999", "text": "STOP"})
     assert unknown.status_code == 202  # no worker knows every number: nobody is opted out
     assert stack.state(pid)["opted_out"] == []
-    not_a_phone = httpx.post(f"{stack.url}/inbound-sms", json={"from": "0812", "text": "STOP"})
+    not_a_phone = stack.callback("/inbound-sms", {"from": "0812", "text": "STOP"})
     assert not_a_phone.status_code == 422
     assert not_a_phone.json()["errors"][0]["field"] == "from"
     metrics = httpx.get(f"{stack.url}/metrics").text
     assert 'notifier_messages_total{channel="sms",outcome="sent"}' in metrics
     assert "notifier_ready 1.0" in metrics
+
+
+def test_unsigned_or_wrongly_signed_callbacks_are_refused_and_change_nothing(
+    stack: Stack,
+) -> None:
+    stack.set_clock(daytime_base(stack.now()))
+    event = registered(stack.now(), email=None)
+    pid = event.participant_id
+    stack.publish(event, pid, "bebas.participants")
+    sms = wait_for(lambda: stack.sms(pid))[0]
+    key = sms["reference"]
+    wait_for(lambda: stack.state(pid).get("sent", {}).get(key, {}).get("state") == "sent")
+    before = stack.state(pid)
+
+    secret, now = CALLBACK_SECRET.encode(), int(time.time())
+    forged = {
+        "/receipts": {"reference": key, "message_id": sms["message_id"], "status": "failed"},
+        "/inbound-sms": {"from": event.phone_e164, "text": "STOP"},
+    }
+    for path, body in forged.items():
+        raw = json.dumps(body).encode()
+        attempts = {
+            "unsigned": {},
+            "wrong secret": signed_headers(b"a-secret-the-gateway-lacks", raw, now),
+            "replayed an hour later": signed_headers(secret, raw, now - 3600),
+            "signature of another body": signed_headers(secret, b"{}", now),
+            "no timestamp": {
+                "X-Bebas-Signature": signed_headers(secret, raw, now)["X-Bebas-Signature"]
+            },
+        }
+        for why, headers in attempts.items():
+            response = httpx.post(
+                f"{stack.url}{path}",
+                content=raw,
+                headers={**headers, "Content-Type": "application/json"},
+            )
+            assert response.status_code == 401, (path, why, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.headers["WWW-Authenticate"] == "X-Bebas-Signature"
+
+    # A 202 is answered once the work record is on the broker, a 401 before any is written:
+    # the work topic holds no receipt for the key and no STOP for the number.
+    work = stack.read("bebas.notifier.work")
+    assert [r for r in work if r.get("reference") == key] == []
+    assert [r for r in work if r.get("phone") == event.phone_e164] == []
+    assert stack.state(pid) == before
+    outcomes = {e["type"] for e in stack.notifications(pid)}
+    assert outcomes == {"notification.sent"}  # neither delivered nor failed
+    metrics = httpx.get(f"{stack.url}/metrics").text
+    for path in forged:
+        assert f'notifier_http_refused_total{{route="{path}"}} 5.0' in metrics
+
+    # the same STOP signed by the real gateway does opt the person out
+    assert stack.reply(event.phone_e164, "STOP")["notifier_status"] == 202
+    wait_for(lambda: "sms" in stack.state(pid).get("opted_out", []))
+
+
+def test_the_participant_view_needs_an_admin_key(stack: Stack) -> None:
+    event = registered(stack.now(), email=None)
+    pid = event.participant_id
+    stack.publish(event, pid, "bebas.participants")
+    assert wait_for(lambda: stack.state(pid))  # the harness reads it with the admin key
+    url = f"{stack.url}/participants/{pid}/notifications"
+    for headers in ({}, {"Authorization": "Bearer bck_not-an-admin-key-0123456789"}):
+        response = httpx.get(url, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert set(response.json()) == {"type", "title", "status", "detail"}  # no state

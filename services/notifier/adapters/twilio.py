@@ -4,9 +4,15 @@ POST {base}/2010-04-01/Accounts/{sid}/Messages.json, form-encoded To/From/Body, 
 auth (account sid, auth token). Twilio has no client reference for de-duplication, so the
 crash window between "accepted" and "recorded" can repeat a message with this adapter; the
 JSON gateway adapter closes that window (see README).
+
+With a `callback_url` (NOTIFIER_SMS_CALLBACK_URL) each message asks Twilio for status
+callbacks at `{callback_url}/receipts?reference=<notification key>`: Twilio has no client
+reference, so the key rides in the URL, which its X-Twilio-Signature covers.
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 import httpx
 
@@ -31,7 +37,9 @@ class TwilioSms:
         timeout: float = 5.0,
         rate_per_second: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        callback_url: str | None = None,
     ) -> None:
+        self._receipts = f"{callback_url.rstrip('/')}/receipts" if callback_url else None
         self._path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -46,6 +54,8 @@ class TwilioSms:
             raise PermanentError("the SMS channel only sends SmsMessage")
         await self._limit.acquire()
         form = {"To": message.to, "From": message.sender, "Body": message.text}
+        if self._receipts:
+            form["StatusCallback"] = f"{self._receipts}?reference={quote(message.key, safe='')}"
         try:
             response = await self._client.post(self._path, data=form)
         except httpx.TimeoutException as exc:

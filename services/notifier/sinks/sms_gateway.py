@@ -10,7 +10,11 @@ Test knobs (`POST /control`, JSON) make it misbehave for a while, like a real pr
   {"status": 400, "count": -1, "to": "+62..."} always 400 for that number (-1 = forever)
   {"delay": 10, "count": 1}                   hold the next request 10 s (client timeout)
   {"reset": true}                             forget every knob
-With `--receipt-url`, it posts a delivery receipt for every accepted SMS to that URL.
+With `--receipt-url`, it posts a delivery receipt for every accepted SMS to that URL; with
+`--inbound-url`, `POST /inbound {"from": "+62…", "text": "STOP"}` passes a reply on to that
+URL, as a provider does when a person answers. Both are signed like a real gateway's callbacks
+(X-Bebas-Timestamp, X-Bebas-Signature: services/notifier/domain/signatures.py) with
+`--callback-secret` (or SMS_GATEWAY_CALLBACK_SECRET), the notifier's NOTIFIER_SMS_CALLBACK_SECRET.
 
 Run: python -m services.notifier.sinks.sms_gateway --port 8025 --data-dir data/sinks
 """
@@ -32,6 +36,8 @@ from typing import Any
 
 import httpx
 from aiohttp import web
+
+from services.notifier.domain.signatures import signed_headers
 
 log = logging.getLogger("services.notifier.sinks.sms_gateway")
 # how long a delivery receipt is offered to the notifier before the gateway gives up
@@ -61,6 +67,8 @@ class Gateway:
     data_dir: Path
     api_key: str | None = None
     receipt_url: str | None = None
+    inbound_url: str | None = None
+    callback_secret: bytes = b""
     faults: list[Fault] = field(default_factory=list)
     by_reference: dict[str, str] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -174,15 +182,15 @@ class Gateway:
             "status": "delivered",
             "at": _now(),
         }
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=5)
         # like real providers, keep offering a receipt while the notifier restarts, recovers
         # or rejoins its group (it answers 503 until ready): backoff 1 s doubling to 30 s
         delay, deadline = 1.0, time.monotonic() + RECEIPT_RETRY_FOR_S
         while True:
             try:
                 async with self._posting:
-                    response = await self._client.post(self.receipt_url, json=payload)
+                    response = await self._callback(self.receipt_url, payload)
+                if response.status_code == 401:
+                    log.warning("the notifier refused the receipt's signature: %s", response.text)
                 if response.status_code < 500:
                     return
             except httpx.HTTPError:
@@ -192,6 +200,34 @@ class Gateway:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+    async def _callback(self, url: str, payload: dict[str, Any]) -> httpx.Response:
+        """POST `payload` to the notifier, signed afresh (each retry gets a new timestamp)."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=5)
+        body = json.dumps(payload).encode()
+        headers = signed_headers(self.callback_secret, body, int(time.time()))
+        headers["Content-Type"] = "application/json"
+        return await self._client.post(url, content=body, headers=headers)
+
+    async def inbound(self, request: web.Request) -> web.Response:
+        """A person's reply, passed on to the notifier once; answers what the notifier said."""
+        if self.inbound_url is None:
+            return web.json_response({"error": "no --inbound-url"}, status=404)
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "bad_request", "detail": "not JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "bad_request"}, status=400)
+        reply = {"from": str(body.get("from", "")), "text": str(body.get("text", ""))}
+        try:
+            response = await self._callback(self.inbound_url, reply)
+        except httpx.HTTPError as exc:
+            detail = {"error": "notifier_unreachable", "detail": repr(exc)}
+            return web.json_response(detail, status=502)
+        answer = {"notifier_status": response.status_code, "notifier_answer": response.text}
+        return web.json_response(answer)
 
     async def control(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -222,6 +258,7 @@ class Gateway:
         app = web.Application()
         app.router.add_post("/v1/messages", self.send)
         app.router.add_post("/control", self.control)
+        app.router.add_post("/inbound", self.inbound)
         app.router.add_get("/messages", self.messages)
         app.router.add_get("/requests", self.requests)
         app.router.add_get("/healthz", self.healthz)
@@ -253,8 +290,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data/sinks"))
     parser.add_argument("--api-key", default=os.environ.get("SMS_GATEWAY_API_KEY"))
     parser.add_argument("--receipt-url", default=None)
+    parser.add_argument("--inbound-url", default=None)
+    parser.add_argument(
+        "--callback-secret",
+        default=os.environ.get("SMS_GATEWAY_CALLBACK_SECRET"),
+        help="signs receipts and replies (the notifier's NOTIFIER_SMS_CALLBACK_SECRET)",
+    )
     args = parser.parse_args(argv)
-    gateway = Gateway(args.data_dir, api_key=args.api_key, receipt_url=args.receipt_url)
+    if (args.receipt_url or args.inbound_url) and not args.callback_secret:
+        parser.error(
+            "--receipt-url and --inbound-url need --callback-secret: unsigned "
+            "callbacks are refused by the notifier"
+        )
+    gateway = Gateway(
+        args.data_dir,
+        api_key=args.api_key,
+        receipt_url=args.receipt_url,
+        inbound_url=args.inbound_url,
+        callback_secret=(args.callback_secret or "").encode(),
+    )
     web.run_app(gateway.app(), host=args.host, port=args.port, print=None)
 
 

@@ -1,0 +1,106 @@
+"""Which callback signature the notifier checks, and whose keys open the participant view,
+built from Settings once at start-up (a worker that could not check signatures refuses to
+start). The checks themselves are the pure functions of `domain/signatures.py`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import parse_qsl
+
+from services.notifier.domain.signatures import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    TWILIO_HEADER,
+    hmac_refusal,
+    twilio_refusal,
+)
+from services.notifier.settings import Settings
+
+
+@dataclass(frozen=True)
+class Callback:
+    """What a signature covers of one request: its raw target (path and query, as sent),
+    headers and raw body."""
+
+    target: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class CallbackGuard(Protocol):
+    @property
+    def header(self) -> str:
+        """The header that carries the signature (named in the 401's WWW-Authenticate)."""
+        ...
+
+    def refusal(self, callback: Callback) -> str | None:
+        """None when the provider signed this callback, else why it is refused."""
+        ...
+
+
+@dataclass(frozen=True)
+class HmacGuard:
+    """The generic JSON gateway: X-Bebas-Signature over timestamp + body."""
+
+    secret: bytes
+    max_age: float
+    #: the system clock, not the notifier's business clock (tests move that one by days)
+    wall: Callable[[], float] = time.time
+    header: str = SIGNATURE_HEADER
+
+    def refusal(self, callback: Callback) -> str | None:
+        return hmac_refusal(
+            self.secret,
+            callback.body,
+            callback.headers.get(SIGNATURE_HEADER),
+            callback.headers.get(TIMESTAMP_HEADER),
+            now=self.wall(),
+            max_age=self.max_age,
+        )
+
+
+@dataclass(frozen=True)
+class TwilioGuard:
+    """Twilio: X-Twilio-Signature over the public URL it called and its form parameters."""
+
+    auth_token: str
+    public_url: str
+    header: str = TWILIO_HEADER
+
+    def refusal(self, callback: Callback) -> str | None:
+        form = parse_qsl(callback.body.decode("utf-8", "replace"), keep_blank_values=True)
+        url = self.public_url.rstrip("/") + callback.target
+        return twilio_refusal(self.auth_token, url, form, callback.headers.get(TWILIO_HEADER))
+
+
+@dataclass(frozen=True)
+class WebAccess:
+    callbacks: CallbackGuard
+    admin_digests: frozenset[str] = field(default_factory=frozenset)
+
+
+def web_access(settings: Settings) -> WebAccess:
+    """Raise ValueError (the worker does not start) when callbacks could not be verified."""
+    guard: CallbackGuard
+    if settings.sms_provider == "twilio":
+        if not settings.sms_callback_url:
+            raise ValueError(
+                "NOTIFIER_SMS_PROVIDER=twilio needs NOTIFIER_SMS_CALLBACK_URL, the public base "
+                "URL Twilio calls: its X-Twilio-Signature covers that URL"
+            )
+        guard = TwilioGuard(settings.sms_api_key.get_secret_value(), settings.sms_callback_url)
+    else:
+        if settings.sms_callback_secret is None:
+            raise ValueError(
+                "NOTIFIER_SMS_CALLBACK_SECRET is not set: the SMS gateway's callbacks "
+                "(/receipts, /inbound-sms) could not be verified. Set the secret shared with "
+                "the gateway (at least 16 random characters)"
+            )
+        guard = HmacGuard(
+            settings.sms_callback_secret.get_secret_value().encode("utf-8"),
+            settings.sms_callback_max_age_seconds,
+        )
+    return WebAccess(guard, settings.admin_digests)
