@@ -128,6 +128,16 @@ def json_or_none(response: httpx.Response) -> Any:
     return response.json() if response.status_code == 200 else None
 
 
+def stream_health(url: str) -> str:
+    """What a worker read, counted, found duplicated or dead, and its lag: said when a figure
+    is wrong, so an intermittent miscount shows whether the record was never read or read and
+    not counted."""
+    try:
+        return get(url, "/v1/stream-health").text
+    except httpx.HTTPError as exc:
+        return f"stream health unavailable: {exc!r}"
+
+
 def dead_letters(values: list[bytes]) -> Iterator[dict[str, Any]]:
     for value in values:
         doc = json.loads(value)

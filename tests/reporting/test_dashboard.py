@@ -13,7 +13,15 @@ from playwright.sync_api import Page, sync_playwright
 from services.common.kafka_settings import KafkaSettings
 from tests.reporting import factory as f
 from tests.reporting import mix
-from tests.reporting.harness import get, json_or_none, make_topics, poll, publish, worker
+from tests.reporting.harness import (
+    get,
+    json_or_none,
+    make_topics,
+    poll,
+    publish,
+    stream_health,
+    worker,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -82,7 +90,7 @@ def test_dashboard_shows_the_api_figures_and_updates_live(
             lambda: (json_or_none(get(w.url, "/v1/overview")) or {}).get("totals"),
             lambda t: t == mix.OVERVIEW["totals"],
         )
-        assert totals == mix.OVERVIEW["totals"]
+        assert totals == mix.OVERVIEW["totals"], stream_health(w.url)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1500})

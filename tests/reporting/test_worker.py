@@ -19,6 +19,7 @@ from tests.reporting.harness import (
     poll,
     publish,
     read_records,
+    stream_health,
     worker,
 )
 
@@ -105,7 +106,7 @@ def test_restart_mid_stream_keeps_every_figure_exact(
     try:
         again.wait_ready()
         totals = poll(lambda: overview_totals(again.url), lambda t: t == mix.OVERVIEW["totals"])
-        assert totals == mix.OVERVIEW["totals"]
+        assert totals == mix.OVERVIEW["totals"], stream_health(again.url)
         # the first half's counts came back from the changelogs, not from re-reading it
         assert processed(again.url) == len(second)
         assert_every_figure(again.url)
@@ -190,7 +191,7 @@ def test_two_workers_give_the_same_answers_as_one(
             totals = poll(
                 lambda w=w: overview_totals(w.url), lambda t: t == mix.OVERVIEW["totals"], 45
             )
-            assert totals == mix.OVERVIEW["totals"]
+            assert totals == mix.OVERVIEW["totals"], stream_health(w.url)
         owned = [get(w.url, "/readyz").json()["owned"] for w in pair]
         for topic, count in (
             (topics.participants, 6),
@@ -216,7 +217,7 @@ def test_two_workers_give_the_same_answers_as_one(
             return seen[-1]
 
         final = poll(answer, lambda r: r.status_code == 200 and r.json() == mix.OVERVIEW, 60)
-        assert final.json() == mix.OVERVIEW
+        assert final.json() == mix.OVERVIEW, stream_health(survivor)
         for response in seen:
             if response.status_code != 200:
                 assert response.status_code == 503
