@@ -59,7 +59,6 @@ from services.enrollment.domain.participant_number import participant_number
 from services.enrollment.domain.payments import (
     CostRules,
     PaymentPlan,
-    PeriodsPaid,
     accounts_for,
     check_periods,
     period_of,
@@ -410,8 +409,14 @@ class Enrollment:
             try:
                 self._commit(uow)
             except IntegrityError:
-                # another payment paid one of these periods between our read and our write
-                raise PeriodsPaid([line.period for line in plan.lines]) from None
+                # Only a writer that skipped the row lock gets here (the lock serialises
+                # payments of one participant): another payment paid one of these periods.
+                named = ", ".join(line.period for line in plan.lines)
+                raise Conflict(
+                    f"another payment for {named} was recorded at the same time; "
+                    "send this one again to see what is still owed",
+                    [FieldProblem("periods", f"{named} changed while this payment was recorded")],
+                ) from None
         return view
 
     def _plan(
