@@ -135,6 +135,49 @@ class ContributionPaidV2(ContributionPaidV1):
     participant_number: ParticipantNumber | None = None
 
 
+class ContributionPaidV3(ContributionPaidV2):
+    """v3: payments that add up (a payment names one or more periods and may come in parts).
+
+    The meaning of the event is unchanged, so a v1/v2 consumer stays right: `period` is now
+    paid in full, and `amount` is what this payment brought to it (the rest of its cost when
+    earlier partial payments brought some). A payment that pays several periods in full is
+    one event per period, sharing `payment_id`. Money that leaves a period unpaid is
+    `contribution.partially_paid`, never this event.
+    - `cost`: what `period` cost in all (the monthly contribution in force on its due day);
+    - `payment_amount`, `payment_periods`: the whole payment and every period it named.
+    """
+
+    cost: Rupiah | None = None
+    payment_amount: Rupiah | None = None
+    payment_periods: list[Period] | None = None
+
+
+PositiveRupiah = Annotated[int, Field(gt=0)]
+
+
+class ContributionPartiallyPaidV1(EventData):
+    """A payment brought `amount` to `period` but not all of its cost: the period stays unpaid
+    and `owed` is what it still lacks (`paid_total` + `owed` = `cost`). A later payment that
+    brings the rest is `contribution.paid` for the period. A payment short of what its
+    periods cost fills them oldest first, so it may also pay older periods in full
+    (`contribution.paid` each, same `payment_id`)."""
+
+    participant_id: ParticipantId
+    participant_number: ParticipantNumber | None = None
+    payment_id: ParticipantId
+    period: Period
+    amount: PositiveRupiah
+    paid_total: PositiveRupiah
+    cost: PositiveRupiah
+    owed: PositiveRupiah
+    paid_at: AwareDatetime
+    branch_code: Code
+    branch_timezone: IndonesianTimeZone
+    campaign_code: Code | None = None
+    payment_amount: Rupiah | None = None
+    payment_periods: list[Period] | None = None
+
+
 # --- participant.lapsed / participant.reactivated (topic bebas.notifications) ----------------
 # The notifier's own observation of a participant's payment history, published where it owns
 # the topic: enrollment stays the only writer of participant state and needs no timer.
@@ -242,7 +285,8 @@ EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
     },
     "participant.updated": {1: ParticipantUpdatedV1, 2: ParticipantUpdatedV2},
     "participant.opted_out": {1: ParticipantOptedOutV1},
-    "contribution.paid": {1: ContributionPaidV1, 2: ContributionPaidV2},
+    "contribution.paid": {1: ContributionPaidV1, 2: ContributionPaidV2, 3: ContributionPaidV3},
+    "contribution.partially_paid": {1: ContributionPartiallyPaidV1},
     "campaign.created": {1: CampaignCreatedV1},
     "campaign.broadcast_requested": {1: CampaignBroadcastRequestedV1},
     "notification.sent": {1: NotificationSentV1},
@@ -294,6 +338,8 @@ __all__ = [
     "CampaignCreatedV1",
     "ContributionPaidV1",
     "ContributionPaidV2",
+    "ContributionPaidV3",
+    "ContributionPartiallyPaidV1",
     "EventData",
     "NotificationDeferredV1",
     "NotificationDeliveredV1",

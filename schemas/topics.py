@@ -46,6 +46,7 @@ PARTICIPANTS = Topic(
         "participant.updated",
         "participant.opted_out",
         "contribution.paid",
+        "contribution.partially_paid",
     ),
     description="Everything that happens to a participant, in order per participant.",
 )

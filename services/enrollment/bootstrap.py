@@ -158,6 +158,7 @@ def bootstrap(
             price_per_segment=settings.broadcast_price_per_segment,
             template_chars=settings.broadcast_template_chars,
         ),
+        due_day=settings.contribution_due_day,
     )
     return Container(
         settings=settings,

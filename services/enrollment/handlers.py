@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
@@ -16,7 +17,6 @@ from schemas.events import (
     Audience,
     CampaignBroadcastRequestedV1,
     CampaignCreatedV1,
-    ContributionPaidV2,
     ParticipantOptedOutV1,
     ParticipantRegisteredV3,
     ParticipantUpdatedV2,
@@ -56,8 +56,17 @@ from services.enrollment.domain.model import (
     validate_registration,
 )
 from services.enrollment.domain.participant_number import participant_number
+from services.enrollment.domain.payments import (
+    CostRules,
+    PaymentPlan,
+    accounts_for,
+    check_periods,
+    period_of,
+    plan_payment,
+)
 from services.enrollment.domain.reference import ReferenceData
 from services.enrollment.outbox import OutboxWriter
+from services.enrollment.payments import RecordedPayment, amount_changes
 from services.enrollment.views import participant_view
 
 #: Payments may be stamped a little ahead of our clock by the paying system.
@@ -100,6 +109,7 @@ class Enrollment:
         nik_secret: bytes,
         on_commit: Callable[[], None] = lambda: None,
         broadcast_rules: BroadcastRules | None = None,
+        due_day: int = 15,
     ) -> None:
         self.uow = uow_factory
         self.reference = reference
@@ -109,6 +119,8 @@ class Enrollment:
         self.nik_secret = nik_secret
         self.on_commit = on_commit
         self.broadcast_rules = broadcast_rules or BroadcastRules()
+        #: the day of the month contributions fall due: a period's cost is fixed at its end
+        self.due_day = due_day
         # Campaigns are never edited or deleted, so a code once seen can be trusted.
         self._campaigns: dict[str, frozenset[str]] = {}
         self._campaigns_lock = threading.Lock()
@@ -368,12 +380,13 @@ class Enrollment:
     def record_contribution(
         self,
         participant_id: str,
-        period: str,
+        periods: list[str],
         amount: int,
         paid_at: datetime,
         actor: Principal,
         idem: Idempotency | None = None,
     ) -> dict[str, Any]:
+        """Record a payment of one or more periods; the rules are in domain/payments.py."""
         now = self.clock.now()
         problems = []
         if amount <= 0:
@@ -384,46 +397,41 @@ class Enrollment:
             raise InvalidInput(problems)
         with self.uow() as uow:
             participant = self._participant_for_write(uow, participant_id, actor)
-            if uow.contributions.for_period(participant_id, period):
-                raise Conflict(f"the contribution for {period} is already recorded")
             branch = self.reference.branches[participant["branch_code"]]
-            row = {
-                "id": str(uuid.uuid4()),
-                "participant_id": participant_id,
-                "period": period,
-                "amount": amount,
-                "paid_at": utc(paid_at),
-                "recorded_at": now,
-                "recorded_by": actor.key_id,
-            }
-            uow.contributions.add(row)
-            data = ContributionPaidV2(
-                participant_id=participant_id,
-                participant_number=participant["participant_number"],
-                payment_id=row["id"],
-                period=period,
-                amount=amount,
-                paid_at=utc(paid_at),
-                branch_code=branch.code,
-                branch_timezone=branch.timezone,
-                campaign_code=participant["campaign_code"],
-            )
-            uow.outbox.add_many([self.outbox.row(data, participant_id, now)])
-            view = {
-                "payment_id": row["id"],
-                "participant_id": participant_id,
-                "participant_number": participant["participant_number"],
-                "period": period,
-                "amount": amount,
-                "paid_at": utc(paid_at).isoformat(),
-                "expected_amount": participant["monthly_contribution"],
-            }
+            plan = self._plan(uow, participant, branch.timezone, periods, amount)
+            payment_id = str(uuid.uuid4())
+            payment = RecordedPayment(payment_id, utc(paid_at), now, actor.key_id)
+            uow.contributions.add_many(payment.rows(participant_id, plan))
+            events = payment.events(participant, branch.code, branch.timezone, plan)
+            uow.outbox.add_many([self.outbox.row(e, participant_id, now) for e in events])
+            view = payment.view(participant, plan)
             self._remember(uow, actor, idem, 201, view)
             try:
                 self._commit(uow)
             except IntegrityError:
-                raise Conflict(f"the contribution for {period} is already recorded") from None
+                # Only a writer that skipped the row lock gets here (the lock serialises
+                # payments of one participant): another payment paid one of these periods.
+                named = ", ".join(line.period for line in plan.lines)
+                raise Conflict(
+                    f"another payment for {named} was recorded at the same time; "
+                    "send this one again to see what is still owed",
+                    [FieldProblem("periods", f"{named} changed while this payment was recorded")],
+                ) from None
         return view
+
+    def _plan(
+        self, uow: UnitOfWork, participant: Row, zone: str, periods: list[str], amount: int
+    ) -> PaymentPlan:
+        registered = utc(participant["registered_at"]).astimezone(ZoneInfo(zone)).date()
+        ordered = check_periods(periods, period_of(registered))
+        accounts = accounts_for(
+            ordered,
+            CostRules(ZoneInfo(zone), self.due_day),
+            participant["monthly_contribution"],
+            amount_changes(uow.audit.for_participant(participant["id"])),
+            uow.contributions.paid_so_far(participant["id"], ordered),
+        )
+        return plan_payment(amount, accounts)
 
     def correct(
         self, participant_id: str, raw: CorrectionInput, actor: Principal

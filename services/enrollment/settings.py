@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         description="GSM-7 characters the notifier's SMS template adds around params.message",
     )
 
+    contribution_due_day: int = Field(
+        default=15,
+        ge=1,
+        le=28,
+        description="day of the month contributions fall due (as the notifier's "
+        "NOTIFIER_DUE_DAY); a period costs the monthly amount in force at the end of that day",
+    )
+
     @field_validator("nik_hash_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:

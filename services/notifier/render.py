@@ -21,6 +21,7 @@ from services.notifier.domain.greeting import greeting, honorific
 from services.notifier.domain.links import on_domain
 from services.notifier.domain.model import CONSENT_KINDS, EmailMessage, Message, SmsMessage
 from services.notifier.domain.payment_channels import all_channels, sms_channels
+from services.notifier.domain.record import amount_due
 from services.notifier.domain.schedule import due_date
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -125,6 +126,9 @@ class Renderer:
             "unsubscribe_label": "Berhenti berlangganan" if language == "id" else "Unsubscribe",
         }
         if period:
+            # a partially paid period asks for what it still owes, and says so
+            ctx["amount"] = rupiah(amount_due(person, period))
+            ctx["partial"] = period in person.get("partial_owed", {})
             due = due_date(period, self.content.due_day)
             ctx["period_label"] = _period_label(period, language)
             ctx["period_month"] = _period_label(period, language).split()[0]

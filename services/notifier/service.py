@@ -20,6 +20,7 @@ from schemas.envelope import CloudEvent
 from schemas.events import (
     CampaignBroadcastRequestedV1,
     ContributionPaidV1,
+    ContributionPartiallyPaidV1,
     EventData,
     NotificationDeferredV1,
     NotificationDeliveredV1,
@@ -39,6 +40,7 @@ from services.notifier.domain.model import REMINDER_KINDS, channels_for
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.record import (
     Record,
+    amount_due,
     copy_of,
     enqueue,
     is_final,
@@ -140,6 +142,8 @@ class NotifierService:
             self.opt_out(partition, data.participant_id, [c.value for c in data.channels])
         elif isinstance(data, ContributionPaidV1):
             await self.on_paid(data, partition)
+        elif isinstance(data, ContributionPartiallyPaidV1):
+            self.on_partially_paid(data, partition)
         # other events on our topics (campaign.created, notification.*) are not for us
 
     async def on_registered(self, data: ParticipantRegisteredV1, partition: int) -> None:
@@ -211,6 +215,7 @@ class NotifierService:
         # whether the person had lapsed is judged on the history before this payment
         lapsed = self._has_lapsed(record, now)
         person["paid_periods"] = sorted(set(person.get("paid_periods", [])) | {data.period})
+        person.get("partial_owed", {}).pop(data.period, None)
         if "JHT" in person.get("programmes", []):
             person["jht_paid"] = True
         for key in list(record["queue"]):
@@ -220,6 +225,19 @@ class NotifierService:
         if lapsed:
             await self._reactivate(record, data.period, now)
         self._reschedule(record)
+        self._save(partition, data.participant_id, record, old)
+
+    def on_partially_paid(self, data: ContributionPartiallyPaidV1, partition: int) -> None:
+        """The period stays unpaid (its reminders still go, and it still counts towards a
+        lapse), but from now on they ask for what it still owes."""
+        old = self.state.get(partition, data.participant_id)
+        if old is None:
+            return
+        if data.period in old["person"].get("paid_periods", []):
+            return  # a replay of an older event: the period has been paid since
+        record = copy_of(old)
+        owed = record["person"].setdefault("partial_owed", {})
+        owed[data.period] = data.owed
         self._save(partition, data.participant_id, record, old)
 
     def _has_lapsed(self, record: Record, now: datetime) -> bool:
@@ -343,12 +361,13 @@ class NotifierService:
 
     async def _lapse(self, record: Record, lapse: Lapse) -> None:
         """Monthly reminders stop: record the lapse, queue the one reactivation message (what
-        is owed, at the monthly amount of today) and announce it for reporting. The event id
-        is derived from participant and instant, so a replay after a crash is a duplicate."""
+        is owed: per period today's monthly amount, or what a partial payment left owing) and
+        announce it for reporting. The event id is derived from participant and instant, so a
+        replay after a crash is a duplicate."""
         person = record["person"]
         pid = person["participant_id"]
         unpaid = list(lapse.unpaid)
-        owed = len(unpaid) * int(person.get("monthly_contribution", 0))
+        owed = sum(amount_due(person, period) for period in unpaid)
         record["lapse"] = {"at": iso(lapse.at), "unpaid_periods": unpaid, "amount_owed": owed}
         params = {"unpaid_periods": unpaid, "amount_owed": owed}
         for channel in channels_for(LAPSE, person):
@@ -559,6 +578,7 @@ def _person(data: ParticipantRegisteredV1, known: dict[str, Any]) -> dict[str, A
         "participant_number": getattr(data, "participant_number", None),
         "opted_out": known.get("opted_out", []),
         "paid_periods": known.get("paid_periods", []),
+        "partial_owed": known.get("partial_owed", {}),
         "jht_paid": known.get("jht_paid", False),
     }
 

@@ -37,10 +37,19 @@ class PeriodFigures(_Model):
     amount: int = Field(description="rupiah")
 
 
+_PAYMENTS_HELP = (
+    "payments of a period: one per period a payment brought money to, partial or not "
+    "(a payment of three months counts three; a month paid in two parts counts two)"
+)
+
+
 class Payments(_Model):
-    payers: Count = Field(description="participants with at least one contribution.paid")
-    payments: Count
-    amount: int = Field(description="rupiah collected")
+    payers: Count = Field(
+        description="participants with at least one period paid in full (contribution.paid); "
+        "a partial payment alone makes no payer"
+    )
+    payments: Count = Field(description=_PAYMENTS_HELP)
+    amount: int = Field(description="rupiah collected, partial payments included")
     conversion_rate: float | None = Field(description="payers ÷ enrolments")
     by_period: dict[str, PeriodFigures] = Field(description="by contribution period YYYY-MM")
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -170,6 +170,14 @@ def _person(i: int, campaign: str, **overrides: Any) -> dict[str, Any]:
     return registration(nik, phone, i, campaign, branch_code="SURAKARTA", **overrides)
 
 
+def _a_period_ahead() -> str:
+    """A month after the one the services' clock (pushed up to a day ahead to daytime) is in,
+    on Surakarta's wall clock: never before the registration, which enrollment refuses."""
+    ahead = (datetime.now(UTC) + timedelta(days=2)).astimezone(timezone(timedelta(hours=7)))
+    index = ahead.year * 12 + ahead.month  # the next month, 0-based month index
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def _welcomes(sms: list[dict[str, Any]], phone: str) -> list[dict[str, Any]]:
     return [m for m in sms if m["to"] == phone and "|welcome|" in m["reference"]]
 
@@ -226,7 +234,7 @@ def test_a_restart_keeps_participants_figures_and_messages_and_sends_nothing_twi
         paid = api.post(
             f"/v1/participants/{ids[1]}/contributions",
             json={
-                "period": f"{datetime.now(UTC):%Y-%m}",
+                "period": _a_period_ahead(),
                 "amount": 16_800,
                 "paid_at": datetime.now(UTC).isoformat(),
             },

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta, timezone
+
+WIB = timezone(timedelta(hours=7))
 
 
 def nik_for(n: int, female: bool = False, province: str = "33") -> str:
@@ -26,3 +29,12 @@ def shuffled(items: list[int], seed: int = 7) -> list[int]:
     copy = list(items)
     random.Random(seed).shuffle(copy)
     return copy
+
+
+def payable_period(months_ahead: int = 1) -> str:
+    """A period someone registered today (by the system clock) can pay: by default next
+    month, whose due day is always ahead, so it costs today's monthly amount whatever the
+    date the test runs on."""
+    today = datetime.now(UTC).astimezone(WIB)
+    index = today.year * 12 + today.month - 1 + months_ahead
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"

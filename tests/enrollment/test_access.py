@@ -12,6 +12,7 @@ from services.enrollment.apikeys import hash_key
 from services.enrollment.bootstrap import Container
 from services.enrollment.cli import main as cli
 from tests.enrollment.conftest import Keys
+from tests.enrollment.factory import payable_period
 
 Person = Callable[..., dict[str, Any]]
 
@@ -72,7 +73,7 @@ def test_officer_reads_and_writes_only_their_branch(
     ).status_code == 403
     elsewhere = person(branch_code="SEMARANG", campaign_code=None)
     assert client.post("/v1/participants", json=elsewhere, headers=auth).status_code == 403
-    paid = {"period": "2026-11", "amount": 16_800, "paid_at": "2026-11-20T09:00:00+07:00"}
+    paid = {"period": payable_period(), "amount": 16_800, "paid_at": "2026-11-20T09:00:00+07:00"}
     assert (
         client.post(f"/v1/participants/{other}/contributions", json=paid, headers=auth)
     ).status_code == 403

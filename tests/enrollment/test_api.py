@@ -13,6 +13,7 @@ from schemas.envelope import decode_event
 from services.enrollment.adapters import tables
 from services.enrollment.bootstrap import Container
 from tests.enrollment.conftest import Keys
+from tests.enrollment.factory import payable_period
 
 Person = Callable[..., dict[str, Any]]
 PROBLEM = "application/problem+json"
@@ -239,24 +240,27 @@ def test_unknown_participant_is_404(client: TestClient, keys: Keys) -> None:
     assert response.headers["content-type"] == PROBLEM
 
 
-def test_contributions_are_recorded_once_per_period(
+def test_a_contribution_of_what_the_period_costs_is_recorded_once(
     client: TestClient, keys: Keys, person: Person, container: Container
 ) -> None:
     pid = register(client, keys, person()).json()["id"]
     url = f"/v1/participants/{pid}/contributions"
-    paid = {"period": "2026-11", "amount": 16_800, "paid_at": "2026-11-20T09:00:00+07:00"}
+    period = payable_period()
+    paid = {"period": period, "amount": 21_800, "paid_at": "2026-11-20T09:00:00+07:00"}
     first = client.post(url, json=paid, headers=Keys.auth(keys.admin))
     assert first.status_code == 201, first.text
     assert first.json()["expected_amount"] == 21_800
+    assert (first.json()["status"], first.json()["owed"]) == ("paid", 0)
     twice = client.post(url, json=paid, headers=Keys.auth(keys.admin))
     assert twice.status_code == 409
-    assert twice.json()["detail"] == "the contribution for 2026-11 is already recorded"
+    assert twice.json()["detail"] == f"the contribution for {period} is already paid"
+    assert twice.json()["errors"] == [{"field": "periods", "message": f"{period} is already paid"}]
     _, key, event = outbox_events(container)[-1]
     assert (key, event.type, event.data.period, event.data.amount) == (
         pid,
         "contribution.paid",
-        "2026-11",
-        16_800,
+        period,
+        21_800,
     )
 
 
@@ -268,7 +272,7 @@ def test_contribution_errors(client: TestClient, keys: Keys, person: Person) -> 
         url, json={"period": "2026-13", "amount": 1, "paid_at": "2026-11-20T09:00:00"}, headers=auth
     )
     assert {e["field"] for e in bad.json()["errors"]} == {"period", "paid_at"}
-    ahead = {"period": "2026-10", "amount": 0, "paid_at": "2099-01-01T00:00:00Z"}
+    ahead = {"period": payable_period(), "amount": 0, "paid_at": "2099-01-01T00:00:00Z"}
     future = client.post(url, json=ahead, headers=auth)
     assert {e["field"]: e["message"] for e in future.json()["errors"]} == {
         "amount": "must be more than 0 rupiah",
@@ -469,7 +473,11 @@ def test_amounts_are_read_as_indonesians_write_them(
     ]
     pid = created.json()["id"]
     url = f"/v1/participants/{pid}/contributions"
-    paid = {"period": "2026-11", "amount": "Rp21.800", "paid_at": "2026-11-20T09:00:00+07:00"}
+    paid = {
+        "period": payable_period(),
+        "amount": "Rp21.800",
+        "paid_at": "2026-11-20T09:00:00+07:00",
+    }
     recorded = client.post(url, json=paid, headers=Keys.auth(keys.admin))
     assert recorded.status_code == 201, recorded.text
     assert recorded.json()["amount"] == 21_800

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from services.enrollment.bootstrap import Container
 from tests.enrollment.conftest import Keys
+from tests.enrollment.factory import payable_period
 from tests.enrollment.test_api import PROBLEM, outbox_events, register
 
 Person = Callable[..., dict[str, Any]]
@@ -81,7 +82,11 @@ def test_an_officer_corrects_phone_income_and_programmes(
 
     paid = client.post(
         f"/v1/participants/{pid}/contributions",
-        json={"period": "2026-11", "amount": 66_800, "paid_at": "2026-11-20T09:00:00+07:00"},
+        json={
+            "period": payable_period(),
+            "amount": 66_800,
+            "paid_at": "2026-11-20T09:00:00+07:00",
+        },
         headers=Keys.auth(keys.admin),
     )
     assert paid.json()["expected_amount"] == 66_800

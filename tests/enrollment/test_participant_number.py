@@ -23,7 +23,7 @@ from services.enrollment.domain.participant_number import (
     participant_number,
 )
 from tests.enrollment.conftest import Keys
-from tests.enrollment.factory import nik_for, phone_for
+from tests.enrollment.factory import nik_for, payable_period, phone_for
 from tests.enrollment.test_api import outbox_events, register
 from tests.enrollment.test_imports import upload
 
@@ -124,13 +124,17 @@ def test_registration_issues_a_number_shown_everywhere_and_found_by_it(
 
     paid = client.post(
         f"/v1/participants/{first['id']}/contributions",
-        json={"period": "2026-11", "amount": 21_800, "paid_at": "2026-11-20T09:00:00+07:00"},
+        json={
+            "period": payable_period(),
+            "amount": 21_800,
+            "paid_at": "2026-11-20T09:00:00+07:00",
+        },
         headers=Keys.auth(keys.admin),
     )
     assert paid.json()["participant_number"] == numbers[0]
     _, _, event = outbox_events(container)[-1]
     assert (event.type, event.data.participant_number) == ("contribution.paid", numbers[0])
-    assert event.dataschema.endswith(":v2")
+    assert event.dataschema.endswith(":v3")
 
 
 def test_duplicates_and_replays_never_take_a_number_from_a_registered_person(
@@ -209,7 +213,9 @@ def test_migration_backfills_existing_participants_in_registration_order(
             conn.execute(insert(before), rows)
             # A payment references a participant: the migration must not rebuild their table
             # (on SQLite the rebuild's DROP TABLE fails this foreign key).
-            conn.execute(insert(t.contributions), [_payment(rows[0]["id"])])
+            payment = _payment(rows[0]["id"])
+            paid_0001 = table("contributions", *(column(name) for name in payment))
+            conn.execute(insert(paid_0001), [payment])
         migrate(engine)
         with engine.begin() as conn:
             numbers = conn.execute(

@@ -26,7 +26,7 @@ from services.enrollment.domain.access import Principal
 from services.enrollment.domain.model import RegistrationInput
 from services.enrollment.seed import seed_demo
 from tests.enrollment.conftest import Keys, make_settings
-from tests.enrollment.factory import nik_for, phone_for
+from tests.enrollment.factory import nik_for, payable_period, phone_for
 from tests.enrollment.kafka_helpers import consume, event_ids, schema_for
 
 pytestmark = pytest.mark.integration
@@ -104,7 +104,11 @@ def test_registration_is_published_keyed_ordered_and_schema_valid(
         client.post(f"/v1/participants/{first}/opt-out", json={"channels": ["sms"]}, headers=auth)
         fix = {"phone": "0857-1234-5678"}
         assert client.patch(f"/v1/participants/{first}", json=fix, headers=auth).status_code == 200
-        paid = {"period": "2026-11", "amount": 16_800, "paid_at": "2026-11-20T09:00:00+07:00"}
+        paid = {
+            "period": payable_period(),
+            "amount": 16_800,
+            "paid_at": "2026-11-20T09:00:00+07:00",
+        }
         client.post(f"/v1/participants/{first}/contributions", json=paid, headers=auth)
         records = consume(kafka_settings, topics[0], lambda r: len(r) >= 6)
         campaign_records = consume(kafka_settings, topics[1], lambda r: len(r) >= 1)

@@ -11,6 +11,7 @@ from schemas.events import (
     Audience,
     CampaignBroadcastRequestedV1,
     ContributionPaidV1,
+    ContributionPartiallyPaidV1,
     ParticipantOptedOutV1,
     ParticipantRegisteredV2,
 )
@@ -60,6 +61,24 @@ def paid(pid: str, period: str, at: datetime) -> ContributionPaidV1:
         payment_id=f"pay-{uuid.uuid4().hex[:8]}",
         period=period,
         amount=16_800,
+        paid_at=at,
+        branch_code="SKT",
+        branch_timezone=IndonesianTimeZone.WIB,
+    )
+
+
+def partially_paid(
+    pid: str, period: str, at: datetime, amount: int, cost: int = 16_800
+) -> ContributionPartiallyPaidV1:
+    """A first partial payment of `period`: `amount` of its `cost` brought."""
+    return ContributionPartiallyPaidV1(
+        participant_id=pid,
+        payment_id=f"pay-{uuid.uuid4().hex[:8]}",
+        period=period,
+        amount=amount,
+        paid_total=amount,
+        cost=cost,
+        owed=cost - amount,
         paid_at=at,
         branch_code="SKT",
         branch_timezone=IndonesianTimeZone.WIB,

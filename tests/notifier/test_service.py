@@ -33,7 +33,7 @@ from services.notifier.render import Content, Renderer
 from services.notifier.service import NotifierService, Partitioning
 from services.notifier.store import partition_for
 from services.notifier.work import Outcomes, Receipt
-from tests.notifier.factories import broadcast, opted_out, paid, registered
+from tests.notifier.factories import broadcast, opted_out, paid, partially_paid, registered
 from tests.notifier.fakes import FakeChannel, FakePublisher, FakeState
 
 START = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 10:00 WIB
@@ -249,6 +249,34 @@ async def test_payment_cancels_a_reminder_already_queued(world: World) -> None:
     await world.drain()
     assert "contribution_due_d1" not in world.kinds("sms")
     assert world.record(pid)["sent"][key]["state"] == "cancelled"
+
+
+async def test_a_partially_paid_period_is_reminded_of_what_it_still_owes(world: World) -> None:
+    event = registered(START, email=None)  # Rp16.800 a month
+    pid = event.participant_id
+    await world.handle(event)
+    await world.handle(partially_paid(pid, "2026-03", START, amount=10_000))
+    world.clock.set(datetime(2026, 3, 8, 2, 1, tzinfo=UTC))  # D-7 of March, 09:01 WIB
+    await world.drain()
+    d7 = world.channels["sms"].sent[-1]
+    assert world.kinds("sms") == ["welcome", "contribution_due_d7"]
+    assert "kurang Rp6.800 batas 15 Mar" in d7.text, d7.text
+    assert "16.800" not in d7.text
+    # the rest arrives: the period is paid, its remaining reminders are cancelled
+    await world.handle(paid(pid, "2026-03", world.clock.now()))
+    world.clock.set(datetime(2026, 3, 18, 2, 1, tzinfo=UTC))
+    await world.drain()
+    assert world.kinds("sms") == ["welcome", "contribution_due_d7"]
+    assert world.record(pid)["person"]["partial_owed"] == {}
+
+
+async def test_a_partial_payment_of_a_paid_period_replayed_changes_nothing(world: World) -> None:
+    event = registered(START, email=None)
+    pid = event.participant_id
+    await world.handle(event)
+    await world.handle(paid(pid, "2026-03", START))
+    await world.handle(partially_paid(pid, "2026-03", START, amount=10_000))
+    assert world.record(pid)["person"]["partial_owed"] == {}
 
 
 async def test_quiet_hours_defer_once_then_send(world: World) -> None:
@@ -580,6 +608,17 @@ async def test_three_unpaid_months_lapse_once_and_a_payment_reactivates(world: W
     assert record["next_at"] == iso(datetime(2026, 10, 8, 2, 0, tzinfo=UTC))  # October's D-7
     await _follow_the_schedule(world, pid, until=datetime(2026, 10, 9, tzinfo=UTC))
     assert _sms(world)[-1] == "contribution_due_d7|2026-10"
+
+
+async def test_a_lapse_counts_what_a_partial_payment_left_owing(world: World) -> None:
+    pid = await _registered_on_the_16th(world)
+    await world.handle(partially_paid(pid, "2026-05", REGISTERED_16TH, amount=10_000))
+    await _follow_the_schedule(world, pid, until=datetime(2026, 10, 1, tzinfo=UTC))
+    # April and June at Rp16.800, May's Rp6.800 still owed: the period stays unpaid
+    assert _sms(world)[-1] == "reactivation|2026-04"
+    assert "tunggak 3 bln Rp40.400" in world.channels["sms"].sent[-1].text
+    lapsed = [e for e in world.publisher.events if isinstance(e, ParticipantLapsedV1)]
+    assert [e.amount_owed for e in lapsed] == [40_400]
 
 
 async def test_a_lapse_is_announced_even_without_consent_but_not_sent(world: World) -> None:

@@ -133,6 +133,23 @@ SAMPLES = [
             "amount_owed": 3 * 9_999_999,
         },
     ),
+    # the same, the period partially paid: reminders ask for what it still owes ("kurang",
+    # "balance"), with the largest amount that can still be owed
+    Sample(
+        "partially-paid-longest-name-largest-owed-longest-domain-late-due-day",
+        {
+            **WORST,
+            "full_name": f"H. {LONGEST_CALL_NAME} Santoso",
+            "partial_owed": {"2026-12": 9_999_998},
+        },
+        Content(official_domain=LONGEST_DOMAIN, due_day=28, jht_age=120),
+        {
+            "period": "2026-12",
+            "campaign_params": {},
+            "unpaid_periods": ["2026-11", "2026-12", "2027-01"],
+            "amount_owed": 3 * 9_999_999,
+        },
+    ),
 ]
 
 
@@ -151,6 +168,42 @@ def test_every_sms_template_fits_one_gsm7_segment_for_every_sample(
     )
     assert is_gsm7(message.text), message.text
     assert segments(message.text) <= ALLOWED_SEGMENTS[kind], message.text
+
+
+def test_the_partially_paid_sample_is_measured_with_the_owed_wording() -> None:
+    # else the length test above would not measure the longer wording at all
+    worst = SAMPLES[-1]
+    for kind in sorted(REMINDER_KINDS):
+        text = Renderer(worst.content).render(
+            key="k",
+            kind=kind,
+            channel="sms",
+            person=person("id", **worst.person),
+            params=worst.params,
+        )
+        assert "kurang Rp9.999.998" in text.text, text.text
+
+
+@pytest.mark.parametrize(
+    ("language", "sms_says", "email_says"),
+    [
+        ("id", "kurang Rp6.800 batas 15 Mar", "sisa iuran bulan Mar 2026 sebesar Rp6.800"),
+        ("en", "balance Rp6.800 due 15 Mar", "of Rp6.800 (the part still owed)"),
+    ],
+)
+def test_a_partially_paid_period_asks_for_what_it_still_owes(
+    language: str, sms_says: str, email_says: str
+) -> None:
+    owing = {"partial_owed": {"2026-03": 6_800}}
+    sms = render("contribution_due_d7", "sms", language, **owing)
+    assert sms_says in sms.text, sms.text
+    assert "46.800" not in sms.text
+    mail = render("contribution_due_d7", "email", language, **owing)
+    assert isinstance(mail, EmailMessage)
+    assert email_says in mail.text, mail.text
+    # another period's partial payment changes nothing in this one's reminder
+    other = render("contribution_due_d7", "sms", language, partial_owed={"2026-02": 6_800})
+    assert other.text == render("contribution_due_d7", "sms", language).text
 
 
 def test_the_worst_sample_greets_with_the_longest_name_it_may() -> None:

@@ -10,6 +10,8 @@ from schemas.envelope import CloudEvent, encode_event, new_event
 from schemas.events import (
     CampaignCreatedV1,
     ContributionPaidV1,
+    ContributionPaidV3,
+    ContributionPartiallyPaidV1,
     EventData,
     NotificationDeferredV1,
     NotificationDeliveredV1,
@@ -163,6 +165,34 @@ def paid(
         branch_code=branch,
         branch_timezone=tz,
         campaign_code=campaign,
+    )
+
+
+def paid_v3(pid: str, at: datetime, *, amount: int, cost: int, period: str) -> ContributionPaidV3:
+    """The rest of `period`'s cost (`amount` of `cost`), as enrollment now publishes it."""
+    return ContributionPaidV3(
+        **paid(pid, at, amount=amount, period=period).model_dump(),
+        cost=cost,
+        payment_amount=amount,
+        payment_periods=[period],
+    )
+
+
+def partially_paid(
+    pid: str, at: datetime, *, amount: int, cost: int, period: str = "2023-12"
+) -> ContributionPartiallyPaidV1:
+    return ContributionPartiallyPaidV1(
+        participant_id=pid,
+        payment_id=f"pay-{uuid.uuid4().hex[:8]}",
+        period=period,
+        amount=amount,
+        paid_total=amount,
+        cost=cost,
+        owed=cost - amount,
+        paid_at=at,
+        branch_code="SKA",
+        branch_timezone=WIB,
+        campaign_code="KLEWER23",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.reporting.domain.metrics import AMOUNTS, PAYERS, PAYMENTS
 from services.reporting.processing import SERVICE_VERSION, Record, handle_batch
 from services.reporting.state import TableState
 from tests.reporting import factory as f
@@ -50,6 +51,19 @@ def test_only_the_first_payment_of_a_participant_makes_a_payer() -> None:
     run(state, [record(pays[1])])
     payers = {k: v for k, v in counted(state).items() if k[0] == "payer"}
     assert payers == {("payer", ("KLEWER23", "SKA", "2023-12-16")): 1}
+
+
+def test_a_period_paid_in_two_parts_counts_two_payments_its_cost_and_one_payer() -> None:
+    state = TableState({}, capacity=1000)
+    part = f.raw(f.envelope(f.partially_paid("P1", AT, amount=10_000, cost=16_800), "P1"))
+    rest = f.raw(f.envelope(f.paid_v3("P1", AT, amount=6_800, cost=16_800, period="2023-12"), "P1"))
+    run(state, [record(part)])
+    assert not [k for k in counted(state) if k[0] == PAYERS]  # something paid, no cover yet
+    run(state, [record(rest, offset=1)])
+    dims = ("KLEWER23", "SKA", "2023-12", "2023-12-16")
+    figures = counted(state)
+    assert (figures[(PAYMENTS, dims)], figures[(AMOUNTS, dims)]) == (2, 16_800)
+    assert figures[(PAYERS, ("KLEWER23", "SKA", "2023-12-16"))] == 1
 
 
 def test_malformed_input_is_dead_lettered_and_the_rest_counted() -> None:

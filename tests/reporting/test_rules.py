@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from schemas.events import EventData
 from services.reporting.domain.metrics import (
     AMOUNTS,
     CAMPAIGNS,
@@ -101,6 +102,31 @@ def test_payment_adds_count_and_amount_and_a_payer_only_when_first() -> None:
     assert increments_for(data, first_payment=True)[-1] == Increment(
         PAYERS, ("KLEWER23", "SKA", "2023-12-16")
     )
+
+
+@pytest.mark.parametrize(
+    ("event", "increments"),
+    [
+        # a partial payment: a payment of its period, its rupiah collected, never a payer
+        (
+            f.partially_paid("P1", LATE_EVENING_UTC, amount=10_000, cost=16_800),
+            [(PAYMENTS, 1), (AMOUNTS, 10_000)],
+        ),
+        # the rest of it (v3): a payment adding what it brought, not the period's cost
+        (
+            f.paid_v3("P1", LATE_EVENING_UTC, amount=6_800, cost=16_800, period="2023-12"),
+            [(PAYMENTS, 1), (AMOUNTS, 6_800)],
+        ),
+    ],
+    ids=["partially_paid", "paid-v3"],
+)
+def test_partial_payments_count_and_add_what_was_received(
+    event: EventData, increments: list[tuple[str, int]]
+) -> None:
+    dims = ("KLEWER23", "SKA", "2023-12", "2023-12-15")
+    # first_payment is what processing decides; a partial payment never asks for a payer
+    got = increments_for(event, first_payment=False)
+    assert got == [Increment(family, dims, amount) for family, amount in increments]
 
 
 def test_opt_out_counts_once_per_channel() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
 from services.enrollment.adapters import tables as t
 from services.enrollment.adapters.bulk import BulkInsert
@@ -150,15 +150,21 @@ class ContributionRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, row: Row) -> None:
-        self.conn.execute(insert(t.contributions), row)
+    def add_many(self, rows: Sequence[Row]) -> None:
+        if rows:
+            self.conn.execute(insert(t.contributions), list(rows))
 
-    def for_period(self, participant_id: str, period: str) -> Row | None:
+    def paid_so_far(
+        self, participant_id: str, periods: Sequence[str]
+    ) -> dict[str, tuple[int, bool]]:
+        """period -> (rupiah brought by every payment so far, whether it is paid in full)."""
         c = t.contributions.c
-        query = select(t.contributions).where(
-            c.participant_id == participant_id, c.period == period
+        query = (
+            select(c.period, func.sum(c.amount), func.max(case((c.settles, 1), else_=0)))
+            .where(c.participant_id == participant_id, c.period.in_(list(periods)))
+            .group_by(c.period)
         )
-        return _row(self.conn.execute(query).mappings().first())
+        return {p: (int(total), bool(settled)) for p, total, settled in self.conn.execute(query)}
 
 
 class CampaignRepository:

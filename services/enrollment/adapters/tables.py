@@ -15,7 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -72,7 +72,20 @@ contributions = Table(
     Column("paid_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("recorded_by", String(64)),
-    UniqueConstraint("participant_id", "period", name="uq_contributions_period"),
+    # one payment may bring money to several periods: one row each, sharing payment_id
+    Column("payment_id", String(36)),
+    Column("cost", Integer),  # what the period cost; null on rows from before 0004
+    # this row paid the period in full (partial payments before it did not)
+    Column("settles", Boolean, nullable=False, default=True),
+    Index("ix_contributions_participant_period", "participant_id", "period"),
+    Index(
+        "uq_contributions_settled",
+        "participant_id",
+        "period",
+        unique=True,
+        sqlite_where=text("settles"),
+        postgresql_where=text("settles"),
+    ),
 )
 
 campaigns = Table(

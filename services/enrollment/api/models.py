@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from services.enrollment.domain.amounts import parse_rupiah
+from services.enrollment.domain.errors import FieldProblem, InvalidInput
 
 
 def _rupiah(value: object) -> object:
@@ -83,9 +84,21 @@ class ParticipantPatch(Strict):
 
 
 class ContributionIn(Strict):
-    period: Period = Field(examples=["2026-11"])
+    """A payment of one or more periods; `amount` must be what they still owe (less is kept
+    as a partial payment, more is refused). `period` is the older one-period form."""
+
+    periods: list[Period] | None = Field(
+        default=None, min_length=1, max_length=24, examples=[["2026-11", "2026-12"]]
+    )
+    period: Period | None = Field(default=None, description="one period; prefer `periods`")
     amount: Rupiah = Field(description="rupiah paid")
     paid_at: AwareDatetime
+
+    def named_periods(self) -> list[str]:
+        if (self.periods is None) == (self.period is None):
+            message = "give `periods` (one or more YYYY-MM), or the older `period`, not both"
+            raise InvalidInput([FieldProblem("periods", message)])
+        return list(self.periods) if self.periods is not None else [str(self.period)]
 
 
 class OptOutIn(Strict):

@@ -87,7 +87,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
-        return problem(409, "conflict", "Conflict", str(exc), request.url.path)
+        errors = [{"field": p.field, "message": p.message} for p in exc.problems]
+        extra = {"errors": errors} if errors else {}
+        return problem(409, "conflict", "Conflict", str(exc), request.url.path, **extra)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:

@@ -190,6 +190,11 @@ def record_contribution(
     actor: PrincipalDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
+    """Record a payment of one or more periods (`status` paid, or partial with what is owed).
+
+    The amount must be what the named periods still owe; less is kept as a partial payment
+    and the periods stay unpaid, more is refused with the amount owed per period.
+    """
     idem = idempotency(idempotency_key, request.url.path, body)
     return _answer(
         container,
@@ -197,7 +202,7 @@ def record_contribution(
         idem,
         201,
         lambda: container.enrollment.record_contribution(
-            participant_id, body.period, body.amount, body.paid_at, actor, idem
+            participant_id, body.named_periods(), body.amount, body.paid_at, actor, idem
         ),
     )
 

@@ -37,7 +37,12 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
-    """The request contradicts stored state (a period paid twice, a campaign code taken)."""
+    """The request contradicts stored state (a period paid twice, a campaign code taken);
+    `problems` name the fields at fault when there are some."""
+
+    def __init__(self, message: str, problems: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class Forbidden(DomainError):

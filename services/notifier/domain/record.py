@@ -1,7 +1,8 @@
 """Everything the notifier keeps about one participant, in one record keyed by participant id.
 
 A record is a plain JSON-able dict, so it can live in any key-value store:
-    person:  contact, language, consent, opt-outs, paid periods, whether JHT was ever paid
+    person:  contact, language, consent, opt-outs, paid periods, what partially paid periods
+             still owe (`partial_owed`: period -> rupiah), whether JHT was ever paid
              (from enrollment's events)
     lapse:   None, or the lapse the notifier observed and announced (at, unpaid_periods,
              amount_owed): monthly reminders are stopped until a payment
@@ -64,6 +65,13 @@ def wake_of(record: Record | None) -> str | None:
     if record.get("next_at"):
         instants.append(record["next_at"])
     return min(instants, default=None)
+
+
+def amount_due(person: dict[str, Any], period: str) -> int:
+    """What a period still asks of the person: what a partial payment left owing, else the
+    monthly amount (today's: an update moves it, as it moves every later message)."""
+    owed = person.get("partial_owed", {}).get(period)
+    return int(owed) if owed is not None else int(person.get("monthly_contribution", 0))
 
 
 def is_final(record: Record, key: str) -> bool:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from schemas.events import (
     CampaignCreatedV1,
     ContributionPaidV1,
+    ContributionPartiallyPaidV1,
     EventData,
     NotificationDeferredV1,
     NotificationDeliveredV1,
@@ -85,8 +86,18 @@ def notification(status: str, data: NotificationFacts, at: datetime) -> list[Inc
     return increments
 
 
-def paid(data: ContributionPaidV1, first_payment: bool) -> list[Increment]:
-    """A payment counts and adds its amount; the participant's first one also makes a payer."""
+def paid(
+    data: ContributionPaidV1 | ContributionPartiallyPaidV1, first_payment: bool
+) -> list[Increment]:
+    """A payment counts and adds its amount; the participant's first one also makes a payer.
+
+    Every event is money one payment brought to one period: `contribution.paid` (the period
+    is now paid in full) or `contribution.partially_paid` (it still owes some). Both count
+    as a payment of the period and add the rupiah received, so `amount` is what was
+    collected and a period paid in two parts shows two payments. Only a period paid in full
+    makes a payer (the caller decides `first_payment` on contribution.paid alone), so the
+    conversion rate counts people whose cover started, not people who paid something.
+    """
     day = local_day(data.paid_at, data.branch_timezone)
     campaign = _campaign(data.campaign_code)
     dims = (campaign, data.branch_code, data.period, day)
@@ -134,6 +145,8 @@ def increments_for(data: EventData, first_payment: bool = False) -> list[Increme
         return notification("deferred", data, data.deferred_at)
     if isinstance(data, ContributionPaidV1):
         return paid(data, first_payment)
+    if isinstance(data, ContributionPartiallyPaidV1):
+        return paid(data, first_payment=False)
     if isinstance(data, ParticipantOptedOutV1):
         return opted_out(data)
     if isinstance(data, ParticipantLapsedV1 | ParticipantReactivatedV1):
