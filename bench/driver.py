@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from services.common.broker import free_port
+from services.common.clock import OffsetFileClock
 from services.platform import DEFAULT_PORTS, Platform
 
 T = TypeVar("T")
@@ -134,6 +135,9 @@ class PlatformRun:
             if when < now:
                 raise ValueError(f"{path.name} is already at {now.isoformat()}, after {when}")
             path.write_text(str(offset + (when - now).total_seconds()), encoding="utf-8")
+        # a running service reads its clock file at most every REREAD_S: until then it still
+        # stamps the old day (a registration right after a move was dated two days early)
+        time.sleep(2 * OffsetFileClock.REREAD_S)
 
     def enrollment_now(self) -> datetime:
         offset = float(self.enrollment_clock_file.read_text("utf-8"))
