@@ -9,13 +9,15 @@ services/common/faust_app.py), so a crash neither loses nor doubles a count.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient
 
 from services.common.faust_app import GroupTimeouts, make_faust_app
-from services.common.internals import set_current_event
+from services.common.internals import current_event_lent
 from services.common.kafka_settings import KafkaSettings
 from services.reporting.processing import Record, handle_batch
 from services.reporting.settings import Settings
@@ -45,6 +47,17 @@ def topic_partitions(kafka: KafkaSettings, topics: tuple[str, ...]) -> dict[str,
     if missing:
         raise RuntimeError(f"source topics missing on the cluster: {', '.join(missing)}")
     return counts
+
+
+@contextlib.contextmanager
+def _writing_as(state: TableState, stream: Any, representative: dict[int, Any]) -> Iterator[None]:
+    """Table reads and writes of a partition act as one of its events of this batch."""
+    with current_event_lent(stream) as use:
+        state.enter = lambda partition: use(representative[partition])
+        try:
+            yield
+        finally:
+            state.enter = lambda partition: None
 
 
 class ReportingWorker:
@@ -115,15 +128,16 @@ class ReportingWorker:
             records.append(
                 Record(message.topic, message.partition, message.offset, message.key, message.value)
             )
-        source.state.enter = lambda p: set_current_event(stream, representative[p])
-        outcome = handle_batch(records, source.state)
+        with _writing_as(source.state, stream, representative):  # sync: no await inside
+            outcome = handle_batch(records, source.state)
         for dead in outcome.dead_letters:
             await self.deadletters.send(
                 key=dead.source_topic.encode(),
                 value=dead.model_dump_json().encode(),
                 headers=dead.kafka_headers(),
             )
-        source.state.write(outcome)
+        with _writing_as(source.state, stream, representative):
+            source.state.write(outcome)
         if outcome.partitions or outcome.dead_letters:
             # every batch's state is on the broker before the next batch is read, so a
             # rebalance never finds a processed batch whose table writes are still in flight.
