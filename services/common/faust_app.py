@@ -54,18 +54,6 @@ def faust_credentials(kafka: KafkaSettings) -> faust.SASLCredentials | ssl.SSLCo
     return context
 
 
-#: what faust itself asks for; Apache Kafka answers a waiting fetch as soon as data arrives
-FAUST_FETCH_WAIT_MS = 1500
-#: the embedded broker sleeps through a waiting fetch instead (p50 2.8 ms per hop at 100)
-EMBEDDED_FETCH_WAIT_MS = 100
-
-
-def fetch_wait_ms(kafka: KafkaSettings, embedded: bool) -> int:
-    if kafka.fetch_max_wait_ms is not None:
-        return kafka.fetch_max_wait_ms
-    return EMBEDDED_FETCH_WAIT_MS if embedded else FAUST_FETCH_WAIT_MS
-
-
 def faust_broker_urls(kafka: KafkaSettings) -> list[str]:
     return [f"kafka://{server}" for server in kafka.servers]
 
@@ -115,9 +103,8 @@ def make_faust_app(
     def patch_consumer(consumer: Any) -> None:
         # tables recover to the changelogs' true ends even on the embedded broker
         correct_recovery_highwaters(consumer, lambda reported: true_end_offsets(kafka, reported))
-        embedded = is_embedded_broker(kafka)
-        limit_fetch_wait(consumer, fetch_wait_ms(kafka, embedded))
-        if embedded:  # its fetches may skip a batch not yet readable
+        limit_fetch_wait(consumer, kafka.fetch_max_wait_ms)
+        if is_embedded_broker(kafka):  # its fetches may skip a batch not yet readable
             stop_fetches_at_offset_gaps()
 
     patch_when_created(app, "_new_consumer", patch_consumer)

@@ -22,7 +22,7 @@ def test_worker_consumers_wait_for_data_as_long_as_the_settings_say() -> None:
     assert asyncio.run(build()) == 75
 
 
-def test_consumers_on_a_real_cluster_keep_aiokafka_s_fetcher_and_faust_s_wait() -> None:
+def test_consumers_on_a_real_cluster_keep_aiokafka_s_fetcher() -> None:
     """The offset-gap guard is for the embedded broker only: on Apache Kafka a gap is real."""
     from aiokafka.consumer import fetcher
 
@@ -31,21 +31,19 @@ def test_consumers_on_a_real_cluster_keep_aiokafka_s_fetcher_and_faust_s_wait() 
     plain = fetcher.PartitionRecords
     kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9")  # nothing answers: not embedded
 
-    async def build() -> int:
+    async def build() -> None:
         app = make_faust_app("bebas-test-no-guard", kafka)
-        client = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
-        wait: int = client._fetch_max_wait_ms
-        return wait
+        app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
 
     fetcher.PartitionRecords = GapStoppingPartitionRecords.__base__
     try:
-        assert asyncio.run(build()) == 1500  # faust's own wait: Kafka answers when data arrives
+        asyncio.run(build())
         assert fetcher.PartitionRecords is GapStoppingPartitionRecords.__base__
     finally:
         fetcher.PartitionRecords = plain
 
 
-def test_consumers_on_the_embedded_broker_stop_at_offset_gaps_and_wait_briefly(
+def test_consumers_on_the_embedded_broker_stop_at_offset_gaps(
     kafka_settings: KafkaSettings,
 ) -> None:
     """Its fetches can return a later batch before an earlier one is readable."""
@@ -55,17 +53,13 @@ def test_consumers_on_the_embedded_broker_stop_at_offset_gaps_and_wait_briefly(
 
     plain = fetcher.PartitionRecords
 
-    async def build() -> int:
+    async def build() -> None:
         app = make_faust_app("bebas-test-guard", kafka_settings)
-        client = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
-        wait: int = client._fetch_max_wait_ms
-        return wait
+        app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
 
     fetcher.PartitionRecords = GapStoppingPartitionRecords.__base__
     try:
-        # unless KAFKA_FETCH_MAX_WAIT_MS says otherwise, a short wait: the broker sleeps it
-        expected = kafka_settings.fetch_max_wait_ms or 100
-        assert asyncio.run(build()) == expected
+        asyncio.run(build())
         assert fetcher.PartitionRecords is GapStoppingPartitionRecords
     finally:
         fetcher.PartitionRecords = plain
