@@ -118,6 +118,24 @@ class ParticipantOptedOutV1(EventData):
     opted_out_at: AwareDatetime
 
 
+# --- participant.opt_out_requested (topic bebas.enrollment.requests, key = participant_id) ----
+# A person asked to stop, through a door only they can use (an SMS reply from their number, the
+# signed unsubscribe link of an e-mail). Named like `campaign.broadcast_requested`: a fact —
+# the request was made — that the owner of the state acts on. Enrollment, the only writer of
+# participant state, records it and publishes `participant.opted_out`; nobody else changes
+# anything on the request alone. The envelope id is the request id (enrollment applies each
+# one once).
+
+
+class ParticipantOptOutRequestedV1(EventData):
+    participant_id: ParticipantId
+    channels: list[Channel] = Field(min_length=1)
+    via: Literal["sms_reply", "email_link"]
+    #: the reply's keyword as the person wrote it, upper-cased (STOP, BERHENTI, UNREG…)
+    keyword: Annotated[str, StringConstraints(max_length=20)] | None = None
+    requested_at: AwareDatetime
+
+
 class ContributionPaidV1(EventData):
     participant_id: ParticipantId
     payment_id: ParticipantId
@@ -285,6 +303,7 @@ EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
     },
     "participant.updated": {1: ParticipantUpdatedV1, 2: ParticipantUpdatedV2},
     "participant.opted_out": {1: ParticipantOptedOutV1},
+    "participant.opt_out_requested": {1: ParticipantOptOutRequestedV1},
     "contribution.paid": {1: ContributionPaidV1, 2: ContributionPaidV2, 3: ContributionPaidV3},
     "contribution.partially_paid": {1: ContributionPartiallyPaidV1},
     "campaign.created": {1: CampaignCreatedV1},
@@ -347,6 +366,7 @@ __all__ = [
     "NotificationFailedV1",
     "NotificationSentV1",
     "ParticipantLapsedV1",
+    "ParticipantOptOutRequestedV1",
     "ParticipantOptedOutV1",
     "ParticipantReactivatedV1",
     "ParticipantRegisteredV1",

@@ -114,6 +114,31 @@ REPORTING_DEADLETTER = Topic(
     description="Input the reporting service could not decode, with why.",
 )
 
+ENROLLMENT_REQUESTS = Topic(
+    name="bebas.enrollment.requests",
+    partitions=3,  # a few requests a minute at the busiest; 3 leaves room for standby readers
+    key="participant_id",
+    # long enough to outlast an enrollment outage: a request waits here until it is applied
+    retention_ms=14 * DAY_MS,
+    producers=("notifier",),
+    consumers=("enrollment",),
+    events=("participant.opt_out_requested",),
+    description="What people asked of their record through the notifier's doors (an SMS "
+    "STOP reply, an e-mail's one-click unsubscribe); enrollment applies each request once and "
+    "publishes the outcome on bebas.participants.",
+)
+
+ENROLLMENT_DEADLETTER = Topic(
+    name="bebas.enrollment.deadletter",
+    partitions=1,
+    key="source topic",
+    retention_ms=30 * DAY_MS,
+    producers=("enrollment",),
+    consumers=(),
+    description="Requests enrollment could not apply (undecodable, not a request, unknown "
+    "participant), with why.",
+)
+
 CATALOGUE: tuple[Topic, ...] = (
     PARTICIPANTS,
     CAMPAIGNS,
@@ -121,6 +146,8 @@ CATALOGUE: tuple[Topic, ...] = (
     NOTIFIER_WORK,
     NOTIFIER_DEADLETTER,
     REPORTING_DEADLETTER,
+    ENROLLMENT_REQUESTS,
+    ENROLLMENT_DEADLETTER,
 )
 
 

@@ -19,6 +19,11 @@ from services.common.kafka_settings import KafkaSettings
 from services.enrollment.adapters.contacts import LibraryContactRules
 from services.enrollment.adapters.db import make_engine, migrate
 from services.enrollment.adapters.relay import OutboxRelay, Producer, kafka_producer
+from services.enrollment.adapters.requests import (
+    RequestReader,
+    kafka_consumer,
+    kafka_dead_letter_producer,
+)
 from services.enrollment.adapters.unit_of_work import SqlUnitOfWork
 from services.enrollment.apikeys import ApiKeys
 from services.enrollment.domain.broadcast import BroadcastRules
@@ -26,6 +31,7 @@ from services.enrollment.domain.reference import ReferenceData, load_reference
 from services.enrollment.group_commit import GroupCommitter
 from services.enrollment.handlers import Enrollment, Idempotency, PreparedRegistration
 from services.enrollment.imports import CsvImporter
+from services.enrollment.opt_out_requests import record_handler
 from services.enrollment.outbox import OutboxWriter
 from services.enrollment.republish import republish_for_new_broker
 from services.enrollment.settings import Settings
@@ -82,14 +88,19 @@ class Container:
     relay: OutboxRelay | None
     broker_ready: Callable[[], bool]
     registrations: RegistrationWriter
+    requests: RequestReader | None = None
 
     def start(self) -> None:
         if self.settings.bootstrap_admin_key is not None:
             self.api_keys.ensure_admin(self.settings.bootstrap_admin_key.get_secret_value())
         if self.relay is not None:
             self.relay.start()
+        if self.requests is not None:
+            self.requests.start()
 
     def stop(self) -> None:
+        if self.requests is not None:
+            self.requests.stop()
         if self.relay is not None:
             self.relay.stop()
 
@@ -119,6 +130,7 @@ def bootstrap(
     producer_factory: Callable[[], Producer] | None = None,
     relay: bool | None = None,
     run_migrations: bool = True,
+    requests: bool | None = None,
 ) -> Container:
     settings = settings or Settings()
     kafka = kafka or KafkaSettings()
@@ -160,6 +172,14 @@ def bootstrap(
         ),
         due_day=settings.contribution_due_day,
     )
+    reader = None
+    if settings.requests_enabled if requests is None else requests:
+        reader = RequestReader(
+            lambda: kafka_consumer(kafka, settings.requests_topic, settings.requests_group),
+            lambda: kafka_dead_letter_producer(kafka),
+            record_handler(enrollment),
+            settings.deadletter_topic,
+        )
     return Container(
         settings=settings,
         kafka=kafka,
@@ -175,4 +195,5 @@ def bootstrap(
         relay=outbox_relay,
         broker_ready=BrokerProbe(kafka),
         registrations=GroupCommitter(enrollment.store_registrations),
+        requests=reader,
     )

@@ -1,4 +1,4 @@
-"""`python -m services.enrollment serve|relay|migrate|seed-demo|apikey create`."""
+"""`python -m services.enrollment serve|relay|requests|migrate|seed-demo|apikey create`."""
 
 from __future__ import annotations
 
@@ -47,9 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _relay(args: argparse.Namespace) -> int:
-    container = bootstrap(Settings(), relay=True)
-    assert container.relay is not None
+def _until_signalled() -> None:
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -57,10 +55,26 @@ def _relay(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    stop.wait()
+
+
+def _relay(args: argparse.Namespace) -> int:
+    container = bootstrap(Settings(), relay=True, requests=False)
+    assert container.relay is not None
     container.relay.start()
     print("outbox relay running; Ctrl-C stops it", flush=True)
-    stop.wait()
+    _until_signalled()
     container.relay.stop()
+    return 0
+
+
+def _requests(args: argparse.Namespace) -> int:
+    container = bootstrap(Settings(), relay=False, requests=True)
+    assert container.requests is not None
+    container.requests.start()
+    print("requests reader running; Ctrl-C stops it", flush=True)
+    _until_signalled()
+    container.requests.stop()
     return 0
 
 
@@ -72,13 +86,13 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    created = seed_demo(bootstrap(Settings(), relay=False))
+    created = seed_demo(bootstrap(Settings(), relay=False, requests=False))
     print("demo campaign created" if created else "demo campaign already present")
     return 0
 
 
 def _apikey(args: argparse.Namespace) -> int:
-    container = bootstrap(Settings(), relay=False)
+    container = bootstrap(Settings(), relay=False, requests=False)
     try:
         issued = container.api_keys.create(args.role, args.branch, args.label)
     except ValueError as exc:
@@ -99,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(handler=_serve)
     sub.add_parser("relay", help="run only the outbox relay").set_defaults(handler=_relay)
+    sub.add_parser(
+        "requests", help="run only the reader of people's requests (opt-outs)"
+    ).set_defaults(handler=_requests)
     sub.add_parser("migrate", help="create or upgrade the schema").set_defaults(handler=_migrate)
     sub.add_parser("seed-demo", help="create the demo campaign").set_defaults(handler=_seed)
     apikey = sub.add_parser("apikey", help="manage API keys")

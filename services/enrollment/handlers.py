@@ -535,32 +535,77 @@ class Enrollment:
             raise InvalidInput(
                 [FieldProblem("channels", f"use 'all' or some of {', '.join(CHANNELS)}")]
             )
-        now = self.clock.now()
         with self.uow() as uow:
             participant = self._participant_for_write(uow, participant_id, actor)
-            before = {c for c in participant["opted_out_channels"].split(",") if c}
-            new = sorted(wanted - before)
-            after = sorted(before | wanted)
-            if new:
-                uow.participants.update(participant_id, {"opted_out_channels": ",".join(after)})
-                branch = self.reference.branches[participant["branch_code"]]
-                data = ParticipantOptedOutV1(
-                    participant_id=participant_id,
-                    branch_code=branch.code,
-                    branch_timezone=branch.timezone,
-                    campaign_code=participant["campaign_code"],
-                    channels=new,
-                    reason=reason,
-                    opted_out_at=now,
-                )
-                event = self.outbox.row(data, participant_id, now)
-                uow.outbox.add_many([event])
-                change = {"opted_out_channels": (sorted(before), after)}
-                self._audit(uow, participant_id, "opt_out", change, actor, event, now)
-            view = {"participant_id": participant_id, "opted_out_channels": after, "changed": new}
+            view = self._opt_out(uow, participant, wanted, reason, actor)
             self._remember(uow, actor, idem, 200, view)
             self._commit(uow)
         return view
+
+    def apply_opt_out_request(
+        self,
+        participant_id: str,
+        channels: list[str],
+        reason: str,
+        person: Principal,
+        request: Idempotency,
+    ) -> dict[str, Any]:
+        """A person's own request (an SMS reply, an unsubscribe link), checked by the door it
+        came through: no branch to authorise. Applied once per request id (`request.key`),
+        in the transaction that records it; a request seen before answers as it did then."""
+        replay = self.replay(person, request)
+        if replay is not None:
+            return {**replay.body, "replayed": True}
+        try:
+            with self.uow() as uow:
+                participant = uow.participants.get(participant_id, for_update=True)
+                if participant is None:
+                    raise NotFound("participant", participant_id)
+                wanted = set(channels) & set(CHANNELS)
+                # the request's id correlates it with the participant.opted_out it causes
+                view = self._opt_out(uow, participant, wanted, reason, person, request.key)
+                self._remember(uow, person, request, 200, view)
+                self._commit(uow)
+        except IntegrityError:  # the same request, applied meanwhile by another reader
+            replay = self.replay(person, request)
+            if replay is None:
+                raise
+            return {**replay.body, "replayed": True}
+        return view
+
+    def _opt_out(
+        self,
+        uow: UnitOfWork,
+        participant: Row,
+        wanted: set[str],
+        reason: str,
+        actor: Principal,
+        correlationid: str | None = None,
+    ) -> dict[str, Any]:
+        """Add channels to a participant's opt-outs; only a change writes its event and audit
+        entry, so opting out twice publishes once."""
+        now = self.clock.now()
+        participant_id = participant["id"]
+        before = {c for c in participant["opted_out_channels"].split(",") if c}
+        new = sorted(wanted - before)
+        after = sorted(before | wanted)
+        if new:
+            uow.participants.update(participant_id, {"opted_out_channels": ",".join(after)})
+            branch = self.reference.branches[participant["branch_code"]]
+            data = ParticipantOptedOutV1(
+                participant_id=participant_id,
+                branch_code=branch.code,
+                branch_timezone=branch.timezone,
+                campaign_code=participant["campaign_code"],
+                channels=new,
+                reason=reason,
+                opted_out_at=now,
+            )
+            event = self.outbox.row(data, participant_id, now, correlationid)
+            uow.outbox.add_many([event])
+            change = {"opted_out_channels": (sorted(before), after)}
+            self._audit(uow, participant_id, "opt_out", change, actor, event, now)
+        return {"participant_id": participant_id, "opted_out_channels": after, "changed": new}
 
     # --- campaigns -------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.topics import CAMPAIGNS, PARTICIPANTS
+from schemas.topics import CAMPAIGNS, ENROLLMENT_DEADLETTER, ENROLLMENT_REQUESTS, PARTICIPANTS
 
 
 class Settings(BaseSettings):
@@ -37,6 +37,21 @@ class Settings(BaseSettings):
     )
     participants_topic: str = PARTICIPANTS.name
     campaigns_topic: str = CAMPAIGNS.name
+    requests_enabled: bool = Field(
+        default=True,
+        description="read people's requests (SMS STOP, e-mail unsubscribe) from the requests "
+        "topic inside `serve`; any number of readers share it (one consumer group)",
+    )
+    requests_topic: str = ENROLLMENT_REQUESTS.name
+    requests_group: str = Field(
+        default="bebas-enrollment-requests",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="consumer group of the requests readers",
+    )
+    deadletter_topic: str = Field(
+        default=ENROLLMENT_DEADLETTER.name,
+        description="requests that can never be applied, with the reason",
+    )
     event_source: str = "urn:bebas-cemas:enrollment"
     import_chunk_size: int = Field(default=5000, ge=1, le=50_000)
     reference_dir: Path | None = Field(

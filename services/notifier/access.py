@@ -80,6 +80,8 @@ class TwilioGuard:
 class WebAccess:
     callbacks: CallbackGuard
     admin_digests: frozenset[str] = field(default_factory=frozenset)
+    #: the key unsubscribe links are signed with (None: /unsubscribe is not offered)
+    unsubscribe_secret: bytes | None = field(default=None, repr=False)
 
 
 def web_access(settings: Settings) -> WebAccess:
@@ -103,4 +105,9 @@ def web_access(settings: Settings) -> WebAccess:
             settings.sms_callback_secret.get_secret_value().encode("utf-8"),
             settings.sms_callback_max_age_seconds,
         )
-    return WebAccess(guard, settings.admin_digests)
+    secret = settings.unsubscribe_secret
+    return WebAccess(
+        guard,
+        settings.admin_digests,
+        secret.get_secret_value().encode("utf-8") if secret is not None else None,
+    )

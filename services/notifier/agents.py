@@ -135,7 +135,7 @@ def install_agents(
 
     app.task(dispatch_loop)
 
-    http = build_web(notifier, settings.sink_dir)
+    http = build_web(notifier, settings.sink_dir, settings.contact_number)
 
     async def serve_http() -> None:
         runner = web.AppRunner(http, access_log=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -22,11 +23,13 @@ from schemas.events import (
     NotificationFailedV1,
     NotificationSentV1,
     ParticipantLapsedV1,
+    ParticipantOptOutRequestedV1,
     ParticipantReactivatedV1,
     type_of,
 )
 from schemas.topics import (
     CAMPAIGNS,
+    ENROLLMENT_REQUESTS,
     NOTIFICATIONS,
     NOTIFIER_DEADLETTER,
     NOTIFIER_WORK,
@@ -47,7 +50,7 @@ from services.notifier.metrics import Metrics
 from services.notifier.ownership import Ownership
 from services.notifier.ports import ChannelPort
 from services.notifier.readiness import Readiness
-from services.notifier.render import Content, Renderer
+from services.notifier.render import Content, Renderer, Unsubscribe
 from services.notifier.service import NotifierService, Partitioning
 from services.notifier.settings import Settings
 from services.notifier.store import INDEX_OPTIONS, PEOPLE_OPTIONS, TableState, partition_for
@@ -90,6 +93,18 @@ def default_channels(settings: Settings) -> list[ChannelPort]:
     return [sms, email]
 
 
+def unsubscribe_from(settings: Settings) -> Unsubscribe | None:
+    url, secret = settings.effective_unsubscribe_url, settings.unsubscribe_secret
+    if url is None or secret is None:  # Settings refuses a URL without a secret
+        return None
+    return Unsubscribe(
+        url=url,
+        secret=secret.get_secret_value().encode(),
+        valid_for=timedelta(days=settings.unsubscribe_link_days),
+        mailto=settings.unsubscribe_mailto,
+    )
+
+
 @dataclass
 class Notifier:
     """Handles to what create_app built (tests, the bench and the CLI use them)."""
@@ -105,11 +120,15 @@ class Notifier:
 
 
 class KafkaPublisher:
-    """`service.Publisher` on the app's producer; every record goes to an explicit partition."""
+    """`service.Publisher` on the app's producer. Events go to the topic the catalogue gives
+    their type (what the notifier observed: bebas.notifications; what people asked of
+    enrollment: bebas.enrollment.requests), keyed by participant; work records to an explicit
+    partition."""
 
     def __init__(self, app: faust.App, settings: Settings, partitioning: Partitioning) -> None:
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.notifications = app.topic(settings.topic(NOTIFICATIONS.name), **raw)
+        self.requests = app.topic(settings.topic(ENROLLMENT_REQUESTS.name), **raw)
         self.work_topic = app.topic(settings.topic(NOTIFIER_WORK.name), **raw)
         self.deadletters = app.topic(settings.topic(NOTIFIER_DEADLETTER.name), **raw)
         self.partitioning = partitioning
@@ -118,7 +137,8 @@ class KafkaPublisher:
         event = new_event(
             data, source=SOURCE, subject=participant_id, event_id=outcome_event_id(data)
         )
-        return await self.notifications.send(key=participant_id.encode(), value=encode_event(event))
+        topic = self.requests if isinstance(data, REQUESTS) else self.notifications
+        return await topic.send(key=participant_id.encode(), value=encode_event(event))
 
     async def work(self, record: WorkRecord, partition: int) -> Awaitable[Any]:
         return await self.work_topic.send(value=encode_work(record), partition=partition)
@@ -200,9 +220,9 @@ def create_app(
             contact=settings.contact_number,
             due_day=settings.due_day,
             jht_age=settings.jht_claim_age,
-            unsubscribe_url=settings.unsubscribe_url,
-            unsubscribe_mailto=settings.unsubscribe_mailto,
-        )
+            unsubscribe=unsubscribe_from(settings),
+        ),
+        clock=clock,
     )
 
     async def dead_letter(letter: DeadLetter) -> Awaitable[Any]:
@@ -293,6 +313,8 @@ def _install_rebalance_hooks(notifier: Notifier, publisher: KafkaPublisher) -> N
 
 
 OUTCOME_EVENTS = (NotificationSentV1, NotificationFailedV1, NotificationDeliveredV1)
+#: events for enrollment to act on (the catalogue puts them on bebas.enrollment.requests)
+REQUESTS = (ParticipantOptOutRequestedV1,)
 OUTCOME_NAMESPACE = uuid.UUID("5b1f0c3e-8d6a-4f53-9a57-2f1f4d1c6e01")
 
 
@@ -300,10 +322,15 @@ def outcome_event_id(data: EventData) -> uuid.UUID | None:
     """A message's outcome happens once per notification key, and a lapse (and the
     reactivation that ends it) once per participant and lapse instant, so their event ids are
     derived from those: re-emitting one after a crash gives the same id, which consumers drop
-    as a duplicate (reporting dedupes by event id). Other events get a random id."""
+    as a duplicate (reporting dedupes by event id). An opt-out request is one per participant,
+    door and instant it was made (a STOP's work record applied twice asks once; enrollment
+    applies an id once). Other events get a random id."""
     if isinstance(data, OUTCOME_EVENTS):
         return uuid.uuid5(OUTCOME_NAMESPACE, f"{type_of(data)[0]}|{data.notification_key}")
     if isinstance(data, ParticipantLapsedV1 | ParticipantReactivatedV1):
         scope = f"{data.participant_id}|{data.lapsed_at.isoformat()}"
+        return uuid.uuid5(OUTCOME_NAMESPACE, f"{type_of(data)[0]}|{scope}")
+    if isinstance(data, ParticipantOptOutRequestedV1):
+        scope = f"{data.participant_id}|{data.via}|{data.requested_at.isoformat()}"
         return uuid.uuid5(OUTCOME_NAMESPACE, f"{type_of(data)[0]}|{scope}")
     return None

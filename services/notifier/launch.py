@@ -3,17 +3,35 @@
 The local gateway signs its receipts with the run's callback secret (NOTIFIER_SMS_CALLBACK_SECRET
 when set, else a new random one each run: only these two processes need it), and the
 participant view opens to the run's enrollment admin key (its digest, `LaunchContext`).
+E-mails link to this notifier's own `/unsubscribe`, signed with a key kept in the data folder
+(NOTIFIER_UNSUBSCRIBE_SECRET when set), so links in mail of an earlier run keep working.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+from pathlib import Path
 
 from services.platform import LaunchContext, ProcessSpec
 
 LOCAL_SMS_API_KEY = "local-dev-key"  # the local sink's key, not a secret
 CALLBACK_SECRET_ENV = "NOTIFIER_SMS_CALLBACK_SECRET"  # noqa: S105 - a variable name
 ADMIN_HASHES_ENV = "NOTIFIER_ADMIN_KEY_HASHES"
+UNSUBSCRIBE_SECRET_ENV = "NOTIFIER_UNSUBSCRIBE_SECRET"  # noqa: S105 - a variable name
+UNSUBSCRIBE_URL_ENV = "NOTIFIER_UNSUBSCRIBE_URL"
+
+
+def _unsubscribe_secret(data: Path) -> str:
+    """The run's link key: made once, 0600, beside the notifier's data (like enrollment's
+    NIK hash key), because a link must outlive the run that mailed it."""
+    path = data / "unsubscribe.key"
+    if not path.exists():
+        data.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def processes(ctx: LaunchContext) -> list[ProcessSpec]:
@@ -25,6 +43,8 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
     callback_secret = ctx.setting(CALLBACK_SECRET_ENV) or secrets.token_urlsafe(32)
     # enrollment's launcher runs first (SERVICE_PACKAGES) and records a key it just issued
     admins = [ctx.setting(ADMIN_HASHES_ENV) or "", *ctx.admin_key_digests()]
+    unsubscribe_secret = ctx.setting(UNSUBSCRIBE_SECRET_ENV) or _unsubscribe_secret(data)
+    unsubscribe_url = ctx.setting(UNSUBSCRIBE_URL_ENV) or f"{notifier}/unsubscribe"
     return [
         ProcessSpec(
             name="sms-gateway",
@@ -78,9 +98,12 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
                 "NOTIFIER_SINK_DIR": str(sinks),
                 CALLBACK_SECRET_ENV: callback_secret,
                 ADMIN_HASHES_ENV: ",".join(filter(None, admins)),
+                UNSUBSCRIBE_URL_ENV: unsubscribe_url,
+                UNSUBSCRIBE_SECRET_ENV: unsubscribe_secret,
             },
             urls={
                 "messages (SMS + e-mail the sinks got)": f"{notifier}/messages",
+                "one-click unsubscribe (the link in every e-mail)": unsubscribe_url,
                 "metrics": f"{notifier}/metrics",
                 "list in a terminal": f"python -m services.notifier messages --sink-dir {sinks}",
             },

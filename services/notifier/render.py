@@ -8,15 +8,16 @@ HTML e-mail only.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from services.common.clock import Clock, SystemClock
+from services.notifier.domain import unsubscribe
 from services.notifier.domain.greeting import greeting, honorific
 from services.notifier.domain.links import on_domain
 from services.notifier.domain.model import CONSENT_KINDS, EmailMessage, Message, SmsMessage
@@ -48,8 +49,8 @@ PROGRAMME_NAMES = {
         "JHT": "Old-age savings (JHT)",
     },
 }
-#: how to stop, at the end of every SMS that is not transactional (the notifier's STOP_WORDS
-#: understand both)
+#: how to stop, at the end of every SMS that is not transactional (domain/replies.py's
+#: STOP_WORDS understand both)
 STOP_LINES = {"id": "Balas BERHENTI", "en": "Reply STOP"}
 #: longest call name an SMS greets with: every SMS template is measured with a name this long
 #: (and a domain of links.SMS_DOMAIN_MAX) and must stay one GSM-7 segment
@@ -58,6 +59,18 @@ MONTHS = {
     "id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
     "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
 }
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Where an e-mail's one-click unsubscribe link points, and how its token is signed."""
+
+    #: the notifier's `/unsubscribe`, as the public reaches it (on the official domain)
+    url: str
+    secret: bytes = field(repr=False)
+    valid_for: timedelta = timedelta(days=60)
+    #: a mailbox that really acts on "unsubscribe" mails; the platform has none of its own
+    mailto: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,8 +86,8 @@ class Content:
     contact: str = "175"
     due_day: int = 15
     jht_age: int = 56
-    unsubscribe_url: str = "https://bebas-cemas.example/unsubscribe"
-    unsubscribe_mailto: str = "unsubscribe@bebas-cemas.example"
+    #: None: e-mail carries no unsubscribe link nor List-Unsubscribe (it says to call instead)
+    unsubscribe: Unsubscribe | None = None
 
 
 def rupiah(amount: int) -> str:
@@ -88,8 +101,11 @@ def ascii_fold(text: str) -> str:
 
 
 class Renderer:
-    def __init__(self, content: Content, template_dir: Path = TEMPLATE_DIR) -> None:
+    def __init__(
+        self, content: Content, template_dir: Path = TEMPLATE_DIR, clock: Clock | None = None
+    ) -> None:
         self.content = content
+        self.clock = clock or SystemClock()  # dates the unsubscribe links' expiry
         self.env = SandboxedEnvironment(
             loader=FileSystemLoader(str(template_dir)),
             undefined=StrictUndefined,
@@ -142,8 +158,13 @@ class Renderer:
         domain = self.content.official_domain
         return self.content.pay_url if domain and on_domain(self.content.pay_url, domain) else None
 
-    def unsubscribe_link(self, participant_id: str) -> str:
-        return f"{self.content.unsubscribe_url}?p={quote(participant_id)}"
+    def unsubscribe_link(self, participant_id: str) -> str | None:
+        config = self.content.unsubscribe
+        if config is None:
+            return None
+        expires = self.clock.now() + config.valid_for
+        token = unsubscribe.sign(config.secret, participant_id, "email", expires)
+        return unsubscribe.link(config.url, token)
 
     def render(
         self,
@@ -172,12 +193,7 @@ class Renderer:
             subject = "".join(template.blocks["subject"](blocks)).strip()
             text = "".join(template.blocks["text"](template.new_context(ctx))).strip() + "\n"
             html = template.render(ctx)
-            mailto = f"mailto:{self.content.unsubscribe_mailto}?subject=unsubscribe%20{key}"
-            headers = {
-                "List-Unsubscribe": f"<{ctx['unsubscribe_link']}>, <{mailto}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "X-Bebas-Notification-Key": key,
-            }
+            headers = {"X-Bebas-Notification-Key": key, **self._list_unsubscribe(ctx, key)}
             return EmailMessage(
                 key=key,
                 to=person["email"],
@@ -188,6 +204,20 @@ class Renderer:
                 headers=headers,
             )
         raise ValueError(f"no renderer for channel {channel!r}")
+
+    def _list_unsubscribe(self, ctx: dict[str, Any], key: str) -> dict[str, str]:
+        """RFC 8058 one-click: the mail provider POSTs `List-Unsubscribe=One-Click` to the
+        https URL (RFC 2369 header), so the link's token alone identifies person and channel."""
+        url, config = ctx["unsubscribe_link"], self.content.unsubscribe
+        if url is None or config is None:
+            return {}
+        targets = [f"<{url}>"]
+        if config.mailto:
+            targets.append(f"<mailto:{config.mailto}?subject=unsubscribe%20{key}>")
+        return {
+            "List-Unsubscribe": ", ".join(targets),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
 
 
 def _language(person: dict[str, Any]) -> str:

@@ -28,11 +28,13 @@ from schemas.events import (
     NotificationFailedV1,
     ParticipantLapsedV1,
     ParticipantOptedOutV1,
+    ParticipantOptOutRequestedV1,
     ParticipantReactivatedV1,
     ParticipantRegisteredV1,
     ParticipantUpdatedV1,
     ParticipantUpdatedV2,
 )
+from schemas.vocab import Channel
 from services.common.clock import Clock
 from services.notifier.domain import audience
 from services.notifier.domain.keys import NotificationKey, campaign_key, once_key, period_key
@@ -73,7 +75,6 @@ from services.notifier.work import (
     WorkRecord,
 )
 
-STOP_WORDS = frozenset({"STOP", "BERHENTI", "UNREG", "UNSUBSCRIBE"})
 #: participants looked at per broadcast record before the next chunk is handed on
 BROADCAST_CHUNK = 500
 
@@ -290,13 +291,40 @@ class NotifierService:
         elif isinstance(record, Broadcast):
             await self.on_broadcast(record, partition)
         elif isinstance(record, Stop):
-            pid = self.state.phone_owner(partition, record.phone)
-            if pid is not None:
-                self.opt_out(partition, pid, ["sms"])
+            await self.on_stop(record, partition)
         elif isinstance(record, Receipt):
             await self.on_receipt(record, partition)
         elif isinstance(record, Barrier) and self.listener:
             self.listener.barrier(partition, record.token)
+
+    async def on_stop(self, stop: Stop, partition: int) -> None:
+        """The number's participant asked to stop SMS: ask enrollment, the only writer of
+        participant state, and change nothing here. The opt-out comes back as
+        `participant.opted_out` on bebas.participants, like one an officer records, and
+        suppresses what is queued then. Waits for the broker's acknowledgement, so a request
+        that could not be written fails this record (a dead letter), never vanishes."""
+        pid = self.state.phone_owner(partition, stop.phone)
+        if pid is None:
+            return  # the number is not in this partition (the reply went to every one)
+        request = ParticipantOptOutRequestedV1(
+            participant_id=pid,
+            channels=[Channel.SMS],
+            via="sms_reply",
+            keyword=stop.word,
+            requested_at=parse(stop.at) if stop.at else self.clock.now(),
+        )
+        await (await self.publish.event(request, pid))
+
+    async def request_unsubscribe(self, participant_id: str, channel: str) -> None:
+        """A signed unsubscribe link was used: ask enrollment (any worker may send this; the
+        link names the participant, so no partition needs to look anything up)."""
+        request = ParticipantOptOutRequestedV1(
+            participant_id=participant_id,
+            channels=[Channel(channel)],
+            via="email_link",
+            requested_at=self.clock.now(),
+        )
+        await (await self.publish.event(request, participant_id))
 
     def on_outcomes(self, outcomes: Outcomes, partition: int) -> None:
         by_participant: dict[str, list[Any]] = {}
@@ -437,8 +465,9 @@ class NotifierService:
     async def request_stop(self, phone: str, word: str) -> None:
         """Any worker may get the reply; only the partition holding the number acts on it,
         so the request goes to every partition (a reply is rare; a global map is not)."""
+        stop = Stop(phone=phone, word=word, at=iso(self.clock.now()))
         acks = [
-            await self.publish.work(Stop(phone=phone, word=word), partition)
+            await self.publish.work(stop, partition)
             for partition in range(self.partitioning.partitions)
         ]
         for ack in acks:

@@ -81,8 +81,31 @@ class Settings(BaseSettings):
     smtp_from: str = "Bebas Cemas <no-reply@bebas-cemas.example>"
     smtp_concurrency: int = Field(default=4, ge=1, le=100)
     smtp_rate_per_second: float = Field(default=50.0, gt=0)
-    unsubscribe_url: str = "https://bebas-cemas.example/unsubscribe"
-    unsubscribe_mailto: str = "unsubscribe@bebas-cemas.example"
+
+    # --- one-click unsubscribe (RFC 8058): the notifier serves GET/POST /unsubscribe ---------
+    unsubscribe_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="the public address of this service's /unsubscribe that e-mails link to "
+        "(List-Unsubscribe); default https://<official_domain>/unsubscribe when "
+        "official_domain is set. Neither set: e-mails carry no unsubscribe link and say to "
+        "call contact_number instead",
+    )
+    unsubscribe_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the links' tokens, the same for every worker (any worker "
+        "answers a link) and kept across restarts (links in old e-mails stay valid); "
+        "required when an unsubscribe URL is in effect",
+    )
+    unsubscribe_link_days: int = Field(
+        default=60, ge=1, le=366, description="days an unsubscribe link works after sending"
+    )
+    unsubscribe_mailto: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s<>]+@[^@\s<>]+$",
+        description="a mailbox that acts on 'unsubscribe' mails, added to List-Unsubscribe; "
+        "leave unset unless one exists (the platform runs none)",
+    )
 
     # --- SMS over an HTTP gateway ------------------------------------------------------------
     sms_provider: str = Field(default="json", pattern=r"^(json|twilio)$")
@@ -166,12 +189,43 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("smtp_password", "sms_callback_secret", "sms_callback_url", mode="before")
+    @model_validator(mode="after")
+    def _unsubscribe_is_signed_and_official(self) -> Settings:
+        url = self.effective_unsubscribe_url
+        if url is None:
+            return self
+        if self.unsubscribe_secret is None:
+            raise ValueError(
+                f"unsubscribe_secret must be set: e-mails link to {url}, whose tokens are "
+                "signed with it (NOTIFIER_UNSUBSCRIBE_SECRET, a random value of 16+ characters)"
+            )
+        if self.official_domain and not on_domain(url, self.official_domain):
+            raise ValueError(
+                f"unsubscribe_url must be an https address on official_domain "
+                f"{self.official_domain!r} (got {url!r})"
+            )
+        return self
+
+    @property
+    def effective_unsubscribe_url(self) -> str | None:
+        if self.unsubscribe_url:
+            return self.unsubscribe_url
+        return f"https://{self.official_domain}/unsubscribe" if self.official_domain else None
+
+    @field_validator(
+        "smtp_password",
+        "sms_callback_secret",
+        "sms_callback_url",
+        "unsubscribe_url",
+        "unsubscribe_secret",
+        "unsubscribe_mailto",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("sms_callback_secret")
+    @field_validator("sms_callback_secret", "unsubscribe_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:

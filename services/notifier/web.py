@@ -2,13 +2,17 @@
 
 faust's built-in web server would also publish faust's internal routes; this one exposes only:
 GET /healthz, GET /readyz, GET /metrics, POST /receipts (provider delivery receipts),
-POST /inbound-sms (replies: "STOP"/"BERHENTI" opt the sender out of SMS),
+POST /inbound-sms (replies: STOP/BERHENTI/UNREG ask enrollment to opt the sender out of SMS),
+GET|POST /unsubscribe?token=… (an e-mail's one-click unsubscribe, RFC 8058: GET shows a page
+with a button and changes nothing, POST asks enrollment to opt the person out of e-mail),
 GET /participants/{id}/notifications, GET /messages (what the local sinks received).
-Errors are RFC 9457 problem+json naming the field.
+Errors are RFC 9457 problem+json naming the field (HTML pages at /unsubscribe, for people).
 
 The two callbacks pass only when the provider signed them (`access.py`: X-Bebas-Signature of
 the generic gateway, X-Twilio-Signature of Twilio), checked before the body is even parsed;
-the participant view needs an admin key. Either refusal is a 401 that changes nothing.
+the participant view needs an admin key. Either refusal is a 401 that changes nothing. An
+unsubscribe link passes only with a token this service signed that has not expired (403 for a
+broken or forged one, 410 for an expired one); nothing changes either way.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.notifier import pages
 from services.notifier.access import Callback, TwilioGuard
+from services.notifier.domain import unsubscribe
 from services.notifier.domain.keys import NotificationKey
+from services.notifier.domain.replies import stop_word
 from services.notifier.domain.signatures import admin_refusal
 from services.notifier.listing import read_sinks
-from services.notifier.service import STOP_WORDS
 from services.notifier.work import Receipt as ReceiptWork
 
 if TYPE_CHECKING:
@@ -115,8 +121,16 @@ def _unauthorized(title: str, detail: str, challenge: str) -> web.Response:
     return response
 
 
-def build_web(notifier: Notifier, sink_dir: Path | None) -> web.Application:
-    """Any worker answers: requests that change state become work records for the owner."""
+def _html(status: int, text: str) -> web.Response:
+    response = web.Response(status=status, text=text, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"  # a token is in the URL
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def build_web(notifier: Notifier, sink_dir: Path | None, contact: str = "175") -> web.Application:
+    """Any worker answers: requests that change state become work records for the owner, or
+    requests to enrollment."""
     service, metrics, readiness = notifier.service, notifier.metrics, notifier.readiness
     guard, admins = notifier.access.callbacks, notifier.access.admin_digests
     twilio = isinstance(guard, TwilioGuard)
@@ -200,11 +214,43 @@ def build_web(notifier: Notifier, sink_dir: Path | None) -> web.Application:
             sms = InboundSms.model_validate(payload)
         except ValidationError as exc:
             return _invalid(exc)
-        word = sms.text.strip().upper().split()[0] if sms.text.strip() else ""
-        if word not in STOP_WORDS:
+        word = stop_word(sms.text)
+        if word is None:
             return web.json_response({"action": "none"})
         await service.request_stop(sms.sender, word)
         return web.json_response({"action": "opt_out_requested", "channel": "sms"}, status=202)
+
+    def unsubscribe_grant(request: web.Request) -> unsubscribe.Grant | web.Response:
+        """What the link's token allows, else the page that says why nothing happens."""
+        secret = notifier.access.unsubscribe_secret
+        if secret is None:
+            return problem(404, "No unsubscribe links", "NOTIFIER_UNSUBSCRIBE_SECRET is not set")
+        token = request.query.get("token", "")
+        try:
+            if not token:
+                raise unsubscribe.TokenRefused("token: missing from the link")
+            return unsubscribe.verify(secret, token, service.clock.now())
+        except unsubscribe.TokenRefused as exc:
+            metrics.refused.labels(_route(request)).inc()
+            log.info("unsubscribe link refused: %s", exc.reason)
+            status = 410 if exc.expired else 400 if not token else 403
+            return _html(status, pages.refused(exc, contact))
+
+    @routes.get("/unsubscribe")
+    async def unsubscribe_page(request: web.Request) -> web.Response:
+        grant = unsubscribe_grant(request)
+        return grant if isinstance(grant, web.Response) else _html(200, pages.confirm(contact))
+
+    @routes.post("/unsubscribe")
+    async def unsubscribe_now(request: web.Request) -> web.Response:
+        grant = unsubscribe_grant(request)
+        if isinstance(grant, web.Response):
+            return grant
+        form = await request.post()  # urlencoded or multipart, as RFC 8058 allows
+        if form.get("List-Unsubscribe") != "One-Click":
+            return _html(400, pages.not_one_click())
+        await service.request_unsubscribe(grant.participant_id, grant.channel)
+        return _html(200, pages.done())
 
     @routes.get("/participants/{pid}/notifications")
     async def notifications(request: web.Request) -> web.Response:

@@ -1,9 +1,9 @@
 """Records on the notifier's own topic (`bebas.notifier.work`), co-partitioned with
 `bebas.participants`: every change that does not start as an input event — a dispatch round's
-outcomes, reminders falling due, a broadcast's fan-out, an inbound STOP, a delivery receipt,
-a new owner's barrier — travels as one of these to the partition of the participants it
-concerns, so that only the worker owning that partition changes their state, inside stream
-iteration.
+outcomes, reminders falling due, a broadcast's fan-out, an inbound STOP (which becomes a
+request to enrollment), a delivery receipt, a new owner's barrier — travels as one of these
+to the partition of the participants it concerns, so that only the worker owning that
+partition changes their state, inside stream iteration.
 """
 
 from __future__ import annotations
@@ -55,11 +55,15 @@ class Broadcast(_Work):
 
 
 class Stop(_Work):
-    """An SMS reply asking to stop, from a number: the partition holding it acts on it."""
+    """An SMS reply asking to stop, from a number: the partition holding it asks enrollment
+    to opt the number's participant out of SMS (`participant.opt_out_requested`)."""
 
     type: Literal["stop"] = "stop"
     phone: str
     word: str
+    #: when the reply arrived (ISO 8601); with the participant it fixes the request's id, so
+    #: a work record applied twice asks once. None in records written before it existed.
+    at: str | None = None
 
 
 class Receipt(_Work):

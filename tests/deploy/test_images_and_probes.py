@@ -265,7 +265,8 @@ def test_probes_use_the_health_routes_on_the_service_port(
 def _enrollment_app(tmp: Path) -> Any:
     """The FastAPI app exactly as `python -m services.enrollment serve` builds it
     (cli._serve: Settings → bootstrap → create_app), minus the two steps that would open a
-    connection: migrations and the relay. SQLAlchemy engines connect lazily."""
+    connection: migrations, the relay and the requests reader. SQLAlchemy engines connect
+    lazily."""
     from services.enrollment.api.app import create_app
     from services.enrollment.bootstrap import bootstrap
     from services.enrollment.settings import Settings
@@ -275,7 +276,7 @@ def _enrollment_app(tmp: Path) -> Any:
         database_url="postgresql+psycopg://bebas:unused@db.invalid:5432/bebas",
         nik_hash_key="route-table-test-key",  # type: ignore[arg-type]
     )
-    return create_app(bootstrap(settings, run_migrations=False, relay=False))
+    return create_app(bootstrap(settings, run_migrations=False, relay=False, requests=False))
 
 
 def _notifier_app(tmp: Path) -> Any:

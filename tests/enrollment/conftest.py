@@ -61,7 +61,12 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         data_dir=data_dir,
         database_url=database_url,
         nik_hash_key=NIK_KEY,  # type: ignore[arg-type]
-        **{"relay_poll_interval": 0.1, "api_key_cache_seconds": 0, **overrides},
+        **{
+            "relay_poll_interval": 0.1,
+            "api_key_cache_seconds": 0,
+            "requests_enabled": False,  # tests that read requests turn it on
+            **overrides,
+        },
     )
 
 

@@ -406,9 +406,16 @@ def test_unsigned_or_wrongly_signed_callbacks_are_refused_and_change_nothing(
     for path in forged:
         assert f'notifier_http_refused_total{{route="{path}"}} 5.0' in metrics
 
-    # the same STOP signed by the real gateway does opt the person out
+    # the same STOP signed by the real gateway asks enrollment, the only writer of participant
+    # state, to opt the person out (enrollment's answer, participant.opted_out, is what
+    # changes the notifier's copy: tests/e2e/test_opt_out.py)
     assert stack.reply(event.phone_e164, "STOP")["notifier_status"] == 202
-    wait_for(lambda: "sms" in stack.state(pid).get("opted_out", []))
+    [request] = wait_for(
+        lambda: [r for r in stack.read("bebas.enrollment.requests") if r["subject"] == pid]
+    )
+    assert request["type"] == "participant.opt_out_requested"
+    assert (request["data"]["channels"], request["data"]["via"]) == (["sms"], "sms_reply")
+    assert stack.state(pid)["opted_out"] == []
 
 
 def test_the_participant_view_needs_an_admin_key(stack: Stack) -> None:

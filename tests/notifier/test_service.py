@@ -15,6 +15,7 @@ from schemas.events import (
     NotificationFailedV1,
     NotificationSentV1,
     ParticipantLapsedV1,
+    ParticipantOptOutRequestedV1,
     ParticipantReactivatedV1,
     ParticipantRegisteredV3,
     ParticipantUpdatedV1,
@@ -357,16 +358,58 @@ async def test_a_broadcast_fans_out_to_every_partition_and_respects_opt_out_and_
     assert sorted(m.to for m in world.channels["sms"].sent) == sorted(p.phone_e164 for p in a)
 
 
-async def test_a_stop_reply_reaches_the_partition_holding_the_number(world: World) -> None:
+async def test_a_stop_reply_asks_enrollment_from_the_partition_holding_the_number(
+    world: World,
+) -> None:
     event = registered(START, branch_timezone=IndonesianTimeZone.WITA)
+    pid = event.participant_id
     await world.handle(event)
-    await world.service.request_stop(event.phone_e164, "STOP")
+    await world.service.request_stop(event.phone_e164, "BERHENTI")
     assert len(world.publisher.records) == PARTITIONS  # any worker may have got the reply
     await world.pump()
-    assert world.record(event.participant_id)["person"]["opted_out"] == ["sms"]
+    [request] = [e for e in world.publisher.events if isinstance(e, ParticipantOptOutRequestedV1)]
+    assert (request.participant_id, request.channels) == (pid, [Channel.SMS])
+    assert (request.via, request.keyword, request.requested_at) == ("sms_reply", "BERHENTI", START)
+    # enrollment is the only writer of participant state: nothing changes here on the request
+    assert world.record(pid)["person"]["opted_out"] == []
+    # what enrollment publishes once it applied the request stops the SMS
+    await world.handle(opted_out(pid, [Channel.SMS], START))
     await world.drain()
     assert world.channels["sms"].sent == []
     assert world.kinds("email") == ["welcome"]
+
+
+async def test_a_stop_applied_twice_asks_once_and_an_unknown_number_asks_nothing(
+    world: World,
+) -> None:
+    event = registered(START)
+    await world.handle(event)
+    await world.service.request_stop(event.phone_e164, "STOP")
+    partition = world.partition(event.participant_id)
+    stop = next(r for p, r in world.publisher.records if p == partition)
+    await world.pump()
+    world.clock.advance(timedelta(minutes=5))
+    await world.service.on_work(stop, partition)  # redelivered after a crash
+    first, again = [
+        e for e in world.publisher.events if isinstance(e, ParticipantOptOutRequestedV1)
+    ]
+    assert first == again
+    assert outcome_event_id(first) == outcome_event_id(again) is not None  # one request id
+    await world.service.request_stop("+6289999999999", "STOP")
+    await world.pump()
+    assert len([e for e in world.publisher.events if type(e) is type(first)]) == 2
+
+
+async def test_an_unsubscribe_link_asks_enrollment_to_stop_email(world: World) -> None:
+    await world.service.request_unsubscribe("P-1", "email")
+    [request] = world.publisher.events
+    assert isinstance(request, ParticipantOptOutRequestedV1)
+    assert (request.participant_id, request.channels, request.via) == (
+        "P-1",
+        [Channel.EMAIL],
+        "email_link",
+    )
+    assert request.keyword is None
 
 
 async def test_a_receipt_becomes_an_event_with_the_participants_facts(world: World) -> None:

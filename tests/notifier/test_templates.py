@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from jinja2 import UndefinedError
 
+from services.common.clock import FrozenClock
 from services.enrollment.settings import Settings as EnrollmentSettings
+from services.notifier.domain import unsubscribe
 from services.notifier.domain.gsm import is_gsm7, segments, septets
 from services.notifier.domain.links import SMS_DOMAIN_MAX
 from services.notifier.domain.model import CONSENT_KINDS, REMINDER_KINDS, EmailMessage, SmsMessage
@@ -29,12 +33,16 @@ from services.notifier.render import (
     TEMPLATE_DIR,
     Content,
     Renderer,
+    Unsubscribe,
     rupiah,
 )
 from services.notifier.settings import Settings as NotifierSettings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-RENDERER = Renderer(Content())
+#: snapshots are rendered at one instant, so the links' signed expiry is the same every run
+SENT_AT = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+LINKS = Unsubscribe(url="https://bebas-cemas.example/unsubscribe", secret=b"template-test-key")
+RENDERER = Renderer(Content(unsubscribe=LINKS), clock=FrozenClock(SENT_AT))
 #: segment count each SMS may take; every one of ours fits one
 ALLOWED_SEGMENTS = {kind: 1 for kind in KINDS}
 AGENCY = "BPJS Ketenagakerjaan"
@@ -327,9 +335,13 @@ def test_settings_carry_the_sender_id_and_the_official_domain() -> None:
         sms_sender_id="BPJSTK",
         official_domain=OFFICIAL,
         payment_howto_url=f"https://www.{OFFICIAL}/bayar",
+        unsubscribe_secret="a-long-random-link-key",
     )
     assert (settings.sms_sender_id, settings.official_domain) == ("BPJSTK", OFFICIAL)
+    # e-mails link to /unsubscribe on the official domain unless another address is set
+    assert settings.effective_unsubscribe_url == f"https://{OFFICIAL}/unsubscribe"
     assert NotifierSettings().official_domain is None
+    assert NotifierSettings().effective_unsubscribe_url is None
 
 
 @pytest.mark.parametrize(
@@ -343,6 +355,18 @@ def test_settings_carry_the_sender_id_and_the_official_domain() -> None:
             {"official_domain": OFFICIAL, "payment_howto_url": f"http://{OFFICIAL}/bayar"},
             "payment_howto_url",
         ),
+        # an unsubscribe link that could not be checked, or off the official domain
+        ({"unsubscribe_url": "http://127.0.0.1:8001/unsubscribe"}, "unsubscribe_secret"),
+        (
+            {
+                "official_domain": OFFICIAL,
+                "payment_howto_url": f"https://{OFFICIAL}/bayar",
+                "unsubscribe_secret": "a-long-random-link-key",
+                "unsubscribe_url": "https://bebas-cemas.example/unsubscribe",
+            },
+            "unsubscribe_url",
+        ),
+        ({"unsubscribe_secret": "short"}, "unsubscribe_secret"),
     ],
 )
 def test_settings_refuse_what_would_make_a_message_look_like_a_scam(
@@ -361,11 +385,45 @@ def test_email_snapshot_parts_and_unsubscribe(kind: str, language: str) -> None:
         f"email/{kind}.{language}.txt",
         f"Subject: {message.subject}\n\n{message.text}\n----\n{message.html}\n",
     )
-    assert message.headers["List-Unsubscribe"].startswith("<https://")
-    assert "mailto:" in message.headers["List-Unsubscribe"]
+    # RFC 8058 one-click: one https URL (no mailto: the platform reads no mailbox) whose
+    # token names this person and e-mail, signed, valid for 60 days from sending
+    header = message.headers["List-Unsubscribe"]
+    assert header.startswith("<https://bebas-cemas.example/unsubscribe?token=")
+    assert "mailto:" not in header
     assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = parse_qs(urlsplit(header.strip("<>")).query)["token"][0]
+    grant = unsubscribe.verify(LINKS.secret, token, SENT_AT)
+    assert (grant.participant_id, grant.channel) == (person(language)["participant_id"], "email")
+    assert grant.expires_at == SENT_AT + timedelta(days=60)
+    assert header.strip("<>") in message.text  # the same link in the body, for people
     assert "<html" in message.html
     assert "<" not in message.text
+
+
+def test_a_mailbox_that_acts_on_unsubscribe_mail_joins_the_header() -> None:
+    content = Content(unsubscribe=Unsubscribe(LINKS.url, LINKS.secret, mailto="stop@x.go.id"))
+    mail = Renderer(content, clock=FrozenClock(SENT_AT)).render(
+        key="P|welcome|once|email", kind="welcome", channel="email", person=person("id"), params={}
+    )
+    assert isinstance(mail, EmailMessage)
+    https, mailto = mail.headers["List-Unsubscribe"].split(", ")
+    assert https.startswith("<https://")
+    assert mailto.startswith("<mailto:stop@x.go.id?")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_without_unsubscribe_links_an_email_says_to_call_and_has_no_header(
+    language: str,
+) -> None:
+    mail = Renderer(Content()).render(
+        key="k", kind="welcome", channel="email", person=person(language), params={}
+    )
+    assert isinstance(mail, EmailMessage)
+    assert "List-Unsubscribe" not in mail.headers
+    assert "List-Unsubscribe-Post" not in mail.headers
+    assert "unsubscribe" not in mail.text.lower()
+    assert "unsubscribe" not in mail.html
+    assert mail.text.rstrip().endswith(("hubungi 175", "call 175"))
 
 
 def test_html_escapes_and_plain_text_does_not() -> None:

@@ -1,7 +1,8 @@
 """The notifier's HTTP server in process (no broker: a refusal never reaches it): callbacks pass
-only when signed, for the generic gateway and for Twilio, and the participant view needs an
-admin key. The service's two request methods are recorded by a fake of the notifier's own
-service; the real-broker proof that a refusal changes nothing is in test_flow.py."""
+only when signed, for the generic gateway and for Twilio, the participant view needs an
+admin key, and an unsubscribe link acts only on POST with a token this service signed. The
+service's request methods are recorded by a fake of the notifier's own service; the
+real-broker proof that a refusal changes nothing is in test_flow.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -16,9 +18,11 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from services.common.clock import FrozenClock
 from services.common.kafka_settings import KafkaSettings
 from services.notifier.bootstrap import create_app
 from services.notifier.domain.signatures import key_digest, signed_headers, twilio_signature
+from services.notifier.domain.unsubscribe import sign
 from services.notifier.service import NotifierService
 from services.notifier.settings import Settings
 from services.notifier.web import build_web
@@ -36,14 +40,24 @@ class Requests:
 
     def __init__(self, service: NotifierService) -> None:
         self.partitioning, self.state = service.partitioning, service.state
+        self.clock = FrozenClock(NOW)
         self.receipts: list[Receipt] = []
         self.stops: list[tuple[str, str]] = []
+        self.unsubscribes: list[tuple[str, str]] = []
+
+    async def request_unsubscribe(self, participant_id: str, channel: str) -> None:
+        self.unsubscribes.append((participant_id, channel))
 
     async def request_receipt(self, receipt: Receipt) -> None:
         self.receipts.append(receipt)
 
     async def request_stop(self, phone: str, word: str) -> None:
         self.stops.append((phone, word))
+
+
+NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+LINK_KEY = "web-test-unsubscribe-link-key"
+PID = "0b9f6c1e-3f47-4d3a-9a57-4f1c9d0e2a11"
 
 
 async def _client(settings: Settings) -> tuple[TestClient[Any, Any], Requests]:
@@ -61,6 +75,8 @@ async def gateway(tmp_path: Path) -> AsyncIterator[tuple[TestClient[Any, Any], R
         data_dir=tmp_path,
         sms_callback_secret=SECRET,
         admin_key_hashes=key_digest(ADMIN),
+        unsubscribe_url="http://127.0.0.1:8001/unsubscribe",
+        unsubscribe_secret=LINK_KEY,
     )
     client, requests = await _client(settings)
     yield client, requests
@@ -214,3 +230,76 @@ async def test_an_admin_key_opens_the_participant_view(
     # past the key check: this worker owns no partition yet, so it says where to ask
     assert response.status == 404
     assert (await response.json())["title"] == "Not on this worker"
+
+
+def _token(days: float = 60, key: str = LINK_KEY) -> str:
+    return sign(key.encode(), PID, "email", NOW + timedelta(days=days))
+
+
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+
+
+async def test_an_unsubscribe_link_shows_a_page_and_only_its_post_unsubscribes(
+    gateway: tuple[TestClient[Any, Any], Requests],
+) -> None:
+    client, requests = gateway
+    url = f"/unsubscribe?token={_token()}"
+    page = await client.get(url)  # what a mail scanner following the link does
+    assert page.status == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["Cache-Control"] == "no-store"
+    html = await page.text()
+    assert '<html lang="id">' in html
+    assert "Berhenti berlangganan" in html
+    assert '<form method="post" action="">' in html  # the button posts to the same URL
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in html
+    assert requests.unsubscribes == []
+
+    # RFC 8058: the mail provider POSTs List-Unsubscribe=One-Click, form-encoded or multipart
+    done = await client.post(url, data=ONE_CLICK)
+    assert done.status == 200
+    assert "sudah kami terima" in await done.text()
+    assert requests.unsubscribes == [(PID, "email")]
+
+
+async def test_a_post_without_the_one_click_field_changes_nothing(
+    gateway: tuple[TestClient[Any, Any], Requests],
+) -> None:
+    client, requests = gateway
+    for body in ({}, {"List-Unsubscribe": "yes"}):
+        response = await client.post(f"/unsubscribe?token={_token()}", data=body)
+        assert response.status == 400
+        assert "List-Unsubscribe" in await response.text()
+    assert requests.unsubscribes == []
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "says"),
+    [
+        ("", 400, "missing"),
+        ("?token=", 400, "missing"),
+        (f"?token={_token(days=-1)}", 410, "kedaluwarsa"),
+        (f"?token={_token(key='a-key-this-service-never-had')}", 403, "signature does not match"),
+        (f"?token={_token()[:-3]}", 403, "tidak lengkap"),
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_bad_or_expired_link_says_why_and_changes_nothing(
+    gateway: tuple[TestClient[Any, Any], Requests], method: str, query: str, status: int, says: str
+) -> None:
+    client, requests = gateway
+    response = await client.request(method, f"/unsubscribe{query}", data=ONE_CLICK)
+    assert response.status == status
+    assert says in await response.text()
+    assert requests.unsubscribes == []
+    metrics = await (await client.get("/metrics")).text()
+    assert 'notifier_http_refused_total{route="/unsubscribe"} 1.0' in metrics
+
+
+async def test_without_a_link_key_there_is_no_unsubscribe_door(
+    twilio: tuple[TestClient[Any, Any], Requests],
+) -> None:
+    client, requests = twilio
+    response = await client.post(f"/unsubscribe?token={_token()}", data=ONE_CLICK)
+    assert response.status == 404
+    assert requests.unsubscribes == []
