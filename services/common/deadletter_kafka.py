@@ -76,14 +76,16 @@ async def read_dead_letters(kafka: KafkaSettings, topic: str) -> list[Stored]:
 
 
 class KafkaReplay:
-    """`ReplayPort` on one idempotent producer; use as `async with KafkaReplay(...) as port`."""
+    """`ReplayPort` on one producer (acks=all); use as `async with KafkaReplay(...) as port`.
+    Not an idempotent producer (the embedded broker refuses InitProducerId): a retried send
+    may write the record twice, which is the same harmless duplicate as a replay re-sent after
+    a crash."""
 
     def __init__(self, kafka: KafkaSettings, ledger_topic: str) -> None:
         self.kafka = kafka
         self.ledger_topic = ledger_topic
         self.producer = AIOKafkaProducer(
             acks="all",
-            enable_idempotence=True,
             client_id="bebas-deadletter-replay",
             **kafka.aiokafka_config(),
         )
