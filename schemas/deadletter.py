@@ -9,6 +9,7 @@ first version is optional: older dead letters still validate.
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -20,6 +21,9 @@ _TEXT_LIMIT = 2000
 class DeadLetter(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    id: str | None = Field(
+        default=None, description="a uuid given when written: how replay names this letter"
+    )
     service: str
     source_topic: str
     partition: int | None = None
@@ -55,6 +59,7 @@ class DeadLetter(BaseModel):
         attempts: int | None = None,
     ) -> DeadLetter:
         return cls(
+            id=str(uuid.uuid4()),
             service=service,
             source_topic=source_topic,
             partition=partition,
@@ -78,6 +83,7 @@ class DeadLetter(BaseModel):
         """The error context as Kafka headers (UTF-8 text; times in ISO 8601); fields not
         known are left out rather than sent empty."""
         fields: dict[str, object | None] = {
+            "id": self.id,
             "topic": self.source_topic,
             "partition": self.partition,
             "offset": self.offset,

@@ -6,7 +6,7 @@ read this table, so a topic is renamed or resized here and nowhere else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -32,6 +32,10 @@ class Topic:
         }
         conf.update(self.config)
         return conf
+
+    def named(self, name: str) -> Topic:
+        """This topic under another name (a namespace prefix, a setting, a test's topic)."""
+        return replace(self, name=name)
 
 
 PARTICIPANTS = Topic(
@@ -139,6 +143,18 @@ ENROLLMENT_DEADLETTER = Topic(
     "participant), with why.",
 )
 
+DEADLETTER_REPLAYS = Topic(
+    name="bebas.deadletters.replayed",
+    partitions=1,
+    key="dead-letter id",
+    retention_ms=365 * DAY_MS,
+    producers=("notifier", "reporting"),
+    consumers=("notifier", "reporting"),
+    compact=True,
+    description="The replay ledger: one record per dead letter put back on its source topic, "
+    "written once the replayed record was acknowledged; replay skips the ids it holds.",
+)
+
 CATALOGUE: tuple[Topic, ...] = (
     PARTICIPANTS,
     CAMPAIGNS,
@@ -148,6 +164,7 @@ CATALOGUE: tuple[Topic, ...] = (
     REPORTING_DEADLETTER,
     ENROLLMENT_REQUESTS,
     ENROLLMENT_DEADLETTER,
+    DEADLETTER_REPLAYS,
 )
 
 

@@ -16,9 +16,16 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--sink-dir", type=Path, default=None)
     listing.add_argument("--participant", default=None)
     listing.add_argument("--json", action="store_true")
+    from services.common import deadletter_cli
+
+    deadletter_cli.add_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "worker":
         return _worker()
+    if args.command == "deadletters":
+        from services.notifier.replay import deadletter_config
+
+        return deadletter_cli.run(args, deadletter_config())
     from services.notifier.listing import format_listing, read_sinks
     from services.notifier.settings import Settings
 

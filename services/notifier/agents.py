@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -24,6 +25,7 @@ from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError, decode_event
 from schemas.events import CampaignBroadcastRequestedV1
 from schemas.topics import CAMPAIGNS, PARTICIPANTS
+from services.common.version import SERVICE_VERSION
 from services.notifier.dispatcher import DeadLetterSink
 from services.notifier.settings import Settings
 from services.notifier.web import build_web
@@ -38,6 +40,25 @@ log = logging.getLogger("services.notifier")
 BAD_INPUT = (DecodeError, ValueError, KeyError, TypeError)
 
 
+def rejected(message: Any, exc: BaseException, reason: str, now: datetime) -> DeadLetter:
+    """The dead letter of an input record the stream could not apply: it is never retried,
+    so its one attempt is both the first and the last."""
+    return DeadLetter.of(
+        service="notifier",
+        source_topic=message.topic,
+        value=message.value if isinstance(message.value, bytes) else b"",
+        key=message.key if isinstance(message.key, bytes) else None,
+        partition=message.partition,
+        offset=message.offset,
+        reason=reason,
+        error=exc,
+        service_version=SERVICE_VERSION,
+        first_attempt_at=now,
+        last_attempt_at=now,
+        attempts=1,
+    )
+
+
 def install_agents(
     notifier: Notifier, settings: Settings, publisher: KafkaPublisher, dead_letter: DeadLetterSink
 ) -> None:
@@ -50,17 +71,8 @@ def install_agents(
     wake = asyncio.Event()
 
     async def reject(message: Any, exc: Exception, reason: str) -> None:
-        value = message.value if isinstance(message.value, bytes) else b""
-        letter = DeadLetter.of(
-            service="notifier",
-            source_topic=message.topic,
-            value=value,
-            key=message.key if isinstance(message.key, bytes) else None,
-            partition=message.partition,
-            offset=message.offset,
-            reason=reason,
-        )
-        await dead_letter(letter)  # acknowledged before the input offset is committed
+        await dead_letter(rejected(message, exc, reason, notifier.dispatcher.clock.now()))
+        # acknowledged before the input offset is committed
 
     async def apply(message: Any) -> str:
         value: bytes = message.value if isinstance(message.value, bytes) else b""

@@ -145,7 +145,9 @@ class KafkaPublisher:
 
     async def dead_letter(self, letter: DeadLetter) -> Awaitable[Any]:
         return await self.deadletters.send(
-            key=letter.source_topic.encode(), value=letter.model_dump_json().encode()
+            key=letter.source_topic.encode(),
+            value=letter.model_dump_json().encode(),
+            headers=letter.kafka_headers(),
         )
 
 

@@ -37,6 +37,7 @@ from schemas.events import (
     NotificationSentV1,
 )
 from services.common.clock import Clock
+from services.common.version import SERVICE_VERSION
 from services.notifier.domain.backoff import backoff_seconds
 from services.notifier.domain.keys import NotificationKey
 from services.notifier.domain.model import REMINDER_KINDS, Message
@@ -87,6 +88,8 @@ class _Planned:
     message: Message | None = None
     outcome: Outcome | None = None
     events: list[EventData] = field(default_factory=list)
+    error: BaseException | None = None  # why the last attempt failed, for the dead letter
+    finished_at: datetime | None = None  # when the last attempt failed
 
 
 class Dispatcher:
@@ -406,6 +409,7 @@ class Dispatcher:
         attempt = int(item.entry.get("attempt", 1))
         if attempt >= self.limits.max_attempts:
             reason = f"gave up after {attempt} attempts: {exc.reason}"
+            item.error, item.finished_at = exc, now
             self._failed(item, reason, permanent=False, now=now, result="dead")
             return
         delay = backoff_seconds(
@@ -419,6 +423,8 @@ class Dispatcher:
             "attempt": attempt + 1,
             "not_before": iso(now + timedelta(seconds=delay)),
             "last_error": exc.reason,
+            # the dead letter of a message out of retries says when its first attempt was
+            "first_attempt_at": item.entry.get("first_attempt_at") or iso(now),
         }
         state = {"state": "retry", "attempt": attempt, "at": iso(now), "reason": exc.reason}
         item.outcome = Outcome(
@@ -496,12 +502,23 @@ class Dispatcher:
         return set(shares.values())
 
     def _dead_letter(self, item: _Planned) -> DeadLetter:
+        """The message's queue entry, out of retries. It came from no single record, so the
+        partition is its participant's and the offset is unknown."""
+        entry = item.entry
+        last = item.finished_at or self.clock.now()
+        first = entry.get("first_attempt_at")
         return DeadLetter.of(
             service="notifier",
             source_topic=self.retry_source,
-            key=item.entry["key"].encode(),
-            value=json.dumps(item.entry).encode(),
+            key=entry["key"].encode(),
+            value=json.dumps(entry).encode(),
             reason=(item.outcome.state.get("reason", "") if item.outcome else "") or "dead",
+            partition=item.partition,
+            error=item.error,
+            service_version=SERVICE_VERSION,
+            first_attempt_at=parse(first) if first else last,
+            last_attempt_at=last,
+            attempts=int(entry.get("attempt", 1)),
         )
 
     # --- handing partitions over ------------------------------------------------------------

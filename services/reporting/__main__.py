@@ -14,6 +14,8 @@ from typing import Any
 import uvicorn
 from faust.contrib.asgi import faust_app_running
 
+from schemas.envelope import decode_event
+from services.common import deadletter_cli
 from services.common.faust_app import GroupTimeouts
 from services.common.internals import ExitZeroServer
 from services.common.kafka_settings import KafkaSettings
@@ -116,10 +118,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.reporting")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("worker", help="consume, count and serve the API and dashboard")
+    deadletter_cli.add_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "worker":
         return serve(Settings(), KafkaSettings())
+    if args.command == "deadletters":
+        return deadletter_cli.run(args, deadletter_config(Settings(), KafkaSettings()))
     return 2
+
+
+def deadletter_config(settings: Settings, kafka: KafkaSettings) -> deadletter_cli.DeadLetterConfig:
+    """Reporting's dead letters go back to the topics it reads, as events."""
+    sources = set(settings.source_topics)
+
+    def validate(topic: str, value: bytes) -> object:
+        if topic not in sources:
+            raise ValueError(f"{topic} is not a topic reporting reads")
+        return decode_event(value)
+
+    return deadletter_cli.DeadLetterConfig(
+        kafka, settings.deadletter_topic, settings.replay_ledger_topic, validate
+    )
 
 
 if __name__ == "__main__":

@@ -10,28 +10,19 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
 
 from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError
 from schemas.events import ContributionPaidV1
+from services.common.version import SERVICE_VERSION
 from services.reporting.decoding import decode
 from services.reporting.domain.dedupe import RecentIds
 from services.reporting.domain.metrics import encode_key
 from services.reporting.domain.rules import increments_for
 
 SERVICE = "reporting"
-
-
-def _version() -> str:
-    try:
-        return version("bebas-cemas")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
-
-
-SERVICE_VERSION = _version()
+__all__ = ["SERVICE", "SERVICE_VERSION", "BatchOutcome", "Record", "StatePort", "handle_batch"]
 
 
 @dataclass(frozen=True, slots=True)

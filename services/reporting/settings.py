@@ -8,7 +8,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.topics import CAMPAIGNS, NOTIFICATIONS, PARTICIPANTS, REPORTING_DEADLETTER
+from schemas.topics import (
+    CAMPAIGNS,
+    DEADLETTER_REPLAYS,
+    NOTIFICATIONS,
+    PARTICIPANTS,
+    REPORTING_DEADLETTER,
+)
 
 
 class Settings(BaseSettings):
@@ -27,6 +33,11 @@ class Settings(BaseSettings):
     campaigns_topic: str = CAMPAIGNS.name
     notifications_topic: str = NOTIFICATIONS.name
     deadletter_topic: str = REPORTING_DEADLETTER.name
+    replay_ledger_topic: str = Field(
+        default=DEADLETTER_REPLAYS.name,
+        description="compacted topic of the dead letters already replayed (shared with the "
+        "notifier: ids are uuids)",
+    )
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.2, gt=0, le=10)
     dedupe_window: int = Field(

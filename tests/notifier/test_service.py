@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from schemas.envelope import new_event
+from schemas.envelope import DecodeError, decode_event, new_event
 from schemas.events import (
     EventData,
     NotificationFailedV1,
@@ -23,6 +24,8 @@ from schemas.events import (
 )
 from schemas.vocab import Channel, IndonesianTimeZone, Programme, Sex
 from services.common.clock import FrozenClock
+from services.common.version import SERVICE_VERSION
+from services.notifier.agents import rejected
 from services.notifier.bootstrap import StreamListener, outcome_event_id
 from services.notifier.dispatcher import FULL_SCAN_EVERY, Dispatcher, Limits
 from services.notifier.domain.quiet_hours import QuietHours
@@ -330,6 +333,54 @@ async def test_transient_failure_goes_to_retry_then_dead_letter(world: World) ->
     assert failed.permanent is False  # type: ignore[attr-defined]
     assert world.record(person.participant_id)["sent"][key]["state"] == "dead"
     assert world.record(person.participant_id)["queue"] == {}
+
+
+async def test_a_message_out_of_retries_leaves_a_dead_letter_that_says_it_all(
+    world: World,
+) -> None:
+    world.channels["sms"].failures = [TransientError("gateway HTTP 503", retry_after=5)] * 3
+    person = registered(START, email=None)
+    key = f"{person.participant_id}|welcome|once|sms"
+    await world.handle(person)
+    await world.drain()
+    for _ in range(2):
+        world.clock.advance(timedelta(seconds=20))
+        await world.drain()
+    (letter,) = world.publisher.letters
+    assert letter.id
+    assert (letter.source_topic, letter.key) == ("work", key)
+    assert letter.partition == world.partition(person.participant_id)
+    assert letter.error_class == "services.notifier.ports.TransientError"
+    assert "503" in (letter.error_message or "")
+    assert letter.service == "notifier"
+    assert letter.service_version == SERVICE_VERSION != "unknown"
+    assert letter.attempts == 3
+    assert letter.first_attempt_at == START
+    assert letter.last_attempt_at == START + timedelta(seconds=40)
+    headers = dict(letter.kafka_headers())
+    assert headers["__bebas.errors.attempts"] == b"3"
+    assert headers["__bebas.errors.first.attempt.time"] == START.isoformat().encode()
+
+
+def test_an_input_record_the_stream_rejects_is_tried_once() -> None:
+    message = SimpleNamespace(topic="bebas.participants", partition=2, offset=41, key=b"P-1")
+    message.value = b"{oops"
+    try:
+        decode_event(message.value)
+    except DecodeError as exc:
+        letter = rejected(message, exc, str(exc), START)
+    assert (letter.source_topic, letter.partition, letter.offset, letter.key) == (
+        "bebas.participants",
+        2,
+        41,
+        "P-1",
+    )
+    assert letter.error_class == "schemas.envelope.DecodeError"
+    assert letter.error_message == letter.reason
+    assert letter.service_version == SERVICE_VERSION
+    assert letter.attempts == 1
+    assert letter.first_attempt_at == letter.last_attempt_at == START
+    assert letter.original() == b"{oops"
 
 
 async def test_permanent_failure_is_reported_at_once(world: World) -> None:

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -29,6 +30,7 @@ from prometheus_client import Counter
 
 from schemas.deadletter import DeadLetter
 from services.common.kafka_settings import KafkaSettings
+from services.common.version import SERVICE_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,7 @@ class RequestReader:
         return True
 
     def _dead_letter(self, record: Any, exc: Refused) -> bool:
+        now = datetime.now(UTC)  # a request is refused on its one attempt
         letter = DeadLetter.of(
             service="enrollment",
             source_topic=record.topic,
@@ -201,6 +204,9 @@ class RequestReader:
             offset=record.offset,
             reason=str(exc),
             error=exc.__cause__ or exc,
+            service_version=SERVICE_VERSION,
+            first_attempt_at=now,
+            last_attempt_at=now,
             attempts=1,
         )
         try:
