@@ -102,12 +102,9 @@ class Gateway:
     async def send(self, request: web.Request) -> web.Response:
         if self.api_key is not None and request.headers.get("X-API-Key") != self.api_key:
             return web.json_response({"error": "unauthorized"}, status=401)
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "bad_request", "detail": "not JSON"}, status=400)
-        if not isinstance(body, dict):
-            return web.json_response({"error": "bad_request"}, status=400)
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
         to, text = str(body.get("to", "")), body.get("text")
         reference = body.get("reference")
         outcome = await self._decide(to, text)
@@ -214,12 +211,9 @@ class Gateway:
         """A person's reply, passed on to the notifier once; answers what the notifier said."""
         if self.inbound_url is None:
             return web.json_response({"error": "no --inbound-url"}, status=404)
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "bad_request", "detail": "not JSON"}, status=400)
-        if not isinstance(body, dict):
-            return web.json_response({"error": "bad_request"}, status=400)
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
         reply = {"from": str(body.get("from", "")), "text": str(body.get("text", ""))}
         try:
             response = await self._callback(self.inbound_url, reply)
@@ -310,6 +304,17 @@ def main(argv: list[str] | None = None) -> None:
         callback_secret=(args.callback_secret or "").encode(),
     )
     web.run_app(gateway.app(), host=args.host, port=args.port, print=None)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
+    """The request's JSON object, or the 400 that says it is not one."""
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return web.json_response({"error": "bad_request", "detail": "not JSON"}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "bad_request"}, status=400)
+    return body
 
 
 if __name__ == "__main__":
