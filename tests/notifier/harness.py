@@ -31,6 +31,7 @@ from services.notifier.domain.signatures import key_digest, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SCAN_BATCH = 20
+UNSUBSCRIBE_URL = "https://bebas-cemas.example/unsubscribe"
 #: shared by the local gateway and the notifier: they sign and check callbacks with it
 CALLBACK_SECRET = "harness-callback-secret-6c1f0a"
 #: an enrollment-style admin key; the notifier knows only its digest
@@ -161,6 +162,9 @@ class Stack:
             "NOTIFIER_LOGLEVEL": "warn",
             "NOTIFIER_SMS_CALLBACK_SECRET": CALLBACK_SECRET,
             "NOTIFIER_ADMIN_KEY_HASHES": key_digest(ADMIN_KEY),
+            # e-mails link to a one-click unsubscribe (RFC 8058) only when a URL is in effect
+            "NOTIFIER_UNSUBSCRIBE_URL": UNSUBSCRIBE_URL,
+            "NOTIFIER_UNSUBSCRIBE_SECRET": "unsubscribe-secret-for-tests-0123456789",
             **self.extra_env,
         }
 

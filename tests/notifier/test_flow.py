@@ -18,7 +18,13 @@ from schemas.vocab import Channel, IndonesianTimeZone
 from services.notifier.domain.schedule import D1, D7, OVERDUE, ReminderPolicy, period_reminders
 from services.notifier.domain.signatures import signed_headers
 from tests.notifier.factories import broadcast, opted_out, paid, registered
-from tests.notifier.harness import CALLBACK_SECRET, Stack, daytime_base, wait_for
+from tests.notifier.harness import (
+    CALLBACK_SECRET,
+    UNSUBSCRIBE_URL,
+    Stack,
+    daytime_base,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 POLICY = ReminderPolicy()
@@ -43,7 +49,8 @@ def test_registration_sends_welcome_sms_and_email(stack: Stack) -> None:
     mime = message_from_bytes(
         (stack.sink_dir / "mail" / mails[0]["file"]).read_bytes(), policy=policy.default
     )
-    assert mime["List-Unsubscribe"].startswith("<https://")
+    assert mime["List-Unsubscribe"].startswith(f"<{UNSUBSCRIBE_URL}?token=")
+    assert mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert mime.get_body(("plain",)).get_content().startswith("Halo Ibu Sri Wahyuni,")
     assert "<li>Jaminan Kecelakaan Kerja (JKK)</li>" in mime.get_body(("html",)).get_content()
     listed = httpx.get(f"{stack.url}/messages", params={"participant": pid}).json()
@@ -207,6 +214,20 @@ def test_opt_out_event_and_stop_reply_stop_sms(stack: Stack) -> None:
         "action": "opt_out_requested",
         "channel": "sms",
     }
+    # the reply is a request to enrollment, the only writer of participant state; its answer
+    # (participant.opted_out, here published by the test in enrollment's place) opts out
+    wait_for(
+        lambda: [
+            r
+            for r in stack.read("bebas.enrollment.requests")
+            if r["subject"] == by_reply.participant_id
+        ]
+    )
+    stack.publish(
+        opted_out(by_reply.participant_id, [Channel.SMS], stack.now()),
+        by_reply.participant_id,
+        "bebas.participants",
+    )
     wait_for(lambda: "sms" in stack.state(by_event.participant_id).get("opted_out", []))
     wait_for(lambda: "sms" in stack.state(by_reply.participant_id).get("opted_out", []))
     stack.publish(broadcast(stack.now(), segments=[segment]), "KKBC-KLEWER", "bebas.campaigns")
