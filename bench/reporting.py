@@ -52,7 +52,7 @@ def _two_workers(ctx: BenchContext, topic: str, events: int) -> float:
             extra_env={
                 "REPORTING_LAG_INTERVAL_S": "30",
                 "REPORTING_LOG_LEVEL": "warn",
-                "REPORTING_API_KEYS": f"{key_digest(BENCH_KEY)}:viewer",
+                "REPORTING_KEY_HASHES": f"{key_digest(BENCH_KEY)}:viewer",
             },
         )
         workers.append(WorkerProcess(config, ctx.scratch / f"reporting-{group}-{i}.log").start())

@@ -1,7 +1,7 @@
 """Sign-in for the reporting API and dashboard, built from Settings once at start-up.
 
 A request is someone's when it carries `Authorization: Bearer <key>` of a key listed in
-REPORTING_API_KEYS, or the session cookie `POST /v1/session` gave for one. The checks are the
+REPORTING_KEY_HASHES, or the session cookie `POST /v1/session` gave for one. The checks are the
 pure functions of `domain/access.py`; this module holds the secret, the clock and the cookie.
 """
 
@@ -55,7 +55,7 @@ class Access:
     def sign_in(self, key: str) -> Principal:
         principal = by_key(key, self.keys)
         if principal is None:
-            raise Unauthenticated("this key is not accepted by reporting (REPORTING_API_KEYS)")
+            raise Unauthenticated("this key is not accepted by reporting (REPORTING_KEY_HASHES)")
         return principal
 
     def session(self, principal: Principal) -> tuple[str, int]:
@@ -69,9 +69,9 @@ def _refuse(reason: str | None) -> Principal:
 
 
 def access_of(settings: Settings) -> Access:
-    keys = parse_keys(settings.api_keys)
+    keys = parse_keys(settings.key_hashes)
     if not keys:
-        log.warning("REPORTING_API_KEYS is empty: nobody can sign in to the API or dashboard")
+        log.warning("REPORTING_KEY_HASHES is empty: nobody can sign in to the API or dashboard")
     secret = settings.session_secret
     if secret is None:
         # a per-process secret: sessions end with the process and are not shared by workers

@@ -1,7 +1,7 @@
 """What `make run` starts for reporting: one worker (faust + API + dashboard) on a rocksdb store.
 
 The dashboard opens to the run's enrollment admin key: its digest (`LaunchContext`, recorded
-by enrollment's launcher, which runs first) joins REPORTING_API_KEYS as an admin entry. Session
+by enrollment's launcher, which runs first) joins REPORTING_KEY_HASHES as an admin entry. Session
 cookies are signed with REPORTING_SESSION_SECRET when set, else a new random one each run (a
 restart asks the browser to sign in again).
 """
@@ -13,11 +13,11 @@ import secrets
 from services.platform import LaunchContext, ProcessSpec
 from services.reporting.domain.access import parse_keys
 
-KEYS_ENV = "REPORTING_API_KEYS"
+KEYS_ENV = "REPORTING_KEY_HASHES"
 SESSION_SECRET_ENV = "REPORTING_SESSION_SECRET"  # noqa: S105 - a variable name
 
 
-def api_keys(ctx: LaunchContext) -> str:
+def key_hashes(ctx: LaunchContext) -> str:
     """The configured entries, and every admin key of this data folder not among them."""
     configured = ctx.setting(KEYS_ENV) or ""
     listed = parse_keys(configured)
@@ -33,7 +33,7 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
         "REPORTING_PORT": str(port),
         "REPORTING_DATA_DIR": str(ctx.data_dir / "reporting"),
         "REPORTING_STORE": "rocksdb://",
-        KEYS_ENV: api_keys(ctx),
+        KEYS_ENV: key_hashes(ctx),
         SESSION_SECRET_ENV: ctx.setting(SESSION_SECRET_ENV) or secrets.token_urlsafe(32),
     }
     return [

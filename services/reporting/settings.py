@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     )
     peer_timeout_s: float = Field(default=3.0, gt=0, le=60)
     log_level: Literal["crit", "error", "warn", "info", "debug"] = "warn"
-    api_keys: str = Field(
+    key_hashes: str = Field(
         default="",
         description="comma-separated `sha256-digest:role[:branch]` of the enrollment API keys "
         "that may sign in (the digest is enrollment's api_keys.key_hash; roles admin, viewer, "
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
 
-    @field_validator("api_keys")
+    @field_validator("key_hashes")
     @classmethod
     def _keys(cls, value: str) -> str:
         parse_keys(value)  # its ValueError names the entry that is wrong

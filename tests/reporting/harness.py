@@ -22,11 +22,11 @@ from tests.reporting.mix import Outgoing
 
 T = TypeVar("T")
 
-#: the keys every test worker accepts (REPORTING_API_KEYS holds their digests)
+#: the keys every test worker accepts (REPORTING_KEY_HASHES holds their digests)
 ADMIN_KEY = "bck_reporting-test-admin-key-000001"
 VIEWER_KEY = "bck_reporting-test-viewer-key-00002"
 OFFICER_KEY = "bck_reporting-test-officer-mks-0003"
-API_KEYS = ",".join(
+KEY_HASHES = ",".join(
     (
         f"{key_digest(ADMIN_KEY)}:admin",
         f"{key_digest(VIEWER_KEY)}:viewer",
@@ -118,7 +118,7 @@ def worker(
             "REPORTING_BATCH_WITHIN_S": "0.05",
             "REPORTING_LAG_INTERVAL_S": "0.5",
             "REPORTING_LOG_LEVEL": "info",
-            "REPORTING_API_KEYS": API_KEYS,
+            "REPORTING_KEY_HASHES": KEY_HASHES,
             "REPORTING_SESSION_SECRET": "reporting-test-session-secret-0001",
         },
     )

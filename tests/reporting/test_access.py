@@ -112,7 +112,7 @@ def test_a_cookie_signed_elsewhere_altered_or_of_a_removed_key_is_refused() -> N
         Access(without_admin, SECRET).who(None, token)
 
 
-ROWS = [
+ROWS: list[tuple[str, tuple[str, ...], int]] = [
     ("enr", ("K1", "SKA", "pedagang", "field", "-", "2023-12-16"), 7),
     ("enr", ("K1", "MKS", "ojek", "field", "-", "2023-12-16"), 5),
 ]

@@ -16,7 +16,9 @@ from services.reporting.domain.access import parse_keys
 from services.reporting.lag import LagSnapshot, PartitionLag
 from services.reporting.telemetry import Telemetry
 
-ROWS = [("enr", ("K1", "SKA", "pedagang", "field", "-", "2023-12-16"), 7)]
+ROWS: list[tuple[str, tuple[str, ...], int]] = [
+    ("enr", ("K1", "SKA", "pedagang", "field", "-", "2023-12-16"), 7)
+]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from services.reporting.domain.access import parse_keys
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LaunchContext:
     for name in (
         "ENROLLMENT_BOOTSTRAP_ADMIN_KEY",
-        "REPORTING_API_KEYS",
+        "REPORTING_KEY_HASHES",
         "REPORTING_SESSION_SECRET",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -31,11 +31,11 @@ def _env(ctx: LaunchContext) -> tuple[dict[str, str], dict[str, str]]:
 def test_the_printed_admin_key_signs_in_on_this_and_later_runs(ctx: LaunchContext) -> None:
     urls, env = _env(ctx)
     key = urls["admin key (shown once)"]
-    assert parse_keys(env["REPORTING_API_KEYS"])[key_digest(key)].role == "admin"
-    assert key not in env["REPORTING_API_KEYS"]
+    assert parse_keys(env["REPORTING_KEY_HASHES"])[key_digest(key)].role == "admin"
+    assert key not in env["REPORTING_KEY_HASHES"]
     assert len(env["REPORTING_SESSION_SECRET"]) >= 32
     _, later = _env(ctx)
-    assert later["REPORTING_API_KEYS"] == env["REPORTING_API_KEYS"]
+    assert later["REPORTING_KEY_HASHES"] == env["REPORTING_KEY_HASHES"]
 
 
 def test_configured_entries_are_kept_and_not_listed_twice(
@@ -44,10 +44,10 @@ def test_configured_entries_are_kept_and_not_listed_twice(
     admin = "bck_configured-admin-key-0123"
     officer = f"{key_digest('bck_an-officer-key-456789')}:officer:SKA"
     monkeypatch.setenv("ENROLLMENT_BOOTSTRAP_ADMIN_KEY", admin)
-    monkeypatch.setenv("REPORTING_API_KEYS", f"{officer},{key_digest(admin)}:viewer")
+    monkeypatch.setenv("REPORTING_KEY_HASHES", f"{officer},{key_digest(admin)}:viewer")
     monkeypatch.setenv("REPORTING_SESSION_SECRET", "configured-session-secret-01")
     _, env = _env(ctx)
-    keys = parse_keys(env["REPORTING_API_KEYS"])  # a digest listed twice would raise
+    keys = parse_keys(env["REPORTING_KEY_HASHES"])  # a digest listed twice would raise
     assert keys[key_digest(admin)].role == "viewer"  # the operator's entry wins
     assert keys[key_digest("bck_an-officer-key-456789")].branch == "SKA"
     assert env["REPORTING_SESSION_SECRET"] == "configured-session-secret-01"

@@ -1,7 +1,7 @@
 """Who may read reporting: enrollment's API keys, listed by digest with their role, and the
 signed session cookie a key is exchanged for in the browser.
 
-Reporting cannot read enrollment's database, so REPORTING_API_KEYS lists the keys it accepts
+Reporting cannot read enrollment's database, so REPORTING_KEY_HASHES lists the keys it accepts
 as `sha256-digest:role[:branch]` entries (the digest is enrollment's `api_keys.key_hash`, the
 role and branch the key's own). Admins and viewers read every branch and the stream's
 operations data (stream health, dead letters); an officer reads only their branch's figures.
@@ -9,7 +9,7 @@ Only an admin replays dead letters. Pure functions (standard library only).
 
 A session cookie is `<payload>.<mac>`: payload = base64url of `{"d": digest, "exp": unix}`,
 mac = hex HMAC-SHA256(session secret, payload). It names the key's digest, not its role, so
-a key removed from REPORTING_API_KEYS closes its sessions at once.
+a key removed from REPORTING_KEY_HASHES closes its sessions at once.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Principal:
 
 
 def parse_keys(listed: str) -> dict[str, Principal]:
-    """REPORTING_API_KEYS: comma-separated `digest:role[:branch]`. Raises ValueError naming
+    """REPORTING_KEY_HASHES: comma-separated `digest:role[:branch]`. Raises ValueError naming
     the entry by its number (never echoing it: it may be a key pasted by mistake)."""
     keys: dict[str, Principal] = {}
     for number, entry in enumerate((e.strip() for e in listed.split(",")), start=1):
@@ -125,5 +125,5 @@ def session_principal(
         return None, "the session has expired: sign in again"
     principal = keys.get(digest)
     if principal is None:
-        return None, "the key of this session is no longer accepted (REPORTING_API_KEYS)"
+        return None, "the key of this session is no longer accepted (REPORTING_KEY_HASHES)"
     return principal, None
