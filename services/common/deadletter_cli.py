@@ -116,7 +116,10 @@ async def listing(
 
 
 async def replay_selected(config: DeadLetterConfig, selection: Selection) -> ReplayReport:
-    ensure_topics(config.kafka, [DEADLETTER_REPLAYS.named(config.ledger_topic)])
+    # a blocking admin call: off the event loop, which in reporting's API also runs the worker
+    await asyncio.to_thread(
+        ensure_topics, config.kafka, [DEADLETTER_REPLAYS.named(config.ledger_topic)]
+    )
     chosen = select(await read_dead_letters(config.kafka, config.topic), selection)
     chosen.sort(key=lambda stored: (stored.partition, stored.offset))  # in the order they failed
     async with KafkaReplay(config.kafka, config.ledger_topic) as port:

@@ -103,6 +103,7 @@ def worker(
     name: str,
     store: str = "memory://",
     data: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> WorkerProcess:
     config = WorkerConfig(
         bootstrap_servers=kafka.bootstrap_servers,
@@ -120,6 +121,7 @@ def worker(
             "REPORTING_LOG_LEVEL": "info",
             "REPORTING_KEY_HASHES": KEY_HASHES,
             "REPORTING_SESSION_SECRET": "reporting-test-session-secret-0001",
+            **(env or {}),
         },
     )
     return WorkerProcess(config, tmp / f"{name}.log")

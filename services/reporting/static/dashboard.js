@@ -63,6 +63,7 @@
     refreshes: 0,
     who: null, // {role, branch} once signed in
     timer: null,
+    deadSeen: null, // the stream's dead-letter count when the panel was last read
   };
   window.__dashboard = { loadedAt: Date.now(), state };
 
@@ -209,6 +210,7 @@
 
   function showBoard(who) {
     state.who = who;
+    state.deadSeen = null;
     const operations = who.role !== "officer"; // officers read their branch's figures only
     $("#sign-in").hidden = true;
     $("#board").hidden = false;
@@ -248,8 +250,14 @@
     }
     if (state.who && state.who.role !== "officer") {
       try {
-        renderHealth(await getJSON("/v1/stream-health"));
-        renderDeadLetters(await getJSON("/v1/dead-letters?page_size=10"));
+        const health = await getJSON("/v1/stream-health");
+        renderHealth(health);
+        // the listing reads the whole dead-letter topic: only when the count moved, or now and
+        // then (a replay or another worker's letters do not move this worker's count)
+        if (health.dead_letters !== state.deadSeen || state.refreshes % 20 === 0) {
+          renderDeadLetters(await getJSON("/v1/dead-letters?page_size=10"));
+          state.deadSeen = health.dead_letters;
+        }
       } catch (error) {
         if (error.status === 401) throw new SignedOut(error.message);
         problems.push(t("unreachable") + error.message);
