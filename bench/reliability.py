@@ -87,7 +87,8 @@ def _welcomes(
 
 
 def _metrics(run: PlatformRun, campaign: str) -> dict[str, Any]:
-    response = httpx.get(f"{run.url('reporting')}/v1/campaigns/{campaign}/metrics", timeout=30)
+    url = f"{run.url('reporting')}/v1/campaigns/{campaign}/metrics"
+    response = httpx.get(url, headers=run.auth, timeout=30)
     return dict(response.json()) if response.status_code == 200 else {}
 
 

@@ -15,6 +15,7 @@ import httpx
 from bench.context import BenchContext
 from bench.kafka_load import raw_aiokafka_rate
 from bench.stats import repeat
+from services.common.apikeys import key_digest
 from services.common.broker import free_port
 from services.common.topic_admin import create_topic
 from services.reporting.bench_support import (
@@ -26,6 +27,10 @@ from services.reporting.bench_support import (
 from services.reporting.runner import WorkerConfig, WorkerProcess
 
 PARTITIONS = 6
+
+#: the key the bench reads stream health with (a viewer: figures and stream health only)
+BENCH_KEY = "bck_bench-reporting-viewer-key-000001"
+AUTH = {"Authorization": f"Bearer {BENCH_KEY}"}
 
 
 def _two_workers(ctx: BenchContext, topic: str, events: int) -> float:
@@ -44,7 +49,11 @@ def _two_workers(ctx: BenchContext, topic: str, events: int) -> float:
             notifications_topic=others["n"],
             deadletter_topic=others["dl"],
             data_dir=ctx.folder(f"reporting-{i}"),
-            extra_env={"REPORTING_LAG_INTERVAL_S": "30", "REPORTING_LOG_LEVEL": "warn"},
+            extra_env={
+                "REPORTING_LAG_INTERVAL_S": "30",
+                "REPORTING_LOG_LEVEL": "warn",
+                "REPORTING_KEY_HASHES": f"{key_digest(BENCH_KEY)}:viewer",
+            },
         )
         workers.append(WorkerProcess(config, ctx.scratch / f"reporting-{group}-{i}.log").start())
     try:
@@ -52,7 +61,10 @@ def _two_workers(ctx: BenchContext, topic: str, events: int) -> float:
             worker.wait_ready(timeout=180)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            health = [httpx.get(w.url + "/v1/stream-health", timeout=10).json() for w in workers]
+            health = [
+                httpx.get(w.url + "/v1/stream-health", headers=AUTH, timeout=10).json()
+                for w in workers
+            ]
             done = sum(t["processed"] for h in health for t in h["topics"].values())
             if done >= events:
                 first = min(h["first_batch_at"] for h in health if h["first_batch_at"])

@@ -83,18 +83,31 @@ def run(args: argparse.Namespace, config: DeadLetterConfig) -> int:
     return 0
 
 
+async def listing_doc(
+    config: DeadLetterConfig, selection: Selection, page: int, size: int
+) -> dict[str, Any]:
+    """One page of the selected letters, newest first, and their counts by reason (what the
+    CLI's --json and reporting's GET /v1/dead-letters answer)."""
+    chosen = select(await read_dead_letters(config.kafka, config.topic), selection)
+    shown = paged(chosen, page, size)
+    return {
+        "total": shown.total,
+        "page": shown.page,
+        "pages": shown.pages,
+        "counts_by_reason": counts_by_reason(chosen),
+        "items": [view(stored) for stored in shown.items],
+    }
+
+
 async def listing(
     config: DeadLetterConfig, selection: Selection, page: int, size: int, as_json: bool
 ) -> str:
-    chosen = select(await read_dead_letters(config.kafka, config.topic), selection)
-    shown = paged(chosen, page, size)
-    counts, items = counts_by_reason(chosen), [view(stored) for stored in shown.items]
+    doc = await listing_doc(config, selection, page, size)
     if as_json:
-        answer = {"total": shown.total, "page": shown.page, "pages": shown.pages}
-        return json.dumps({**answer, "counts_by_reason": counts, "items": items}, indent=2)
-    lines = [f"{shown.total} dead letters (page {shown.page} of {shown.pages})"]
-    lines += [f"  {n:6d}  {reason}" for reason, n in counts.items()]
-    for item in items:
+        return json.dumps(doc, indent=2)
+    lines = [f"{doc['total']} dead letters (page {doc['page']} of {doc['pages']})"]
+    lines += [f"  {n:6d}  {reason}" for reason, n in doc["counts_by_reason"].items()]
+    for item in doc["items"]:
         lines.append(
             f"{item['id']}  {item['failed_at']}  {item['source_topic']}"
             f"[{item['partition']}]@{item['offset']}  {item['reason']}"
@@ -103,7 +116,10 @@ async def listing(
 
 
 async def replay_selected(config: DeadLetterConfig, selection: Selection) -> ReplayReport:
-    ensure_topics(config.kafka, [DEADLETTER_REPLAYS.named(config.ledger_topic)])
+    # a blocking admin call: off the event loop, which in reporting's API also runs the worker
+    await asyncio.to_thread(
+        ensure_topics, config.kafka, [DEADLETTER_REPLAYS.named(config.ledger_topic)]
+    )
     chosen = select(await read_dead_letters(config.kafka, config.topic), selection)
     chosen.sort(key=lambda stored: (stored.partition, stored.offset))  # in the order they failed
     async with KafkaReplay(config.kafka, config.ledger_topic) as port:

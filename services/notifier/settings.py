@@ -9,11 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.apikeys import parse_digests
 from services.notifier.domain.links import SMS_DOMAIN_MAX, on_domain
-
-
-def parse_digests(listed: str) -> list[str]:
-    return [d.strip().lower() for d in listed.split(",") if d.strip()]
 
 
 class Settings(BaseSettings):

@@ -19,6 +19,7 @@ from services.common import deadletter_cli
 from services.common.faust_app import GroupTimeouts
 from services.common.internals import ExitZeroServer
 from services.common.kafka_settings import KafkaSettings
+from services.reporting.access import access_of
 from services.reporting.api import Services, create_api
 from services.reporting.lag import LagCollector, LagReader, LagSnapshot
 from services.reporting.settings import Settings
@@ -90,7 +91,15 @@ def bootstrap(
                 await lag_task
             await asyncio.to_thread(reader.close)
 
-    services = Services(worker, snapshot, telemetry.registry, settings.url, settings.peer_timeout_s)
+    services = Services(
+        worker,
+        snapshot,
+        telemetry.registry,
+        settings.url,
+        settings.peer_timeout_s,
+        access=access_of(settings),
+        dead_letters=deadletter_config(settings, kafka),
+    )
     return create_api(services, lifespan=lifespan), worker
 
 

@@ -1,18 +1,23 @@
-"""The HTTP API: metrics per campaign and branch, overview, CSV, stream health, dashboard.
+"""The HTTP API: metrics per campaign and branch, overview, CSV, stream health, dead letters,
+dashboard.
 
 Every figure is cluster-wide (see `cluster.py`). Errors are RFC 9457 problem+json and name
-the field that is wrong.
+the field that is wrong. Everything under /v1 needs a sign-in (`access.py`): a bearer key, or
+the session cookie POST /v1/session gives. /healthz, /readyz and /metrics stay open (probes
+and Prometheus call them without a key; they carry no figures of a branch), and so does
+/internal/v1/partial, which the workers ask each other (see the README's "Security").
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+from fastapi import Body as BodyParam
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -21,8 +26,13 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common import deadletter_cli
+from services.common.deadletters import PAGE_SIZE, Selection
+from services.reporting.access import COOKIE, Access, Unauthenticated
 from services.reporting.cluster import Gathered, Partial, gather
+from services.reporting.dead_letter_requests import ReplayRequest, dead_letter_filter
 from services.reporting.domain import figures
+from services.reporting.domain.access import Forbidden, Principal
 from services.reporting.lag import LagSnapshot
 from services.reporting.schemas_api import (
     BranchMetrics,
@@ -37,9 +47,17 @@ CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$|^-$"
 
 
 class Problem(Exception):
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        self.headers = headers
 
 
 @dataclass
@@ -51,6 +69,10 @@ class Services:
     registry: CollectorRegistry
     url: str
     peer_timeout_s: float = 3.0
+    #: who may sign in (default: nobody)
+    access: Access = field(default_factory=Access)
+    #: where the dead letters are and how a replay is checked (None: not offered)
+    dead_letters: deadletter_cli.DeadLetterConfig | None = None
 
     def local_partial(self) -> Partial:
         telemetry = self.worker.telemetry
@@ -109,6 +131,20 @@ def date_range(start: From = None, end: To = None) -> figures.DateRange:
 RangeDep = Annotated[figures.DateRange, Depends(date_range)]
 
 
+def signed_in(request: Request, services: ServicesDep) -> Principal:
+    try:
+        return services.access.who(
+            request.headers.get("Authorization"), request.cookies.get(COOKIE)
+        )
+    except Unauthenticated as exc:
+        raise Problem(
+            401, "Sign-in required", str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+
+
+Who = Annotated[Principal, Depends(signed_in)]
+
+
 def create_api(services: Services, lifespan: Any = None) -> FastAPI:
     api = FastAPI(
         title="Bebas Cemas reporting",
@@ -139,15 +175,57 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
     async def metrics(services: ServicesDep) -> Response:
         return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
 
+    @api.post("/v1/session", tags=["sign-in"])
+    async def sign_in(
+        services: ServicesDep, key: Annotated[str, BodyParam(embed=True, min_length=1)]
+    ) -> JSONResponse:
+        """Exchange an API key for a session cookie (HttpOnly, SameSite=Strict, signed)."""
+        try:
+            principal = services.access.sign_in(key)
+        except Unauthenticated as exc:
+            raise Problem(
+                401,
+                "Sign-in refused",
+                f"key: {exc}",
+                headers={"WWW-Authenticate": "Bearer"},
+                errors=[{"field": "key", "in": "body", "message": str(exc)}],
+            ) from exc
+        token, expires = services.access.session(principal)
+        response = JSONResponse({**principal.public(), "expires_at": expires})
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=services.access.session_seconds,
+            httponly=True,
+            samesite="strict",
+            secure=services.access.cookie_secure,
+            path="/",
+        )
+        return response
+
+    @api.get("/v1/session", tags=["sign-in"])
+    async def session(who: Who) -> dict[str, str | None]:
+        """Whose key this request is signed in with (the dashboard hides what it may not read)."""
+        return who.public()
+
+    @api.delete("/v1/session", tags=["sign-in"], status_code=204)
+    async def sign_out() -> Response:
+        response = Response(status_code=204)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
     @api.get("/v1/campaigns/{code}/metrics", tags=["metrics"], response_model=CampaignMetrics)
-    async def campaign_metrics(code: Code, rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
-        """Enrolments, messages, payments and opt-outs of one campaign, by branch and day."""
-        return figures.campaign_report(await services.counters(), code, rng)
+    async def campaign_metrics(
+        code: Code, rng: RangeDep, services: ServicesDep, who: Who
+    ) -> dict[str, Any]:
+        """Enrolments, messages, payments and opt-outs of one campaign, by branch and day (an
+        officer's key: their branch only)."""
+        return figures.campaign_report(await services.counters(), code, rng, who.branch)
 
     @api.get("/v1/campaigns/{code}/report.csv", tags=["metrics"], response_class=PlainTextResponse)
-    async def campaign_csv(code: Code, rng: RangeDep, services: ServicesDep) -> Response:
+    async def campaign_csv(code: Code, rng: RangeDep, services: ServicesDep, who: Who) -> Response:
         """The campaign report as CSV: one row per local day and branch."""
-        rows = figures.campaign_csv_rows(await services.counters(), code, rng)
+        rows = figures.campaign_csv_rows(await services.counters(), code, rng, who.branch)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(figures.CSV_HEADER)
@@ -160,18 +238,25 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
         )
 
     @api.get("/v1/branches/{code}/metrics", tags=["metrics"], response_model=BranchMetrics)
-    async def branch_metrics(code: Code, rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
+    async def branch_metrics(
+        code: Code, rng: RangeDep, services: ServicesDep, who: Who
+    ) -> dict[str, Any]:
         """Everything of one branch, by campaign and day."""
+        who.require_branch(code)
         return figures.branch_report(await services.counters(), code, rng)
 
     @api.get("/v1/overview", tags=["metrics"], response_model=Overview)
-    async def overview(rng: RangeDep, services: ServicesDep) -> dict[str, Any]:
-        """Every campaign's headline figures, and the totals."""
-        return figures.overview(await services.counters(), rng)
+    async def overview(rng: RangeDep, services: ServicesDep, who: Who) -> dict[str, Any]:
+        """Every campaign's headline figures, and the totals (an officer's key: their branch)."""
+        return figures.overview(await services.counters(), rng, who.branch)
+
+    _dead_letter_routes(api)
 
     @api.get("/v1/stream-health", tags=["health"], response_model=StreamHealth)
-    async def stream_health(services: ServicesDep) -> dict[str, Any]:
-        """Consumer lag per group and partition, events per second, dead letters."""
+    async def stream_health(services: ServicesDep, who: Who) -> dict[str, Any]:
+        """Consumer lag per group and partition, events per second, dead letters (admins and
+        viewers)."""
+        who.require_operations()
         got = await services.gathered()
         processed: dict[str, dict[str, int]] = {}
         for partial in got.partials:
@@ -216,7 +301,55 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
     return api
 
 
+def _dead_letter_routes(api: FastAPI) -> None:
+    @api.get("/v1/dead-letters", tags=["dead letters"])
+    async def dead_letters(
+        services: ServicesDep,
+        who: Who,
+        selection: Annotated[Selection, Depends(dead_letter_filter)],
+        page: Annotated[int, Query(ge=1, description="1 is the newest")] = 1,
+        page_size: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
+    ) -> dict[str, Any]:
+        """Reporting's dead letters, newest first, with counts by reason (admins and viewers;
+        the original bytes are never shown, any NIK in the text is masked)."""
+        who.require_operations()
+        return await deadletter_cli.listing_doc(
+            _dead_letter_config(services), selection, page, page_size
+        )
+
+    @api.post("/v1/dead-letters/replay", tags=["dead letters"])
+    async def replay(services: ServicesDep, who: Who, body: ReplayRequest) -> dict[str, Any]:
+        """Send the selected dead letters back to the topic and key they came from, each at
+        most once (admins): the answer counts replayed, skipped and refused letters."""
+        who.require_admin()
+        selection = body.selection()
+        if selection.empty:
+            why = "say which letters: ids, topic, reason, from or to (an empty body replays none)"
+            raise Problem(
+                422, "Invalid request", f"ids: {why}", errors=[{"field": "ids", "message": why}]
+            )
+        report = await deadletter_cli.replay_selected(_dead_letter_config(services), selection)
+        return report.as_dict()
+
+
+def _dead_letter_config(services: Services) -> deadletter_cli.DeadLetterConfig:
+    if services.dead_letters is None:
+        raise Problem(404, "Not offered", "this worker was started without dead letters")
+    return services.dead_letters
+
+
 def _problems(api: FastAPI) -> None:
+    @api.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        body = {
+            "type": "about:blank",
+            "title": "Forbidden",
+            "status": 403,
+            "detail": str(exc),
+            "instance": request.url.path,
+        }
+        return JSONResponse(body, status_code=403, media_type=PROBLEM)
+
     @api.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> JSONResponse:
         body = {
@@ -227,7 +360,7 @@ def _problems(api: FastAPI) -> None:
             "instance": request.url.path,
             **exc.extra,
         }
-        headers = {"Retry-After": "2"} if exc.status == 503 else None
+        headers = {"Retry-After": "2"} if exc.status == 503 else exc.headers
         return JSONResponse(body, status_code=exc.status, media_type=PROBLEM, headers=headers)
 
     @api.exception_handler(RequestValidationError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import (
@@ -15,6 +15,7 @@ from schemas.topics import (
     PARTICIPANTS,
     REPORTING_DEADLETTER,
 )
+from services.reporting.domain.access import parse_keys
 
 
 class Settings(BaseSettings):
@@ -50,6 +51,21 @@ class Settings(BaseSettings):
     )
     peer_timeout_s: float = Field(default=3.0, gt=0, le=60)
     log_level: Literal["crit", "error", "warn", "info", "debug"] = "warn"
+    key_hashes: str = Field(
+        default="",
+        description="comma-separated `sha256-digest:role[:branch]` of the enrollment API keys "
+        "that may sign in (the digest is enrollment's api_keys.key_hash; roles admin, viewer, "
+        "officer; an officer entry names its branch); empty: nobody may",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the dashboard's session cookies (16+ random characters), the "
+        "same on every worker; unset: a random one per process",
+    )
+    session_hours: float = Field(default=8.0, gt=0, le=168, description="a session's lifetime")
+    session_cookie_secure: bool = Field(
+        default=False, description="mark the session cookie Secure (set it behind HTTPS)"
+    )
 
     @field_validator("advertised_url")
     @classmethod
@@ -57,6 +73,24 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("key_hashes")
+    @classmethod
+    def _keys(cls, value: str) -> str:
+        parse_keys(value)  # its ValueError names the entry that is wrong
+        return value
+
+    @field_validator("session_secret", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (use a random value)")
+        return value
 
     @property
     def url(self) -> str:

@@ -60,7 +60,9 @@ class Journey:
         return dict(response.json()) if response.status_code == 200 else {}
 
     def campaign_metrics(self, code: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.run.url('reporting')}/v1/campaigns/{code}/metrics", timeout=30)
+        # reporting accepts the run's enrollment admin key too (REPORTING_API_KEYS, by digest)
+        url = f"{self.run.url('reporting')}/v1/campaigns/{code}/metrics"
+        response = httpx.get(url, headers=self.run.auth, timeout=30)
         return dict(response.json()) if response.status_code == 200 else {}
 
 

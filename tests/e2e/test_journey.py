@@ -227,6 +227,10 @@ def test_reporting_api_and_dashboard_show_the_same_figures(
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(journey.run.url("reporting") + "/")
+        # the run's enrollment admin key signs in (make run lists its digest for reporting)
+        page.fill("[data-testid=sign-in-key]", journey.run.admin_key)
+        page.click("[data-testid=sign-in-submit]")
+        page.wait_for_selector("[data-testid=dead-letter-panel]", state="visible")
         page.select_option("[data-testid=campaign-picker]", campaign)
         # The page polls; wait until it shows this campaign's figures, then read them.
         page.wait_for_function(

@@ -148,7 +148,7 @@ class MakeRun:
     def metrics(self, campaign: str) -> dict[str, Any]:
         url = f"{self.url('reporting')}/v1/campaigns/{campaign}/metrics"
         try:
-            response = httpx.get(url, timeout=30)
+            response = httpx.get(url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30)
         except httpx.HTTPError:
             return {}
         return dict(response.json()) if response.status_code == 200 else {}

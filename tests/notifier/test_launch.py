@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.domain.signatures import key_digest
+from services.common.apikeys import key_digest
 from services.platform import DEFAULT_PORTS, LaunchContext, ProcessSpec, collect_processes
 
 

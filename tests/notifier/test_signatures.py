@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from services.common.apikeys import key_digest
 from services.enrollment.apikeys import hash_key
 from services.notifier.access import Callback, HmacGuard, TwilioGuard, web_access
 from services.notifier.domain.signatures import (
@@ -21,7 +22,6 @@ from services.notifier.domain.signatures import (
     admin_refusal,
     hmac_refusal,
     hmac_signature,
-    key_digest,
     signed_headers,
     twilio_refusal,
     twilio_signature,

@@ -18,10 +18,11 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from services.common.apikeys import key_digest
 from services.common.clock import FrozenClock
 from services.common.kafka_settings import KafkaSettings
 from services.notifier.bootstrap import create_app
-from services.notifier.domain.signatures import key_digest, signed_headers, twilio_signature
+from services.notifier.domain.signatures import signed_headers, twilio_signature
 from services.notifier.domain.unsubscribe import sign
 from services.notifier.service import NotifierService
 from services.notifier.settings import Settings

@@ -14,12 +14,25 @@ import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from services.common.apikeys import key_digest
 from services.common.broker import free_port
 from services.common.kafka_settings import KafkaSettings
 from services.reporting.runner import WorkerConfig, WorkerProcess
 from tests.reporting.mix import Outgoing
 
 T = TypeVar("T")
+
+#: the keys every test worker accepts (REPORTING_KEY_HASHES holds their digests)
+ADMIN_KEY = "bck_reporting-test-admin-key-000001"
+VIEWER_KEY = "bck_reporting-test-viewer-key-00002"
+OFFICER_KEY = "bck_reporting-test-officer-mks-0003"
+KEY_HASHES = ",".join(
+    (
+        f"{key_digest(ADMIN_KEY)}:admin",
+        f"{key_digest(VIEWER_KEY)}:viewer",
+        f"{key_digest(OFFICER_KEY)}:officer:MKS",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,7 @@ def worker(
     name: str,
     store: str = "memory://",
     data: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> WorkerProcess:
     config = WorkerConfig(
         bootstrap_servers=kafka.bootstrap_servers,
@@ -105,13 +119,17 @@ def worker(
             "REPORTING_BATCH_WITHIN_S": "0.05",
             "REPORTING_LAG_INTERVAL_S": "0.5",
             "REPORTING_LOG_LEVEL": "info",
+            "REPORTING_KEY_HASHES": KEY_HASHES,
+            "REPORTING_SESSION_SECRET": "reporting-test-session-secret-0001",
+            **(env or {}),
         },
     )
     return WorkerProcess(config, tmp / f"{name}.log")
 
 
-def get(url: str, path: str, **params: Any) -> httpx.Response:
-    return httpx.get(url + path, params=params, timeout=10.0)
+def get(url: str, path: str, key: str = ADMIN_KEY, **params: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.get(url + path, params=params, headers=headers, timeout=10.0)
 
 
 def poll(fetch: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0) -> T:

@@ -9,11 +9,16 @@ from typing import Any
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from services.common.apikeys import key_digest
+from services.reporting.access import Access
 from services.reporting.api import Services, create_api
+from services.reporting.domain.access import parse_keys
 from services.reporting.lag import LagSnapshot, PartitionLag
 from services.reporting.telemetry import Telemetry
 
-ROWS = [("enr", ("K1", "SKA", "pedagang", "field", "-", "2023-12-16"), 7)]
+ROWS: list[tuple[str, tuple[str, ...], int]] = [
+    ("enr", ("K1", "SKA", "pedagang", "field", "-", "2023-12-16"), 7)
+]
 
 
 @dataclass
@@ -40,9 +45,15 @@ class FakeWorker:
         return {"http://self"}
 
 
-def client(worker: Any, lag: LagSnapshot | None = None) -> TestClient:
+ADMIN = "bck_test-admin-key-for-reporting-0001"
+ACCESS = Access(parse_keys(f"{key_digest(ADMIN)}:admin"))
+
+
+def client(worker: Any, lag: LagSnapshot | None = None, key: str | None = ADMIN) -> TestClient:
     services = Services(worker, lag or LagSnapshot(), CollectorRegistry(), "http://self")
-    return TestClient(create_api(services))
+    services.access = ACCESS
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return TestClient(create_api(services), headers=headers)
 
 
 def test_full_coverage_answers_with_figures() -> None:
@@ -92,7 +103,7 @@ def test_stream_health_reports_lag_per_group_and_partition() -> None:
 
 
 def test_dashboard_and_vendored_chart_library_are_served_locally() -> None:
-    api = client(FakeWorker({}))
+    api = client(FakeWorker({}), key=None)  # the page itself asks for the sign-in
     page = api.get("/")
     assert page.status_code == 200
     assert '<script src="/static/chart.umd.js"' in page.text

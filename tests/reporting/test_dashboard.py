@@ -14,6 +14,8 @@ from services.common.kafka_settings import KafkaSettings
 from tests.reporting import factory as f
 from tests.reporting import mix
 from tests.reporting.harness import (
+    ADMIN_KEY,
+    OFFICER_KEY,
     get,
     json_or_none,
     make_topics,
@@ -72,6 +74,28 @@ def assert_page_matches_api(page: Page, url: str) -> None:
         ]
 
 
+def sign_in(page: Page, key: str) -> None:
+    page.wait_for_selector('[data-testid="sign-in"]', state="visible")
+    page.fill('[data-testid="sign-in-key"]', key)
+    page.click('[data-testid="sign-in-submit"]')
+
+
+def assert_dead_letter_panel_matches_api(page: Page, url: str) -> None:
+    listed = get(url, "/v1/dead-letters", page_size=10).json()
+    assert listed["total"] == 2
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=dead-letter-row]').length === 2"
+    )
+    assert page.locator('[data-testid="dead-letter-panel"]').is_visible()
+    reasons = page.locator('[data-testid="dead-letter-reason"]').all()
+    shown = {
+        r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text() for r in reasons
+    }
+    assert shown == {reason: id_int(n) for reason, n in listed["counts_by_reason"].items()}
+    ids = page.locator('[data-testid="dead-letter-row"] code').all_inner_texts()
+    assert ids == [item["id"] for item in listed["items"]]
+
+
 def test_dashboard_shows_the_api_figures_and_updates_live(
     kafka_settings: KafkaSettings,
     topic_factory: Callable[..., str],
@@ -95,6 +119,13 @@ def test_dashboard_shows_the_api_figures_and_updates_live(
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1500})
             page.goto(f"{w.url}/?interval=1000&campaign=KLEWER23&lang=id")
+            sign_in(page, "bck_not-a-key-of-this-service-000000")
+            page.wait_for_function(
+                "document.querySelector('[data-testid=sign-in-error]').textContent !== ''"
+            )
+            assert "Kunci ditolak" in text(page, "sign-in-error")
+            assert page.locator('[data-testid="kpi-enrolments"]').is_hidden()
+            sign_in(page, ADMIN_KEY)
             page.wait_for_function(
                 "document.querySelector('[data-testid=kpi-enrolments]').textContent === '5'"
             )
@@ -108,6 +139,7 @@ def test_dashboard_shows_the_api_figures_and_updates_live(
                 f"document.querySelector('[data-group=\"{group}\"]') !== null", timeout=15_000
             )
             assert group in [g.get_attribute("data-group") for g in lag_groups.all()]
+            assert_dead_letter_panel_matches_api(page, w.url)
             loaded_at = page.evaluate("window.__dashboard.loadedAt")
 
             # new events move the numbers on the open page, without a reload
@@ -150,8 +182,23 @@ def test_dashboard_shows_the_api_figures_and_updates_live(
             page.click('[data-testid="lang-toggle"]')
             assert page.locator("h1").inner_text() == "Campaign monitor"
             assert text(page, "kpi-amount") == "Rp1.284.400"  # Indonesian numbers either way
+            assert page.locator("#dead-letters h2").inner_text() == "Dead letters"
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
+
+            # an officer of MKS: that branch's figures only, no stream health or dead letters
+            page.click('[data-testid="sign-out"]')
+            page.wait_for_selector('[data-testid="sign-in"]', state="visible")
+            sign_in(page, OFFICER_KEY)
+            officer = get(w.url, "/v1/campaigns/KLEWER23/metrics", key=OFFICER_KEY).json()
+            assert list(officer["by_branch"]) == ["MKS"]
+            page.wait_for_selector('[data-testid="branch-row-MKS"]')
+            page.wait_for_function(
+                "document.querySelectorAll('[data-testid^=branch-row-]').length === 1"
+            )
+            assert text(page, "kpi-enrolments") == id_int(officer["enrolments"]["total"])
+            assert page.locator('[data-testid="health-panel"]').is_hidden()
+            assert page.locator('[data-testid="dead-letter-panel"]').is_hidden()
             browser.close()
         assert shot.stat().st_size > 10_000
     finally:

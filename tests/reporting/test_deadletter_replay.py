@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from kafka import KafkaProducer
 
@@ -22,7 +23,15 @@ from services.reporting.__main__ import deadletter_config
 from services.reporting.settings import Settings
 from tests.kafka_fixtures import unique
 from tests.reporting import factory as f
-from tests.reporting.harness import get, make_topics, poll, stream_health, worker
+from tests.reporting.harness import (
+    ADMIN_KEY,
+    VIEWER_KEY,
+    get,
+    make_topics,
+    poll,
+    stream_health,
+    worker,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +76,14 @@ def test_poison_is_listed_refused_and_a_valid_letter_is_replayed_once(
         replay_ledger_topic=ledger,
     )
     config = deadletter_config(settings, kafka_settings)
-    one = worker(kafka_settings, topics, group_factory("dl"), tmp_path, "w").start()
+    one = worker(
+        kafka_settings,
+        topics,
+        group_factory("dl"),
+        tmp_path,
+        "w",
+        env={"REPORTING_REPLAY_LEDGER_TOPIC": ledger},
+    ).start()
     try:
         one.wait_ready()
         # a poison record that quotes a raw NIK: the worker dead-letters it
@@ -97,6 +113,16 @@ def test_poison_is_listed_refused_and_a_valid_letter_is_replayed_once(
         assert (refused.replayed, list(refused.refused)) == ([], [dead.id])
         assert refused.refused[dead.id].startswith("still invalid: not JSON")
 
+        # the same through the API: listed for a viewer, NIK masked; refused for an admin
+        api = get(one.url, "/v1/dead-letters", key=VIEWER_KEY, reason="not json")
+        assert api.json()["total"] == 1
+        assert api.json()["items"][0]["offset"] == offset
+        assert NIK not in api.text
+        assert _replay(one.url, VIEWER_KEY, {"ids": [dead.id]}).status_code == 403
+        by_api = _replay(one.url, ADMIN_KEY, {"ids": [dead.id]}).json()
+        assert (by_api["replayed"], by_api["refused"]) == (0, 1)
+        assert by_api["refusals"][0]["id"] == dead.id
+
         # a letter whose bytes are a valid event (as after a processing bug now fixed)
         event = f.envelope(f.registered("P-REPLAY", AT), "P-REPLAY")
         valid = DeadLetter.of(
@@ -119,6 +145,8 @@ def test_poison_is_listed_refused_and_a_valid_letter_is_replayed_once(
         assert (first.replayed, first.skipped, first.refused) == ([valid.id], [], {})
         second = run(deadletter_cli.replay_selected(config, chosen))
         assert (second.replayed, second.skipped) == ([], [valid.id])
+        again = _replay(one.url, ADMIN_KEY, {"reason": "bug fixed"}).json()
+        assert (again["replayed"], again["skipped_ids"]) == (0, [valid.id])
 
         # the same event went out twice, with one id; the worker counts it once
         copies = [r for r in run(read_topic(kafka_settings, topics.participants)) if r.key == KEY]
@@ -133,6 +161,11 @@ def test_poison_is_listed_refused_and_a_valid_letter_is_replayed_once(
         assert (health["counted"], health["duplicates"]) == (1, 1)
     finally:
         assert one.stop() == 0
+
+
+def _replay(url: str, key: str, body: dict[str, object]) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.post(url + "/v1/dead-letters/replay", json=body, headers=headers, timeout=60)
 
 
 async def _crashing_replay(

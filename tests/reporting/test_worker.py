@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from services.common.kafka_settings import KafkaSettings
 from tests.reporting import mix
 from tests.reporting.harness import (
+    OFFICER_KEY,
+    VIEWER_KEY,
     dead_letters,
     get,
     json_or_none,
@@ -205,6 +208,7 @@ def test_two_workers_give_the_same_answers_as_one(
         assert owned[1][topics.participants]
         for w in pair:
             assert_every_figure(w.url)
+        assert_each_role_reads_what_it_may(*(w.url for w in pair))
 
         # one worker stops: until the survivor owns and has recovered every partition it
         # answers 503 naming what is missing, never a low figure; then the full figures again
@@ -228,6 +232,41 @@ def test_two_workers_give_the_same_answers_as_one(
     finally:
         for w in pair:
             w.stop()
+
+
+def assert_each_role_reads_what_it_may(url: str, other: str) -> None:
+    """Sign-in on real workers: no key, an officer of MKS, a viewer, and a session cookie
+    one worker gave that the other accepts (they share REPORTING_SESSION_SECRET)."""
+    unsigned = httpx.get(url + "/v1/overview", timeout=10)
+    assert unsigned.status_code == 401
+    assert unsigned.headers["content-type"] == "application/problem+json"
+    assert httpx.get(url + "/metrics", timeout=10).status_code == 200  # Prometheus needs no key
+
+    officer = get(url, "/v1/campaigns/KLEWER23/metrics", key=OFFICER_KEY).json()
+    assert list(officer["by_branch"]) == ["MKS"]
+    every_branch: Any = mix.KLEWER["by_branch"]
+    assert officer["by_branch"]["MKS"] == every_branch["MKS"]
+    totals = get(url, "/v1/overview", key=OFFICER_KEY).json()["totals"]
+    mks: Any = mix.BRANCH_MKS["enrolments"]
+    assert totals["enrolments"] == mks["total"]
+    assert get(url, "/v1/branches/MKS/metrics", key=OFFICER_KEY).json() == mix.BRANCH_MKS
+    assert get(url, "/v1/branches/SKA/metrics", key=OFFICER_KEY).status_code == 403
+    assert get(url, "/v1/dead-letters", key=OFFICER_KEY).status_code == 403
+    assert get(url, "/v1/stream-health", key=OFFICER_KEY).status_code == 403
+
+    assert get(url, "/v1/overview", key=VIEWER_KEY).json() == mix.OVERVIEW
+    listed = get(url, "/v1/dead-letters", key=VIEWER_KEY).json()
+    assert listed["total"] == mix.DEAD_LETTERS
+    assert sorted(r.split(":")[0] for r in listed["counts_by_reason"]) == [
+        "not JSON",
+        "schema-invalid",
+    ]
+    assert all("value_b64" not in item for item in listed["items"])  # never the raw bytes
+
+    signed = httpx.post(url + "/v1/session", json={"key": VIEWER_KEY}, timeout=10)
+    assert signed.status_code == 200
+    with httpx.Client(cookies=signed.cookies, timeout=10) as browser:
+        assert browser.get(other + "/v1/overview").json() == mix.OVERVIEW
 
 
 def assert_bad_requests_get_problem_details(url: str) -> None:

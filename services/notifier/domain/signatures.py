@@ -23,6 +23,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
+from services.common.apikeys import bearer_key, listed_digest
+
 SIGNATURE_HEADER = "X-Bebas-Signature"
 TIMESTAMP_HEADER = "X-Bebas-Timestamp"
 TWILIO_HEADER = "X-Twilio-Signature"
@@ -93,23 +95,12 @@ def twilio_refusal(
     return None
 
 
-def key_digest(key: str) -> str:
-    """SHA-256 hex of an API key: the form enrollment stores (`api_keys.key_hash`), so an
-    admin key's digest can be copied from there into NOTIFIER_ADMIN_KEY_HASHES."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
 def admin_refusal(authorization: str | None, admin_digests: Iterable[str]) -> str | None:
     """Why a request is not an admin's (None: it carries `Bearer <a key whose digest is
     listed>`). No listed digest closes the door to everyone."""
-    if not authorization:
-        return "send an admin API key as 'Authorization: Bearer <key>'"
-    scheme, _, key = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return "the Authorization header must be 'Bearer <key>'"
-    digest = key_digest(key.strip())
-    # compare with every listed digest, so the time taken does not tell which one was close
-    matches = [_same(digest, listed) for listed in admin_digests]
-    if not any(matches):
+    key, refusal = bearer_key(authorization, "an admin API key")
+    if key is None:
+        return refusal
+    if listed_digest(key, admin_digests) is None:
         return "this key is not an admin key of the notifier (NOTIFIER_ADMIN_KEY_HASHES)"
     return None

@@ -202,8 +202,16 @@ def _sorted(mapping: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def campaign_report(counters: Counters, code: str, rng: DateRange) -> dict[str, Any]:
-    figures = report(counters, lambda d: d["campaign"] == code, rng, "branch")
+def _in_branch(branch: str | None) -> Callable[[dict[str, str]], bool]:
+    """Every branch (None), or one: what an officer's key may read."""
+    return lambda d: branch is None or d["branch"] == branch
+
+
+def campaign_report(
+    counters: Counters, code: str, rng: DateRange, branch: str | None = None
+) -> dict[str, Any]:
+    mine = _in_branch(branch)
+    figures = report(counters, lambda d: d["campaign"] == code and mine(d), rng, "branch")
     name = campaign_names(counters).get(code)
     return {"campaign": {"code": code, "name": name}, "range": _range(rng), **figures}
 
@@ -213,8 +221,8 @@ def branch_report(counters: Counters, code: str, rng: DateRange) -> dict[str, An
     return {"branch": {"code": code}, "range": _range(rng), **figures}
 
 
-def overview(counters: Counters, rng: DateRange) -> dict[str, Any]:
-    figures = report(counters, lambda d: True, rng, "campaign")
+def overview(counters: Counters, rng: DateRange, branch: str | None = None) -> dict[str, Any]:
+    figures = report(counters, _in_branch(branch), rng, "campaign")
     names = campaign_names(counters)
     campaigns = [
         {"code": code, "name": names.get(code), **values}
@@ -245,10 +253,13 @@ def overview(counters: Counters, rng: DateRange) -> dict[str, Any]:
 CSV_HEADER = ("date", "branch", *_SERIES_FIELDS)
 
 
-def campaign_csv_rows(counters: Counters, code: str, rng: DateRange) -> list[tuple[str | int, ...]]:
+def campaign_csv_rows(
+    counters: Counters, code: str, rng: DateRange, branch: str | None = None
+) -> list[tuple[str | int, ...]]:
     """One row per local day and branch with anything to report, ordered by day then branch."""
     cells: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in _rows(counters, lambda d: d["campaign"] == code, rng):
+    mine = _in_branch(branch)
+    for row in _rows(counters, lambda d: d["campaign"] == code and mine(d), rng):
         if row.family == LAPSES:  # not a column of the daily report (see `report`)
             continue
         cell = cells[(row.dims["day"], row.dims["branch"])]

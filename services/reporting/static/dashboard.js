@@ -18,6 +18,11 @@
       updated: "Diperbarui", no_campaign: "Tanpa kampanye", toggle: "English",
       incomplete: "Data belum lengkap (worker sedang mulai atau menyeimbangkan ulang): ",
       unreachable: "Server laporan tidak dapat dihubungi: ", no_data: "Belum ada data",
+      sign_in_title: "Masuk", sign_in: "Masuk", sign_out: "Keluar", api_key: "Kunci API",
+      sign_in_help: "Masukkan kunci API Anda (kunci yang sama dengan pendaftaran).",
+      sign_in_refused: "Kunci ditolak: ", signed_in_as: "Masuk sebagai ",
+      dl_title: "Pesan rusak (dead letter)", dl_reason: "Alasan", dl_count: "Jumlah",
+      dl_when: "Waktu gagal", dl_source: "Sumber",
     },
     en: {
       title: "Campaign monitor", campaign: "Campaign", csv: "Download CSV",
@@ -34,6 +39,11 @@
       no_campaign: "No campaign", toggle: "Bahasa Indonesia",
       incomplete: "Figures incomplete (a worker is starting or rebalancing): ",
       unreachable: "Reporting server unreachable: ", no_data: "No data yet",
+      sign_in_title: "Sign in", sign_in: "Sign in", sign_out: "Sign out", api_key: "API key",
+      sign_in_help: "Enter your API key (the same key as for enrolment).",
+      sign_in_refused: "Key refused: ", signed_in_as: "Signed in as ",
+      dl_title: "Dead letters", dl_reason: "Reason", dl_count: "Count",
+      dl_when: "Failed at", dl_source: "Source",
     },
   };
 
@@ -51,6 +61,9 @@
     interval: Math.max(500, Number(params.get("interval")) || 3000),
     charts: {},
     refreshes: 0,
+    who: null, // {role, branch} once signed in
+    timer: null,
+    deadSeen: null, // the stream's dead-letter count when the panel was last read
   };
   window.__dashboard = { loadedAt: Date.now(), state };
 
@@ -170,19 +183,85 @@
     return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   }
 
+  function renderDeadLetters(d) {
+    const counts = Object.entries(d.counts_by_reason).map(([reason, n]) =>
+      `<tr data-testid="dead-letter-reason"><td>${escape(reason)}</td><td class="num">${num(n)}</td></tr>`);
+    $('[data-testid="dead-letter-reasons"] tbody').innerHTML = counts.join("") || `<tr><td colspan="2">${t("no_data")}</td></tr>`;
+    const when = (iso) => new Date(iso).toLocaleString(state.lang === "id" ? "id-ID" : "en-GB");
+    const latest = d.items.map((l) =>
+      `<tr data-testid="dead-letter-row"><td>${escape(when(l.failed_at))}</td>` +
+      `<td>${escape(l.source_topic)} [${l.partition}] @${l.offset}</td>` +
+      `<td>${escape(l.reason)}</td><td><code>${escape(l.id)}</code></td></tr>`);
+    $('[data-testid="dead-letter-latest"] tbody').innerHTML = latest.join("") || `<tr><td colspan="4">${t("no_data")}</td></tr>`;
+  }
+
+  class SignedOut extends Error {}
+
+  function showSignIn(message) {
+    state.who = null;
+    if (state.timer) clearInterval(state.timer);
+    state.timer = null;
+    $("#board").hidden = true;
+    $("#sign-out").hidden = true;
+    $("#sign-in").hidden = false;
+    setText("sign-in-error", message || "");
+    setText("status", "");
+  }
+
+  function showBoard(who) {
+    state.who = who;
+    state.deadSeen = null;
+    const operations = who.role !== "officer"; // officers read their branch's figures only
+    $("#sign-in").hidden = true;
+    $("#board").hidden = false;
+    $("#sign-out").hidden = false;
+    $("#sign-out").title = t("signed_in_as") + who.role + (who.branch ? " " + who.branch : "");
+    $("#health").hidden = !operations;
+    $("#dead-letters").hidden = !operations;
+    refresh();
+    if (!state.timer) state.timer = setInterval(refresh, state.interval);
+  }
+
+  async function start() {
+    const response = await fetch("/v1/session", { headers: { Accept: "application/json" } });
+    if (response.ok) showBoard(await response.json());
+    else showSignIn("");
+  }
+
   async function refresh() {
+    if (!state.who) return;
+    try {
+      await refreshPanels();
+    } catch (error) {
+      if (error instanceof SignedOut) showSignIn(error.message);
+      else throw error;
+    }
+  }
+
+  async function refreshPanels() {
     const problems = [];
     try {
       const overview = await getJSON("/v1/overview");
       renderPicker(overview);
       if (state.campaign) renderCampaign(await getJSON(`/v1/campaigns/${encodeURIComponent(state.campaign)}/metrics`));
     } catch (error) {
+      if (error.status === 401) throw new SignedOut(error.message);
       problems.push((error.status === 503 ? t("incomplete") : t("unreachable")) + error.message);
     }
-    try {
-      renderHealth(await getJSON("/v1/stream-health"));
-    } catch (error) {
-      problems.push(t("unreachable") + error.message);
+    if (state.who && state.who.role !== "officer") {
+      try {
+        const health = await getJSON("/v1/stream-health");
+        renderHealth(health);
+        // the listing reads the whole dead-letter topic: only when the count moved, or now and
+        // then (a replay or another worker's letters do not move this worker's count)
+        if (health.dead_letters !== state.deadSeen || state.refreshes % 20 === 0) {
+          renderDeadLetters(await getJSON("/v1/dead-letters?page_size=10"));
+          state.deadSeen = health.dead_letters;
+        }
+      } catch (error) {
+        if (error.status === 401) throw new SignedOut(error.message);
+        problems.push(t("unreachable") + error.message);
+      }
     }
     setText("status", problems.join(" · "));
     setText("updated", new Date().toLocaleTimeString(state.lang === "id" ? "id-ID" : "en-GB"));
@@ -197,7 +276,23 @@
     refresh();
   });
 
+  $("#sign-in").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/v1/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ key: $("#sign-in-key").value }),
+    });
+    const body = await response.json().catch(() => ({}));
+    $("#sign-in-key").value = "";
+    if (response.ok) showBoard(body);
+    else setText("sign-in-error", t("sign_in_refused") + (body.detail || response.status));
+  });
+  $("#sign-out").addEventListener("click", async () => {
+    await fetch("/v1/session", { method: "DELETE" });
+    showSignIn("");
+  });
+
   applyLanguage();
-  refresh();
-  setInterval(refresh, state.interval);
+  start();
 })();
