@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.problem import PROBLEM_JSON, problem_body
 from services.reporting.cluster import Gathered, Partial, gather
 from services.reporting.domain import figures
 from services.reporting.lag import LagSnapshot
@@ -32,7 +33,6 @@ from services.reporting.schemas_api import (
 )
 
 STATIC = Path(__file__).parent / "static"
-PROBLEM = "application/problem+json"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$|^-$"
 
 
@@ -219,16 +219,11 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
 def _problems(api: FastAPI) -> None:
     @api.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> JSONResponse:
-        body = {
-            "type": "about:blank",
-            "title": exc.title,
-            "status": exc.status,
-            "detail": exc.detail,
-            "instance": request.url.path,
-            **exc.extra,
-        }
+        body = problem_body(
+            exc.status, exc.title, exc.detail, instance=request.url.path, **exc.extra
+        )
         headers = {"Retry-After": "2"} if exc.status == 503 else None
-        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM, headers=headers)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -241,23 +236,13 @@ def _problems(api: FastAPI) -> None:
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        body = {
-            "type": "about:blank",
-            "title": "Invalid request",
-            "status": 422,
-            "detail": detail,
-            "instance": request.url.path,
-            "errors": errors,
-        }
-        return JSONResponse(body, status_code=422, media_type=PROBLEM)
+        body = problem_body(
+            422, "Invalid request", detail, instance=request.url.path, errors=errors
+        )
+        return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = {
-            "type": "about:blank",
-            "title": str(exc.detail),
-            "status": exc.status_code,
-            "detail": str(exc.detail),
-            "instance": request.url.path,
-        }
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
+        title = str(exc.detail)
+        body = problem_body(exc.status_code, title, title, instance=request.url.path)
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
