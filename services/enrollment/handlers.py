@@ -11,8 +11,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-
 from schemas.events import (
     Audience,
     CampaignBroadcastRequestedV1,
@@ -44,6 +42,7 @@ from services.enrollment.domain.errors import (
     AlreadyRegistered,
     Conflict,
     DomainError,
+    DuplicateWrite,
     FieldProblem,
     InvalidInput,
     NotFound,
@@ -229,7 +228,7 @@ class Enrollment:
         """
         try:
             return self._store(items)
-        except IntegrityError:
+        except DuplicateWrite:
             if len(items) == 1:
                 return [self._why_insert_failed(*items[0])]
             return [self.store_registrations([item])[0] for item in items]
@@ -245,7 +244,7 @@ class Enrollment:
         # (key id, Idempotency-Key) -> (fingerprint, answer) of requests in this batch
         answered: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         # NIKs registered by earlier transactions are not looked up first: the unique index
-        # finds them (IntegrityError, handled by the caller), and a duplicate is rare while a
+        # finds them (DuplicateWrite, handled by the caller), and a duplicate is rare while a
         # query per batch is not. `known` catches the same NIK twice within this batch.
         known: dict[str, str] = {}
         with self.uow() as uow:
@@ -408,7 +407,7 @@ class Enrollment:
             self._remember(uow, actor, idem, 201, view)
             try:
                 self._commit(uow)
-            except IntegrityError:
+            except DuplicateWrite:
                 # Only a writer that skipped the row lock gets here (the lock serialises
                 # payments of one participant): another payment paid one of these periods.
                 named = ", ".join(line.period for line in plan.lines)
@@ -566,7 +565,7 @@ class Enrollment:
                 view = self._opt_out(uow, participant, wanted, reason, person, request.key)
                 self._remember(uow, person, request, 200, view)
                 self._commit(uow)
-        except IntegrityError:  # the same request, applied meanwhile by another reader
+        except DuplicateWrite:  # the same request, applied meanwhile by another reader
             replay = self.replay(person, request)
             if replay is None:
                 raise
@@ -656,7 +655,7 @@ class Enrollment:
             self._remember(uow, actor, idem, 201, view)
             try:
                 self._commit(uow)
-            except IntegrityError:
+            except DuplicateWrite:
                 raise Conflict(f"campaign {code} already exists") from None
         return view
 

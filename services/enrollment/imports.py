@@ -16,12 +16,15 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy.exc import IntegrityError
-
 from schemas.nik import nik_hash
 from services.enrollment.domain.access import Principal
 from services.enrollment.domain.amounts import parse_rupiah
-from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput
+from services.enrollment.domain.errors import (
+    DuplicateWrite,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+)
 from services.enrollment.domain.model import Registration, RegistrationInput
 from services.enrollment.domain.participant_number import participant_number
 from services.enrollment.handlers import Enrollment
@@ -222,7 +225,7 @@ class CsvImporter:
             try:
                 self._insert(fresh, actor, report)
                 return
-            except IntegrityError:
+            except DuplicateWrite:
                 if attempt == 2:
                     raise  # pragma: no cover - three races in a row on one chunk
 
