@@ -144,6 +144,6 @@ class Broadcasts:
         )
         uow.outbox.add_many([ctx.outbox.row(data, campaign_code, now)])
         accepted = {"broadcast_id": broadcast_id, **view, "requested_at": now.isoformat()}
-        ctx.remember(uow, actor, idem, 202, accepted)
+        ctx.remember(uow, actor, idem, accepted)
         ctx.commit(uow)
         return accepted

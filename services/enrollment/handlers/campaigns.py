@@ -68,7 +68,7 @@ class Campaigns:
             uow.campaigns.add(row)
             uow.outbox.add_many([ctx.outbox.row(data, code, now)])
             view = campaign_view(row)
-            ctx.remember(uow, actor, idem, 201, view)
+            ctx.remember(uow, actor, idem, view)
             try:
                 ctx.commit(uow)
             except DuplicateWrite:

@@ -76,10 +76,10 @@ class Context:
         return replay_of(stored, idem)
 
     def remember(
-        self, uow: UnitOfWork, actor: Principal, idem: Idempotency | None, status: int, body: Any
+        self, uow: UnitOfWork, actor: Principal, idem: Idempotency | None, body: Any
     ) -> None:
         if idem is not None:
-            row = idempotency_row(actor, idem, status, body, self.clock.now())
+            row = idempotency_row(actor, idem, body, self.clock.now())
             uow.idempotency.add_many([row])
 
     @staticmethod

@@ -14,10 +14,12 @@ from services.enrollment.domain.errors import Conflict
 
 @dataclass(frozen=True)
 class Idempotency:
-    """An Idempotency-Key and the fingerprint of the request it came with."""
+    """An Idempotency-Key, the fingerprint of the request it came with, and the status code
+    the entrypoint answers that request with (chosen by the entrypoint, replayed to a retry)."""
 
     key: str
     fingerprint: str
+    status: int
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,12 @@ def replay_of(stored: Row | None, idem: Idempotency) -> Replay | None:
     return Replay(stored["status_code"], json.loads(stored["body"]))
 
 
-def idempotency_row(
-    actor: Principal, idem: Idempotency, status: int, body: Any, now: datetime
-) -> Row:
+def idempotency_row(actor: Principal, idem: Idempotency, body: Any, now: datetime) -> Row:
     return {
         "principal": actor.key_id,
         "key": idem.key,
         "fingerprint": idem.fingerprint,
-        "status_code": status,
+        "status_code": idem.status,
         "body": json.dumps(body, default=str),
         "created_at": now,
     }

@@ -37,7 +37,7 @@ class OptOut:
         with ctx.uow() as uow:
             participant = ctx.participant_for_write(uow, participant_id, actor)
             view = self._apply(uow, participant, wanted, reason, actor)
-            ctx.remember(uow, actor, idem, 200, view)
+            ctx.remember(uow, actor, idem, view)
             ctx.commit(uow)
         return view
 
@@ -64,7 +64,7 @@ class OptOut:
                 wanted = set(channels) & set(CHANNELS)
                 # the request's id correlates it with the participant.opted_out it causes
                 view = self._apply(uow, participant, wanted, reason, person, request.key)
-                ctx.remember(uow, person, request, 200, view)
+                ctx.remember(uow, person, request, view)
                 ctx.commit(uow)
         except DuplicateWrite:  # the same request, applied meanwhile by another reader
             replay = ctx.replay(person, request)

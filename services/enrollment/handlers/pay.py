@@ -61,7 +61,7 @@ class Pay:
             events = payment.events(participant, branch.code, branch.timezone, plan)
             uow.outbox.add_many([ctx.outbox.row(e, participant_id, now) for e in events])
             view = payment.view(participant, plan)
-            ctx.remember(uow, actor, idem, 201, view)
+            ctx.remember(uow, actor, idem, view)
             try:
                 ctx.commit(uow)
             except DuplicateWrite:

@@ -121,7 +121,7 @@ class Register:
                 known[prepared.nik_hash] = row["id"]
                 view = participant_view(row)
                 if idem is not None and slot is not None:
-                    remembered.append(idempotency_row(prepared.actor, idem, 201, view, now))
+                    remembered.append(idempotency_row(prepared.actor, idem, view, now))
                     answered[slot] = (idem.fingerprint, view)
                 outcomes.append(view)
             new.write()
