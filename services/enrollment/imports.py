@@ -16,14 +16,10 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy.exc import IntegrityError
-
-from schemas.nik import nik_hash
 from services.enrollment.domain.access import Principal
 from services.enrollment.domain.amounts import parse_rupiah
 from services.enrollment.domain.errors import FieldProblem, Forbidden, InvalidInput
 from services.enrollment.domain.model import Registration, RegistrationInput
-from services.enrollment.domain.participant_number import participant_number
 from services.enrollment.handlers import Enrollment
 
 REQUIRED = ("full_name", "nik", "phone", "segment", "branch_code", "declared_income")
@@ -200,67 +196,14 @@ class CsvImporter:
         seen: dict[str, int],
         report: ImportReport,
     ) -> None:
-        secret = self.enrollment.nik_secret
-        fresh: list[tuple[int, Registration, str]] = []
-        with self.enrollment.uow() as uow:
-            for row, registration in chunk:
-                problem = self._scope_problem(actor, registration)
-                problem = problem or self.enrollment.check_campaign(uow, registration)
-                if problem:
-                    report.rejected += 1
-                    report.problem(row, problem.field, problem.message)
-                    continue
-                hashed = nik_hash(registration.nik.nik, secret)
-                first = seen.get(hashed)
-                if first is not None:
-                    report.duplicates += 1
-                    report.problem(row, "nik", f"same NIK as row {first} of this file; skipped")
-                    continue
-                seen[hashed] = row
-                fresh.append((row, registration, hashed))
-        for attempt in range(3):
-            try:
-                self._insert(fresh, actor, report)
-                return
-            except IntegrityError:
-                if attempt == 2:
-                    raise  # pragma: no cover - three races in a row on one chunk
-
-    def _insert(
-        self, fresh: list[tuple[int, Registration, str]], actor: Principal, report: ImportReport
-    ) -> None:
-        now = self.enrollment.clock.now()
-        with self.enrollment.uow() as uow:
-            existing = uow.participants.ids_for_nik_hashes(h for _, _, h in fresh)
-            serials = iter(uow.participants.allocate_serials(len(fresh) - len(existing)))
-            participants, events, ids = [], [], []
-            for _row, registration, hashed in fresh:
-                if hashed in existing:
-                    continue
-                participant, event = self.enrollment.participant_rows(
-                    registration, hashed, actor, now, participant_number(next(serials))
-                )
-                participants.append(participant)
-                events.append(event)
-                ids.append(participant["id"])
-            uow.participants.add_many(participants)
-            uow.outbox.add_many(events)
-            uow.commit()
-        # Only reported once committed, so a retried chunk never double counts.
-        for row, _, hashed in fresh:
-            if hashed in existing:
+        for outcome in self.enrollment.imports.register_chunk(chunk, actor, seen):
+            if outcome.participant_id is not None:
+                report.registered += 1
+                report.participant_ids.append(outcome.participant_id)
+                continue
+            if outcome.duplicate:
                 report.duplicates += 1
-                report.problem(
-                    row, "nik", f"already registered as participant {existing[hashed]}; skipped"
-                )
-        report.registered += len(ids)
-        report.participant_ids.extend(ids)
-        self.enrollment.on_commit()
-
-    @staticmethod
-    def _scope_problem(actor: Principal, registration: Registration) -> FieldProblem | None:
-        if actor.can_write(registration.branch.code):
-            return None
-        return FieldProblem(
-            "branch_code", f"your key may only register in branch {actor.branch_code}"
-        )
+            else:
+                report.rejected += 1
+            if outcome.problem is not None:
+                report.problem(outcome.row, outcome.problem.field, outcome.problem.message)

@@ -54,7 +54,8 @@ def apply_request(enrollment: Enrollment, event: CloudEvent[EventData]) -> Outco
             [channel.value for channel in data.channels],
             reason,
             PEOPLE[data.via],
-            Idempotency(str(event.id), fingerprint),
+            # 200: what an HTTP retry would see; never served, as no API key is a person
+            Idempotency(str(event.id), fingerprint, 200),
         )
     except NotFound as exc:
         raise RequestRefused(f"participant_id: {exc}") from exc

@@ -36,6 +36,7 @@ from schemas.events import (
     NotificationFailedV1,
     NotificationSentV1,
 )
+from schemas.vocab import MessageKind
 from services.common.clock import Clock
 from services.common.version import SERVICE_VERSION
 from services.notifier.domain.backoff import backoff_seconds
@@ -545,7 +546,7 @@ def _suppression(entry: dict[str, Any], person: dict[str, Any]) -> str | None:
     """Why a queued message must not go out any more, or None."""
     if entry["channel"] in person.get("opted_out", []):
         return "opted out"
-    if entry["kind"] != "welcome" and not person.get("consent_reminders", False):
+    if entry["kind"] != MessageKind.WELCOME and not person.get("consent_reminders", False):
         return "no consent"
     if entry["kind"] in REMINDER_KINDS:
         period = NotificationKey.parse(entry["key"]).scope

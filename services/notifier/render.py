@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from schemas.vocab import MessageKind
 from services.common.clock import Clock, SystemClock
 from services.notifier.domain import unsubscribe
 from services.notifier.domain.greeting import greeting, honorific
@@ -28,15 +29,7 @@ from services.notifier.domain.schedule import due_date
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
-KINDS = (
-    "welcome",
-    "contribution_due_d7",
-    "contribution_due_d1",
-    "contribution_overdue",
-    "jht_claim",
-    "campaign_announcement",
-    "reactivation",
-)
+KINDS = tuple(k.value for k in MessageKind)
 PROGRAMME_NAMES = {
     "id": {
         "JKK": "Jaminan Kecelakaan Kerja (JKK)",

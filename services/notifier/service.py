@@ -34,7 +34,7 @@ from schemas.events import (
     ParticipantUpdatedV1,
     ParticipantUpdatedV2,
 )
-from schemas.vocab import Channel
+from schemas.vocab import Channel, MessageKind
 from services.common.clock import Clock
 from services.notifier.domain import audience
 from services.notifier.domain.keys import NotificationKey, campaign_key, once_key, period_key
@@ -154,8 +154,9 @@ class NotifierService:
         person = _person(data, known)
         record = copy_of(old) if old else new_record(person)
         record["person"] = person
-        for channel in channels_for("welcome", person):
-            await self._queue(record, "welcome", channel, once_key(pid, "welcome", channel), {})
+        welcome = MessageKind.WELCOME.value
+        for channel in channels_for(welcome, person):
+            await self._queue(record, welcome, channel, once_key(pid, welcome, channel), {})
         if record["after"] is None:
             self._reschedule(record, after=data.registered_at)
         self._save(partition, pid, record, old)

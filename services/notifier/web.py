@@ -28,6 +28,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.common.problem import PROBLEM_JSON, problem_body
 from services.notifier import pages
 from services.notifier.access import Callback, TwilioGuard
 from services.notifier.domain import unsubscribe
@@ -63,10 +64,8 @@ class InboundSms(BaseModel):
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return web.Response(
-        status=status, text=json.dumps(body), content_type="application/problem+json"
-    )
+    body = problem_body(status, title, detail, **extra)
+    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_JSON)
 
 
 def _invalid(exc: ValidationError) -> web.Response:
@@ -84,7 +83,7 @@ def _json(raw: bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise web.HTTPBadRequest(
             text=json.dumps({"title": "Body is not JSON", "status": 400, "detail": str(exc)}),
-            content_type="application/problem+json",
+            content_type=PROBLEM_JSON,
         ) from exc
 
 

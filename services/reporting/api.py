@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common import deadletter_cli
 from services.common.deadletters import PAGE_SIZE, Selection
+from services.common.problem import PROBLEM_JSON, problem_body
 from services.reporting.access import COOKIE, Access, Unauthenticated
 from services.reporting.cluster import Gathered, Partial, gather
 from services.reporting.dead_letter_requests import ReplayRequest, dead_letter_filter
@@ -42,7 +43,6 @@ from services.reporting.schemas_api import (
 )
 
 STATIC = Path(__file__).parent / "static"
-PROBLEM = "application/problem+json"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$|^-$"
 
 
@@ -341,27 +341,16 @@ def _dead_letter_config(services: Services) -> deadletter_cli.DeadLetterConfig:
 def _problems(api: FastAPI) -> None:
     @api.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-        body = {
-            "type": "about:blank",
-            "title": "Forbidden",
-            "status": 403,
-            "detail": str(exc),
-            "instance": request.url.path,
-        }
-        return JSONResponse(body, status_code=403, media_type=PROBLEM)
+        body = problem_body(403, "Forbidden", str(exc), instance=request.url.path)
+        return JSONResponse(body, status_code=403, media_type=PROBLEM_JSON)
 
     @api.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> JSONResponse:
-        body = {
-            "type": "about:blank",
-            "title": exc.title,
-            "status": exc.status,
-            "detail": exc.detail,
-            "instance": request.url.path,
-            **exc.extra,
-        }
+        body = problem_body(
+            exc.status, exc.title, exc.detail, instance=request.url.path, **exc.extra
+        )
         headers = {"Retry-After": "2"} if exc.status == 503 else exc.headers
-        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM, headers=headers)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -374,23 +363,13 @@ def _problems(api: FastAPI) -> None:
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        body = {
-            "type": "about:blank",
-            "title": "Invalid request",
-            "status": 422,
-            "detail": detail,
-            "instance": request.url.path,
-            "errors": errors,
-        }
-        return JSONResponse(body, status_code=422, media_type=PROBLEM)
+        body = problem_body(
+            422, "Invalid request", detail, instance=request.url.path, errors=errors
+        )
+        return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = {
-            "type": "about:blank",
-            "title": str(exc.detail),
-            "status": exc.status_code,
-            "detail": str(exc.detail),
-            "instance": request.url.path,
-        }
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
+        title = str(exc.detail)
+        body = problem_body(exc.status_code, title, title, instance=request.url.path)
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)

@@ -435,8 +435,8 @@ async def test_requests_arriving_together_share_a_transaction_and_keep_their_rul
 
     a, b = person(), person()
     same_nik = dict(a, full_name="Someone Else")
-    key = Idempotency("retry-1", "fingerprint-a")
-    other_body_same_key = Idempotency("retry-1", "fingerprint-b")
+    key = Idempotency("retry-1", "fingerprint-a", 201)
+    other_body_same_key = Idempotency("retry-1", "fingerprint-b", 201)
     submit = container.registrations.submit
     outcomes = await asyncio.gather(
         submit((prepared(a), key)),

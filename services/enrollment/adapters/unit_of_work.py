@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from services.enrollment.adapters.repository import (
     ApiKeyRepository,
@@ -16,6 +17,7 @@ from services.enrollment.adapters.repository import (
     OutboxRepository,
     ParticipantRepository,
 )
+from services.enrollment.domain.errors import DuplicateWrite
 
 
 class UnitOfWork(Protocol):
@@ -40,7 +42,11 @@ class UnitOfWork(Protocol):
 
 
 class SqlUnitOfWork:
-    """Opens a transaction on enter; rolls back on exit unless commit() was called."""
+    """Opens a transaction on enter; rolls back on exit unless commit() was called.
+
+    A unique constraint refusing a write (on insert or at commit) leaves as DuplicateWrite, so
+    no handler needs to know SQLAlchemy's exceptions.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -66,14 +72,18 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            if conn.in_transaction():
-                conn.rollback()
-        finally:
-            conn.close()
+        if conn is not None:
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+            finally:
+                conn.close()
+        if isinstance(exc, IntegrityError):
+            raise DuplicateWrite(str(exc.orig)) from exc
 
     def commit(self) -> None:
         assert self._conn is not None, "commit outside the unit of work"
-        self._conn.commit()
+        try:
+            self._conn.commit()
+        except IntegrityError as exc:
+            raise DuplicateWrite(str(exc.orig)) from exc

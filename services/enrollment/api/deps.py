@@ -81,8 +81,9 @@ def idempotency_key(request: Request) -> str | None:
         raise RequestValidationError(errors) from None
 
 
-def idempotency(key: str | None, path: str, body: BaseModel) -> Idempotency | None:
+def idempotency(key: str | None, path: str, body: BaseModel, status: int) -> Idempotency | None:
+    """The request's Idempotency-Key record; `status` is what this route answers on success."""
     if key is None:
         return None
     fingerprint = hashlib.sha256(f"{path}\n{body.model_dump_json()}".encode()).hexdigest()
-    return Idempotency(key=key, fingerprint=fingerprint)
+    return Idempotency(key=key, fingerprint=fingerprint, status=status)

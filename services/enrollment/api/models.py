@@ -15,6 +15,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from schemas.vocab import MessageKind
 from services.enrollment.domain.amounts import parse_rupiah
 from services.enrollment.domain.errors import FieldProblem, InvalidInput
 
@@ -120,7 +121,7 @@ class AudienceIn(Strict):
 
 
 class BroadcastIn(Strict):
-    message_kind: str = "campaign_announcement"
+    message_kind: str = MessageKind.CAMPAIGN.value
     audience: AudienceIn = Field(default_factory=AudienceIn)
     params: dict[str, str] = Field(
         default_factory=dict,

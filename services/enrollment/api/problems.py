@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from services.common.problem import PROBLEM_JSON, problem_body
 from services.enrollment.domain.errors import (
     AlreadyRegistered,
     Conflict,
@@ -19,21 +20,13 @@ from services.enrollment.domain.errors import (
 )
 from services.enrollment.imports import ImportRejected
 
-PROBLEM_JSON = "application/problem+json"
 BASE = "https://bebas-cemas.id/problems/"
 
 
 def problem(
     status: int, kind: str, title: str, detail: str, instance: str, **extra: Any
 ) -> JSONResponse:
-    body = {
-        "type": BASE + kind,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-        **extra,
-    }
+    body = problem_body(status, title, detail, type=BASE + kind, instance=instance, **extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

@@ -81,7 +81,7 @@ async def register_participant(
     enrollment = container.enrollment
     # scope["path"], not request.url.path: building the URL object costs more than the rest
     # of this function's bookkeeping.
-    idem = idempotency(idempotency_key(request), request.scope["path"], body)
+    idem = idempotency(idempotency_key(request), request.scope["path"], body, 201)
     if idem is not None:
         replay = await run_in_threadpool(enrollment.replay, actor, idem)
         if replay is not None:
@@ -195,7 +195,7 @@ def record_contribution(
     The amount must be what the named periods still owe; less is kept as a partial payment
     and the periods stay unpaid, more is refused with the amount owed per period.
     """
-    idem = idempotency(idempotency_key, request.url.path, body)
+    idem = idempotency(idempotency_key, request.url.path, body, 201)
     return _answer(
         container,
         actor,
@@ -216,7 +216,7 @@ def opt_out(
     actor: PrincipalDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
-    idem = idempotency(idempotency_key, request.url.path, body)
+    idem = idempotency(idempotency_key, request.url.path, body, 200)
     return _answer(
         container,
         actor,
@@ -236,7 +236,7 @@ def create_campaign(
     actor: PrincipalDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
-    idem = idempotency(idempotency_key, request.url.path, body)
+    idem = idempotency(idempotency_key, request.url.path, body, 201)
     return _answer(
         container,
         actor,
@@ -265,7 +265,7 @@ def request_broadcast(
 ) -> JSONResponse:
     """Check a broadcast and publish it (202); `dry_run: true` answers its reach and cost (200)."""
     # A dry run changes nothing, so it is neither remembered nor replayed by Idempotency-Key.
-    idem = None if body.dry_run else idempotency(idempotency_key, request.url.path, body)
+    idem = None if body.dry_run else idempotency(idempotency_key, request.url.path, body, 202)
 
     def handle() -> dict[str, Any]:
         return container.enrollment.request_broadcast(

@@ -12,11 +12,12 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from schemas.vocab import MessageKind
 from services.common.gsm import GSM7_REPLACEMENTS, LIMITS, Encoding, measure
 from services.enrollment.domain.errors import FieldProblem
 
 #: Message kinds a participant gets without having consented to reminders and campaigns.
-TRANSACTIONAL_KINDS = frozenset({"welcome"})
+TRANSACTIONAL_KINDS = frozenset({MessageKind.WELCOME.value})
 _INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})  # controls, format, private, unassigned
 
 

@@ -47,3 +47,9 @@ class Conflict(DomainError):
 
 class Forbidden(DomainError):
     """The caller's role or branch does not allow this."""
+
+
+class DuplicateWrite(DomainError):
+    """Storage refused a write because another writer stored the same key first (a unique
+    constraint: the same NIK, Idempotency-Key, campaign code or paid period). Raised by the
+    storage adapter, so handlers decide what it means without knowing the database."""

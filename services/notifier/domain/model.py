@@ -5,19 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.vocab import MessageKind
+
 #: Message kinds that need the participant's consent to reminders and campaigns; the welcome
 #: confirms a registration the person just made, so it is transactional.
-CONSENT_KINDS = frozenset(
-    {
-        "contribution_due_d7",
-        "contribution_due_d1",
-        "contribution_overdue",
-        "jht_claim",
-        "campaign_announcement",
-        "reactivation",
-    }
+CONSENT_KINDS = frozenset(k.value for k in MessageKind if k is not MessageKind.WELCOME)
+REMINDER_KINDS = frozenset(
+    k.value
+    for k in (MessageKind.REMINDER_D7, MessageKind.REMINDER_D1, MessageKind.REMINDER_OVERDUE)
 )
-REMINDER_KINDS = frozenset({"contribution_due_d7", "contribution_due_d1", "contribution_overdue"})
 
 
 def channels_for(kind: str, person: dict[str, Any]) -> list[str]:
@@ -32,7 +28,7 @@ def channels_for(kind: str, person: dict[str, Any]) -> list[str]:
         return []
     available = ["sms"] + (["email"] if person.get("email") else [])
     allowed = [channel for channel in available if channel not in opted_out]
-    if kind == "welcome":
+    if kind == MessageKind.WELCOME:
         return allowed
     preferred = "email" if person.get("preferred_channel") == "email" else "sms"
     ordered = sorted(allowed, key=lambda channel: channel != preferred)

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-D7 = "contribution_due_d7"
-D1 = "contribution_due_d1"
-OVERDUE = "contribution_overdue"
-JHT = "jht_claim"
-LAPSE = "reactivation"
+from schemas.vocab import MessageKind
+
+# Plain strings (the enum's values): reminders are stored and keyed by them.
+D7 = MessageKind.REMINDER_D7.value
+D1 = MessageKind.REMINDER_D1.value
+OVERDUE = MessageKind.REMINDER_OVERDUE.value
+JHT = MessageKind.JHT_CLAIM.value
+LAPSE = MessageKind.REACTIVATION.value
 #: kinds sent once per occasion: never skipped as stale, never merged with a period's dues
 _ONE_OFF = frozenset({JHT, LAPSE})
 
