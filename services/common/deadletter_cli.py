@@ -15,8 +15,10 @@ from services.common.deadletter_kafka import KafkaReplay, read_dead_letters
 from services.common.deadletters import (
     PAGE_SIZE,
     ReplayReport,
+    Restore,
     Selection,
     Validator,
+    as_it_was,
     counts_by_reason,
     paged,
     replay,
@@ -33,6 +35,8 @@ class DeadLetterConfig:
     topic: str  # the service's dead-letter topic
     ledger_topic: str
     validate: Validator
+    #: what a letter goes back as (the notifier re-queues a message out of retries)
+    restore: Restore = as_it_was
 
 
 def add_commands(sub: Any) -> None:
@@ -123,7 +127,7 @@ async def replay_selected(config: DeadLetterConfig, selection: Selection) -> Rep
     chosen = select(await read_dead_letters(config.kafka, config.topic), selection)
     chosen.sort(key=lambda stored: (stored.partition, stored.offset))  # in the order they failed
     async with KafkaReplay(config.kafka, config.ledger_topic) as port:
-        return await replay(chosen, port, config.validate)
+        return await replay(chosen, port, config.validate, config.restore)
 
 
 def summary(report: ReplayReport) -> str:

@@ -9,7 +9,9 @@ Replay is at most once per dead letter, and safe when repeated or cut short:
  2. a letter whose bytes still fail the source topic's validation is refused, before anything
     is published;
  3. the original key and value go back to the source topic (and partition) and are
-    acknowledged; only then is the letter's id written to the ledger.
+    acknowledged; only then is the letter's id written to the ledger. A service may restore a
+    letter in another form (`Restore`): the notifier turns a message out of retries, whose
+    bytes are a queue entry, into a work record that queues it again.
 A crash between 3's two writes leaves the letter out of the ledger, so the next replay sends
 the same bytes again: the same event, with the same event id, which every consumer drops as a
 duplicate (reporting and the notifier de-duplicate by event id). Writing the ledger first
@@ -123,6 +125,27 @@ def view(stored: Stored) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """The record a dead letter goes back as."""
+
+    topic: str
+    partition: int | None
+    key: bytes | None
+    value: bytes
+
+
+#: what a dead letter goes back as; raises ValueError when it cannot go back at all
+Restore = Callable[[Stored], Outgoing]
+
+
+def as_it_was(stored: Stored) -> Outgoing:
+    """The original key and value, to the topic and partition they came from."""
+    letter = stored.letter
+    key = letter.key.encode() if letter.key is not None else None
+    return Outgoing(letter.source_topic, letter.partition, key, letter.original())
+
+
 class ReplayPort(Protocol):
     async def replayed_ids(self) -> set[str]:
         """The ids in the replay ledger."""
@@ -156,22 +179,25 @@ class ReplayReport:
         }
 
 
-async def replay(letters: Iterable[Stored], port: ReplayPort, validate: Validator) -> ReplayReport:
+async def replay(
+    letters: Iterable[Stored],
+    port: ReplayPort,
+    validate: Validator,
+    restore: Restore = as_it_was,
+) -> ReplayReport:
     report = ReplayReport()
     done = await port.replayed_ids()
     for stored in letters:
-        letter = stored.letter
         if stored.id in done:
             report.skipped.append(stored.id)
             continue
-        value = letter.original()
         try:
-            validate(letter.source_topic, value)
+            out = restore(stored)
+            validate(out.topic, out.value)  # what is published is what is checked
         except ValueError as exc:
             report.refused[stored.id] = f"still invalid: {exc}"
             continue
-        key = letter.key.encode() if letter.key is not None else None
-        await port.publish(letter.source_topic, letter.partition, key, value)
+        await port.publish(out.topic, out.partition, out.key, out.value)
         await port.remember(stored)  # only after the publish was acknowledged: see above
         done.add(stored.id)
         report.replayed.append(stored.id)

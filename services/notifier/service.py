@@ -50,6 +50,7 @@ from services.notifier.domain.record import (
     new_record,
     parse,
     prune_sent,
+    revive,
     settle,
     wake_of,
 )
@@ -70,6 +71,7 @@ from services.notifier.work import (
     Broadcast,
     Outcomes,
     Receipt,
+    Requeue,
     Stop,
     Wake,
     WorkRecord,
@@ -295,6 +297,8 @@ class NotifierService:
             await self.on_stop(record, partition)
         elif isinstance(record, Receipt):
             await self.on_receipt(record, partition)
+        elif isinstance(record, Requeue):
+            self.on_requeue(record, partition)
         elif isinstance(record, Barrier) and self.listener:
             self.listener.barrier(partition, record.token)
 
@@ -355,6 +359,17 @@ class NotifierService:
         record["queue"][key] = entry
         if state:
             record["sent"][key] = state
+
+    def on_requeue(self, requeue: Requeue, partition: int) -> None:
+        """A replayed dead letter: the message goes back in the queue if it is still marked
+        dead, and nothing happens otherwise, so a replay applied twice (or after the message
+        was sent) sends nothing twice. The gateway would drop a repeat anyway (same key)."""
+        old = self.state.get(partition, requeue.participant_id)
+        if old is None:
+            return
+        record = copy_of(old)
+        if revive(record, requeue.entry, iso(self.clock.now())):
+            self._save(partition, requeue.participant_id, record, old)
 
     async def on_wake(self, wake: Wake, partition: int) -> None:
         now = self.clock.now()

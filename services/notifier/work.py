@@ -1,7 +1,8 @@
 """Records on the notifier's own topic (`bebas.notifier.work`), co-partitioned with
 `bebas.participants`: every change that does not start as an input event — a dispatch round's
 outcomes, reminders falling due, a broadcast's fan-out, an inbound STOP (which becomes a
-request to enrollment), a delivery receipt, a new owner's barrier — travels as one of these
+request to enrollment), a delivery receipt, a new owner's barrier, a replayed dead letter of a
+message out of retries — travels as one of these
 to the partition of the participants it concerns, so that only the worker owning that
 partition changes their state, inside stream iteration.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from schemas.events import CampaignBroadcastRequestedV1
 
@@ -74,6 +75,41 @@ class Receipt(_Work):
     at: str
 
 
+class Requeue(_Work):
+    """An operator replayed the dead letter of a message that ran out of retries: queue it
+    again from its first attempt if it is still marked dead (never if it was sent since)."""
+
+    type: Literal["requeue"] = "requeue"
+    participant_id: str
+    key: str
+    #: the queue entry as the dead letter holds it (key, participant_id, kind, channel, ...)
+    entry: dict[str, Any]
+    deadletter_id: str
+
+    @classmethod
+    def of(cls, entry: dict[str, Any], deadletter_id: str) -> Requeue:
+        """The record for a dead letter's queue entry; ValueError if the entry is not one."""
+        return cls(
+            participant_id=str(entry.get("participant_id", "")),
+            key=str(entry.get("key", "")),
+            entry=entry,
+            deadletter_id=deadletter_id,
+        )
+
+    @model_validator(mode="after")
+    def _entry_is_the_message(self) -> Requeue:
+        missing = sorted(ENTRY_FIELDS - self.entry.keys())
+        if missing:
+            raise ValueError(f"the queue entry lacks {', '.join(missing)}")
+        if (self.entry["key"], self.entry["participant_id"]) != (self.key, self.participant_id):
+            raise ValueError("the queue entry is another participant's or message's")
+        return self
+
+
+#: what a queue entry needs to be sent again (services/notifier/service.py `_queue`)
+ENTRY_FIELDS = frozenset({"key", "participant_id", "kind", "channel", "params"})
+
+
 class Barrier(_Work):
     """Written by a worker when it is given a partition; once its own barrier comes back, every
     record written before it (say, the old owner's last outcomes) has been applied."""
@@ -83,7 +119,7 @@ class Barrier(_Work):
 
 
 WorkRecord = Annotated[
-    Outcomes | Wake | Broadcast | Stop | Receipt | Barrier, Field(discriminator="type")
+    Outcomes | Wake | Broadcast | Stop | Receipt | Requeue | Barrier, Field(discriminator="type")
 ]
 _ADAPTER: TypeAdapter[WorkRecord] = TypeAdapter(WorkRecord)
 

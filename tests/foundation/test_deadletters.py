@@ -10,6 +10,7 @@ import pytest
 from schemas.deadletter import DeadLetter
 from schemas.envelope import decode_event
 from services.common.deadletters import (
+    Outgoing,
     Selection,
     Stored,
     counts_by_reason,
@@ -150,6 +151,33 @@ async def test_a_crash_between_publish_and_ledger_sends_the_same_bytes_again() -
     report = await replay([good], port, _validate)
     assert report.replayed == [good.id]
     assert port.log == ["publish t[None] None"] * 2 + [f"remember {good.id}"]
+
+
+async def test_a_letter_goes_back_as_its_restore_says_and_that_record_is_validated() -> None:
+    """A service may restore a letter in another form (the notifier re-queues a message out of
+    retries): what is published is the restored record, and it is what validation checks."""
+    good = Stored("dl", 0, 1, DeadLetter.of(service="r", source_topic="t", value=b"{}", reason="x"))
+    bad = Stored("dl", 0, 2, DeadLetter.of(service="r", source_topic="t", value=b"!", reason="y"))
+    checked: list[tuple[str, bytes]] = []
+    restored = _valid_event()
+
+    def restore(letter: Stored) -> Outgoing:
+        if letter.letter.original() == b"!":
+            raise ValueError("not a queue entry")
+        return Outgoing("work", 3, b"P-1", restored)
+
+    def validate(topic: str, value: bytes) -> object:
+        checked.append((topic, value))
+        return decode_event(value)
+
+    port = FakePort()
+    report = await replay([good, bad], port, validate, restore)
+    assert (report.replayed, report.refused) == (
+        [good.id],
+        {bad.id: "still invalid: not a queue entry"},
+    )
+    assert checked == [("work", restored)]
+    assert port.log == ["publish work[3] b'P-1'", f"remember {good.id}"]
 
 
 def _valid_event() -> bytes:

@@ -22,8 +22,10 @@ from schemas.events import (
     ParticipantUpdatedV1,
     ParticipantUpdatedV2,
 )
+from schemas.topics import NOTIFIER_WORK
 from schemas.vocab import Channel, IndonesianTimeZone, Programme, Sex
 from services.common.clock import FrozenClock
+from services.common.deadletters import Stored
 from services.common.version import SERVICE_VERSION
 from services.notifier.agents import rejected
 from services.notifier.bootstrap import StreamListener, outcome_event_id
@@ -34,9 +36,11 @@ from services.notifier.domain.schedule import ReminderPolicy
 from services.notifier.ownership import Ownership
 from services.notifier.ports import PermanentError, TransientError
 from services.notifier.render import Content, Renderer
+from services.notifier.replay import deadletter_config
 from services.notifier.service import NotifierService, Partitioning
+from services.notifier.settings import Settings
 from services.notifier.store import partition_for
-from services.notifier.work import Outcomes, Receipt
+from services.notifier.work import Outcomes, Receipt, Requeue
 from tests.notifier.factories import broadcast, opted_out, paid, partially_paid, registered
 from tests.notifier.fakes import FakeChannel, FakePublisher, FakeState
 
@@ -360,6 +364,78 @@ async def test_a_message_out_of_retries_leaves_a_dead_letter_that_says_it_all(
     headers = dict(letter.kafka_headers())
     assert headers["__bebas.errors.attempts"] == b"3"
     assert headers["__bebas.errors.first.attempt.time"] == START.isoformat().encode()
+
+
+async def _out_of_retries(world: World) -> tuple[str, Requeue]:
+    """A welcome SMS that ran out of its 3 attempts, and the work record its dead letter's
+    replay produces (as `python -m services.notifier deadletters replay` builds it)."""
+    world.channels["sms"].failures = [TransientError("gateway HTTP 503")] * 3
+    person = registered(START, email=None)
+    await world.handle(person)
+    for _ in range(3):
+        await world.drain()
+        world.clock.advance(timedelta(seconds=20))
+    config = deadletter_config()
+    # the world's dispatcher calls its work topic "work"; the notifier's has a real name
+    (letter,) = world.publisher.letters
+    letter = letter.model_copy(update={"source_topic": Settings().topic(NOTIFIER_WORK.name)})
+    out = config.restore(Stored("deadletters", 0, 0, letter))
+    requeue = config.validate(out.topic, out.value)
+    assert isinstance(requeue, Requeue)
+    assert (out.key, out.partition) == (person.participant_id.encode(), letter.partition)
+    return person.participant_id, requeue
+
+
+async def test_a_replayed_dead_message_is_queued_again_and_sent_once(world: World) -> None:
+    pid, requeue = await _out_of_retries(world)
+    key = requeue.key
+    assert world.record(pid)["sent"][key]["state"] == "dead"
+    assert world.channels["sms"].sent == []
+    await world.service.on_work(requeue, world.partition(pid))
+    await world.service.on_work(requeue, world.partition(pid))  # a crash re-sent it
+    entry = world.record(pid)["queue"][key]
+    assert (entry["attempt"], entry["not_before"]) == (1, iso(world.clock.now()))
+    assert "last_error" not in entry
+    assert key not in world.record(pid)["sent"]
+    await world.drain()
+    assert [m.key for m in world.channels["sms"].sent] == [key]
+    assert world.record(pid)["sent"][key]["state"] == "sent"
+    assert world.types()[-1] == "NotificationSentV1"
+
+
+async def test_a_replay_of_a_message_sent_since_changes_nothing(world: World) -> None:
+    pid, requeue = await _out_of_retries(world)
+    await world.service.on_work(requeue, world.partition(pid))
+    await world.drain()
+    before = world.record(pid)
+    await world.service.on_work(requeue, world.partition(pid))
+    await world.drain()
+    assert world.record(pid) == before
+    assert len(world.channels["sms"].sent) == 1
+
+
+async def test_a_replay_for_someone_unknown_or_a_message_never_dead_changes_nothing(
+    world: World,
+) -> None:
+    _, requeue = await _out_of_retries(world)
+    other = registered(START, email=None)
+    await world.handle(other)
+    await world.drain()
+    stranger = {**requeue.entry, "participant_id": "P-none", "key": "P-none|welcome|once|sms"}
+    alive = {**requeue.entry, "participant_id": other.participant_id}
+    alive["key"] = f"{other.participant_id}|welcome|once|sms"
+    before = world.record(other.participant_id)
+    for entry in (stranger, alive):
+        await world.service.on_work(
+            Requeue.of(entry, "dl-1"), world.partition(entry["participant_id"])
+        )
+    assert world.state.get(world.partition("P-none"), "P-none") is None
+    assert world.record(other.participant_id) == before
+
+
+def test_a_dead_letter_whose_entry_is_incomplete_is_refused_as_a_requeue() -> None:
+    with pytest.raises(ValueError, match="lacks channel, kind, params, participant_id"):
+        Requeue.of({"key": "P-1|welcome|once|sms", "attempt": 8}, "dl-1")
 
 
 def test_an_input_record_the_stream_rejects_is_tried_once() -> None:

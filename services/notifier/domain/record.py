@@ -94,6 +94,20 @@ def settle(record: Record, key: str, state: dict[str, Any]) -> None:
     record["queue"].pop(key, None)
 
 
+def revive(record: Record, entry: dict[str, Any], now: str) -> bool:
+    """Queue a message marked dead again, from its first attempt and due `now` (an `iso()`
+    instant); False, changing nothing, unless it is marked dead (sent since, settled otherwise,
+    or queued already: a replay applied twice queues it once)."""
+    key = entry["key"]
+    state = record["sent"].get(key)
+    if not state or state["state"] != "dead" or key in record["queue"]:
+        return False
+    del record["sent"][key]
+    fresh = {k: v for k, v in entry.items() if k not in ("last_error", "first_attempt_at")}
+    record["queue"][key] = {**fresh, "attempt": 1, "not_before": now, "deferred": False}
+    return True
+
+
 def due_entries(record: Record, moment: str) -> list[dict[str, Any]]:
     """Queued messages due at `moment` (an `iso()` instant)."""
     return [dict(e) for e in record["queue"].values() if e["not_before"] <= moment]
