@@ -491,7 +491,8 @@ def test_ingress_routes_exist_and_notifier_exposes_only_provider_callbacks(
     overlay: Path, tmp_path: Path
 ) -> None:
     """Every path an Ingress publishes is a route of the service behind it; the notifier's
-    signed provider callbacks are the only notifier paths, each also restricted to source ranges."""
+    signed provider callbacks (each also restricted to source ranges) and its one-click
+    unsubscribe (public, on a host of its own) are the only notifier paths."""
     by_service = {service: service for service in SERVICES}
     for ingress in (d for d in rendered(overlay) if d["kind"] == "Ingress"):
         for rule in ingress["spec"]["rules"]:
@@ -506,9 +507,18 @@ def test_ingress_routes_exist_and_notifier_exposes_only_provider_callbacks(
                     assert path["path"] == "/", path
                     continue
                 assert path["pathType"] == "Exact"
-                assert path["path"] in {"/receipts", "/inbound-sms"}, path
-                assert _notifier_post_routes(tmp_path) >= {"/receipts", "/inbound-sms"}
+                assert path["path"] in {"/receipts", "/inbound-sms", "/unsubscribe"}, path
+                assert _notifier_post_routes(tmp_path) >= {
+                    "/receipts",
+                    "/inbound-sms",
+                    "/unsubscribe",
+                }
                 annotations = ingress["metadata"].get("annotations", {})
+                if path["path"] == "/unsubscribe":
+                    # people's mail programs post here from anywhere: the signed, expiring token
+                    # decides, and the callbacks' Ingress (source ranges) must not carry it
+                    assert {p["path"] for p in rule["http"]["paths"]} == {"/unsubscribe"}
+                    continue
                 assert annotations.get("nginx.ingress.kubernetes.io/whitelist-source-range")
 
 
