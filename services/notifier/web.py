@@ -274,6 +274,8 @@ def build_web(notifier: Notifier, sink_dir: Path | None, contact: str = "175") -
             {
                 "participant_id": pid,
                 "partition": partition,
+                # where SMS go now (an admin checks a correction arrived)
+                "phone_e164": person.get("phone_e164"),
                 "opted_out": person.get("opted_out", []),
                 "paid_periods": person.get("paid_periods", []),
                 "lapse": record.get("lapse"),

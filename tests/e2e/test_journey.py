@@ -409,3 +409,29 @@ def test_no_raw_nik_in_any_topic_log_or_stored_file(journey: Journey) -> None:
     assert scanned > 50, "the scan read the platform's topics"
     assert topic_leaks == []
     assert scan_files(journey.run.root, journey.niks) == []
+
+
+def test_a_corrected_phone_gets_the_next_reminder(journey: Journey) -> None:
+    """An officer corrects a phone number (PATCH): the welcome went to the old number, the next
+    reminder goes to the new one, and the old number gets nothing more."""
+    run, campaign = journey.run, journey.new_campaign()
+    m0 = _first_month_whose_14th_is_ahead(journey)
+    rina = journey.person(campaign, full_name="Rina Marlina", branch_code="SURAKARTA")
+    new_phone = journey.person(campaign)["phone"]  # a valid number nobody registered
+    run.move_clocks_to(_wib(m0, 14, 10, 0))
+    rina_id = journey.register(rina)["id"]
+    _wait_sms_entry(journey, rina["phone"], "welcome|once")
+
+    with run.api() as api:
+        response = api.patch(f"/v1/participants/{rina_id}", json={"phone": new_phone})
+    assert response.status_code == 200, response.text
+    corrected = response.json()["phone_e164"]
+    wait_until(
+        lambda: journey.notifier_view(rina_id).get("phone_e164") == corrected,
+        60,
+        "the notifier has the corrected number",
+    )
+
+    _move_notifier_clock_to(journey, _wib(m0, 18))  # past the due day, unpaid: overdue notice
+    _wait_sms_entry(journey, corrected, f"contribution_overdue|{m0}")
+    assert _sms_log(journey, rina["phone"]) == ["welcome|once"]
