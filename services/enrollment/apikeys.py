@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.common.apikeys import key_digest
 from services.common.clock import Clock
 from services.enrollment.adapters.unit_of_work import UnitOfWork
 from services.enrollment.domain.access import ROLES, Principal
@@ -18,8 +18,9 @@ KEY_PREFIX = "bck_"
 
 
 def hash_key(plaintext: str) -> str:
-    # A 256-bit random key needs no slow KDF: SHA-256 cannot be brute-forced back to it.
-    return hashlib.sha256(plaintext.encode()).hexdigest()
+    # A 256-bit random key needs no slow KDF: SHA-256 cannot be brute-forced back to it. The
+    # notifier and reporting check keys against the same digest.
+    return key_digest(plaintext)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 from services.enrollment.adapters.db import make_engine, migrate
 from services.enrollment.bootstrap import bootstrap
@@ -61,20 +62,21 @@ def _until_signalled() -> None:
 def _relay(args: argparse.Namespace) -> int:
     container = bootstrap(Settings(), relay=True, requests=False)
     assert container.relay is not None
-    container.relay.start()
-    print("outbox relay running; Ctrl-C stops it", flush=True)
-    _until_signalled()
-    container.relay.stop()
-    return 0
+    return _run_until_signalled(container.relay, "outbox relay")
 
 
 def _requests(args: argparse.Namespace) -> int:
     container = bootstrap(Settings(), relay=False, requests=True)
     assert container.requests is not None
-    container.requests.start()
-    print("requests reader running; Ctrl-C stops it", flush=True)
+    return _run_until_signalled(container.requests, "requests reader")
+
+
+def _run_until_signalled(worker: Any, name: str) -> int:
+    """Run one background worker of enrollment alone until SIGINT/SIGTERM."""
+    worker.start()
+    print(f"{name} running; Ctrl-C stops it", flush=True)
     _until_signalled()
-    container.requests.stop()
+    worker.stop()
     return 0
 
 
