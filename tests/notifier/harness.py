@@ -160,7 +160,7 @@ class Stack:
             "NOTIFIER_BACKOFF_MAX_SECONDS": "2",
             "NOTIFIER_MAX_ATTEMPTS": "8",
             "NOTIFIER_SINK_DIR": str(self.sink_dir),
-            "NOTIFIER_LOGLEVEL": "warn",
+            "NOTIFIER_LOGLEVEL": os.environ.get("BEBAS_TEST_LOGLEVEL", "warn"),
             "NOTIFIER_SMS_CALLBACK_SECRET": CALLBACK_SECRET,
             "NOTIFIER_ADMIN_KEY_HASHES": key_digest(ADMIN_KEY),
             # e-mails link to a one-click unsubscribe (RFC 8058) only when a URL is in effect

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from schemas.events import ParticipantRegisteredV2
 from tests.notifier.factories import broadcast, registered
 from tests.notifier.harness import ROUNDS_PER_CHANNEL, SCAN_BATCH, Stack, wait_for
 
@@ -33,7 +34,10 @@ def test_sigkill_mid_stream_then_restart_sends_every_message_exactly_once(stack:
     assert killed_at < PEOPLE, "the kill came too late to test anything"
     stack.start_notifier()
 
-    wait_for(lambda: len(stack.sms()) >= PEOPLE and len(stack.mails()) >= PEOPLE, timeout=120)
+    try:
+        wait_for(lambda: len(stack.sms()) >= PEOPLE and len(stack.mails()) >= PEOPLE, timeout=120)
+    except AssertionError as exc:
+        raise AssertionError(_what_is_missing(stack, people)) from exc
     sms_keys = Counter(s["reference"] for s in stack.sms())
     mail_keys = Counter(m["notification_key"] for m in stack.mails())
     expected_sms = {f"{p.participant_id}|welcome|once|sms" for p in people}
@@ -50,9 +54,24 @@ def test_sigkill_mid_stream_then_restart_sends_every_message_exactly_once(stack:
     assert len(stack.mail_duplicates()) <= ROUNDS_PER_CHANNEL * SMTP_CONCURRENCY
 
 
+def _what_is_missing(stack: Stack, people: list[ParticipantRegisteredV2]) -> str:
+    """Where each message that did not arrive stands: the owner's view and its events."""
+    sent = {s["reference"] for s in stack.sms()} | {m["notification_key"] for m in stack.mails()}
+    lines = [f"sms {len(stack.sms())}, mails {len(stack.mails())} of {PEOPLE}"]
+    for person in people:
+        pid = person.participant_id
+        missing = [f"{pid}|welcome|once|{c}" for c in ("sms", "email")]
+        missing = [key for key in missing if key not in sent]
+        if missing:
+            events = [
+                (e["type"], e.get("data", {}).get("channel")) for e in stack.notifications(pid)
+            ]
+            lines.append(f"{missing}: state {stack.state(pid)!r}; events {events!r}")
+    return "\n".join(lines)
+
+
 def _encode(stack: Stack, person: object) -> bytes:
     from schemas.envelope import encode_event, new_event
-    from schemas.events import ParticipantRegisteredV2
 
     assert isinstance(person, ParticipantRegisteredV2)
     return encode_event(
