@@ -18,6 +18,7 @@ from bench import enrollment as enrollment_bench
 from bench import machine, report
 from bench import notifier as notifier_bench
 from bench import reporting as reporting_bench
+from bench import restart as restart_bench
 from bench.context import BenchContext
 from services.common.broker import EmbeddedBroker, free_port
 from services.common.kafka_settings import KafkaSettings
@@ -29,6 +30,7 @@ SECTIONS: dict[str, Section] = {
     "notifier": notifier_bench.measure,
     "notifier_memory": notifier_bench.measure_memory,
     "e2e": e2e_bench.measure,
+    "restart": restart_bench.measure,
 }
 RESULTS = Path(__file__).parent / "results"
 

@@ -81,7 +81,7 @@ def api_against_bare(ctx: BenchContext) -> dict[str, float]:
     return {"enrollment.bare_rps": bare, "enrollment.api_rps": api, "enrollment.ratio": api / bare}
 
 
-def write_sheet(path: Path, rows: int, salt: int) -> None:
+def write_sheet(path: Path, rows: int, salt: int, campaign: str = CAMPAIGN) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(
@@ -98,7 +98,7 @@ def write_sheet(path: Path, rows: int, salt: int) -> None:
         )
         for i, (nik, phone) in enumerate(identities(rows, salt)):
             writer.writerow(
-                [f"Pedagang {i}", nik, phone, "trader", BRANCH, 1_200_000, CAMPAIGN, "ya"]
+                [f"Pedagang {i}", nik, phone, "trader", BRANCH, 1_200_000, campaign, "ya"]
             )
 
 
