@@ -411,6 +411,8 @@ class Dispatcher:
         if attempt >= self.limits.max_attempts:
             reason = f"gave up after {attempt} attempts: {exc.reason}"
             item.error, item.finished_at = exc, now
+            # operators must hear of a message nobody will receive without a replay
+            log.warning("%s: %s; to the dead-letter topic", item.entry["key"], reason)
             self._failed(item, reason, permanent=False, now=now, result="dead")
             return
         delay = backoff_seconds(
