@@ -56,7 +56,7 @@ def test_report_marks_unmeasured_missed_and_met(tmp_path: Path) -> None:
     assert by_key["notifier.ratio"]["met"] is None
     json_path, md_path = report.write(tmp_path, document)
     text = md_path.read_text(encoding="utf-8")
-    assert "| `e2e.p99_ms` | ≤ 1000 | 1,200.0 | **no** |" in text
+    assert "| `e2e.p99_ms` | ≤ 600 | 1,200.0 | **no** |" in text
     assert "`notifier`: RuntimeError: gateway down" in text
     assert json_path.exists()
 
