@@ -104,9 +104,13 @@ def test_a_full_day_defers_reminders_and_drops_campaigns() -> None:
         entry("campaign_announcement", "campaign:C:b2"),
         entry("contribution_due_d1", "2026-03"),
         entry("welcome", "once"),
+        entry("jht_claim", "once"),
+        entry("reactivation", "2026-01"),
     ]
-    campaign, reminder, welcome = judge(cap, sent, due, NOW)
-    assert welcome.send
+    campaign, reminder, welcome, jht, reactivation = judge(cap, sent, due, NOW)
+    assert (reactivation.opens_at, reactivation.dropped) == (NOW + 21 * H, False)  # it waits
+    assert welcome.send  # transactional: never held back
+    assert jht.send
     assert (reminder.send, reminder.opens_at, reminder.dropped) == (False, NOW + 21 * H, False)
     assert (campaign.send, campaign.opens_at, campaign.dropped) == (False, NOW + 21 * H, True)
 
