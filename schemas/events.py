@@ -285,9 +285,21 @@ class NotificationFailedV1(NotificationFacts):
 
 
 class NotificationDeferredV1(NotificationFacts):
-    reason: str = "quiet_hours"
+    reason: str = Field(
+        default="quiet_hours",
+        description="why the message waits: quiet_hours (the recipient's night) or "
+        "frequency_cap (the person had as many messages as the cap allows)",
+    )
     deliver_after: AwareDatetime
     deferred_at: AwareDatetime
+
+
+class NotificationSuppressedV1(NotificationFacts):
+    """A message the notifier decided not to send, for good (today only a campaign message
+    over the frequency cap: reason frequency_cap)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    suppressed_at: AwareDatetime
 
 
 class NotificationDeliveredV1(NotificationFacts):
@@ -312,6 +324,7 @@ EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
     "notification.failed": {1: NotificationFailedV1},
     "notification.deferred": {1: NotificationDeferredV1},
     "notification.delivered": {1: NotificationDeliveredV1},
+    "notification.suppressed": {1: NotificationSuppressedV1},
     "participant.lapsed": {1: ParticipantLapsedV1},
     "participant.reactivated": {1: ParticipantReactivatedV1},
 }
@@ -365,6 +378,7 @@ __all__ = [
     "NotificationFacts",
     "NotificationFailedV1",
     "NotificationSentV1",
+    "NotificationSuppressedV1",
     "ParticipantLapsedV1",
     "ParticipantOptOutRequestedV1",
     "ParticipantOptedOutV1",

@@ -78,10 +78,12 @@ NOTIFICATIONS = Topic(
         "notification.failed",
         "notification.deferred",
         "notification.delivered",
+        "notification.suppressed",
         "participant.lapsed",
         "participant.reactivated",
     ),
-    description="What happened to every message: sent, deferred, failed, delivered; and what "
+    description="What happened to every message: sent, deferred, failed, delivered, "
+    "suppressed (not sent, for good: over the frequency cap); and what "
     "the notifier observed of a participant's payments: lapsed (monthly reminders stopped), "
     "reactivated by a payment.",
 )

@@ -22,6 +22,7 @@ from schemas.events import (
     NotificationDeliveredV1,
     NotificationFailedV1,
     NotificationSentV1,
+    NotificationSuppressedV1,
     ParticipantLapsedV1,
     ParticipantOptOutRequestedV1,
     ParticipantReactivatedV1,
@@ -44,6 +45,7 @@ from services.notifier.adapters.smtp import SmtpChannel
 from services.notifier.adapters.twilio import TwilioSms
 from services.notifier.agents import install_agents
 from services.notifier.dispatcher import Dispatcher, Limits
+from services.notifier.domain.frequency import FrequencyCap
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.schedule import ReminderPolicy
 from services.notifier.metrics import Metrics
@@ -263,6 +265,9 @@ def create_app(
             backoff_cap=settings.backoff_max_seconds,
         ),
         concurrency={"sms": settings.sms_concurrency, "email": settings.smtp_concurrency},
+        cap=FrequencyCap(
+            per_day=settings.frequency_cap_per_day, per_week=settings.frequency_cap_per_week
+        ),
         dead_letter=dead_letter,
         retry_source=publisher.work_topic.get_topic_name(),
         on_result=on_result,
@@ -314,7 +319,12 @@ def _install_rebalance_hooks(notifier: Notifier, publisher: KafkaPublisher) -> N
     app.on_partitions_assigned.connect(assigned)
 
 
-OUTCOME_EVENTS = (NotificationSentV1, NotificationFailedV1, NotificationDeliveredV1)
+OUTCOME_EVENTS = (
+    NotificationSentV1,
+    NotificationFailedV1,
+    NotificationDeliveredV1,
+    NotificationSuppressedV1,
+)
 #: events for enrollment to act on (the catalogue puts them on bebas.enrollment.requests)
 REQUESTS = (ParticipantOptOutRequestedV1,)
 OUTCOME_NAMESPACE = uuid.UUID("5b1f0c3e-8d6a-4f53-9a57-2f1f4d1c6e01")

@@ -2,7 +2,8 @@
 and hands the outcomes back to the stream as one work record per round. It never writes state.
 
 A round is up to `batch` due messages of one channel in one partition:
- 1. checks (opted out? no consent? paid? night?) and rendering, per message;
+ 1. checks (opted out? no consent? paid? over the frequency cap? night?) and rendering, per
+    message (the cap is judged per person in the scan: `_judge`);
  2. the provider gets each message, `concurrency` at a time, with the message key as its
     client reference (SMS) or Message-ID (e-mail);
  3. the round gives its place among the channel's rounds back (the next round may send), then
@@ -35,15 +36,17 @@ from schemas.events import (
     NotificationDeferredV1,
     NotificationFailedV1,
     NotificationSentV1,
+    NotificationSuppressedV1,
 )
 from schemas.vocab import MessageKind
 from services.common.clock import Clock
 from services.common.version import SERVICE_VERSION
+from services.notifier.domain import frequency
 from services.notifier.domain.backoff import backoff_seconds
 from services.notifier.domain.keys import NotificationKey
 from services.notifier.domain.model import REMINDER_KINDS, Message
 from services.notifier.domain.quiet_hours import QuietHours
-from services.notifier.domain.record import due_entries, iso, parse, wake_of
+from services.notifier.domain.record import Record, due_entries, iso, parse, wake_of
 from services.notifier.ports import ChannelPort, PermanentError, StatePort, TransientError
 from services.notifier.render import Renderer
 from services.notifier.service import NotifierService, new_round_id
@@ -91,6 +94,7 @@ class _Planned:
     events: list[EventData] = field(default_factory=list)
     error: BaseException | None = None  # why the last attempt failed, for the dead letter
     finished_at: datetime | None = None  # when the last attempt failed
+    capped: frequency.Verdict | None = None  # held back by the frequency cap
 
 
 class Dispatcher:
@@ -106,6 +110,7 @@ class Dispatcher:
         limits: Limits,
         concurrency: dict[str, int],
         dead_letter: DeadLetterSink,
+        cap: frequency.FrequencyCap | None = None,
         retry_source: str,
         on_result: Callable[[str, str], None] = lambda channel, outcome: None,
         on_request: Callable[[str, str, str], None] = lambda channel, provider, result: None,
@@ -121,6 +126,7 @@ class Dispatcher:
         self._concurrency = {name: max(1, concurrency.get(name, 1)) for name in self.channels}
         self.gates = {name: asyncio.Semaphore(n) for name, n in self._concurrency.items()}
         self.dead_letter = dead_letter
+        self.cap = cap or frequency.FrequencyCap()
         self.retry_source = retry_source
         self.on_result = on_result
         self.on_request = on_request
@@ -249,7 +255,7 @@ class Dispatcher:
                 assert record is not None
                 if record.get("next_at") and record["next_at"] <= moment:
                     waking.append((instant, pid))
-                for entry in due_entries(record, moment):
+                for entry, capped in self._judge(record, due_entries(record, moment), now):
                     name = entry["channel"]
                     if entry.get("deferred") and name in overdue:
                         late = (now - parse(entry["not_before"])).total_seconds()
@@ -257,10 +263,13 @@ class Dispatcher:
                     batch = batches.get(name)
                     if batch is None:
                         continue
+                    if capped is not None and capped.wait:
+                        continue  # may fill the cap only with what goes now: the next look
                     if len(batch) >= free[name]:
                         skipped.add(name)
                         continue
-                    batch.append(_Planned(partition, instant, entry, record["person"]))
+                    person = record["person"]
+                    batch.append(_Planned(partition, instant, entry, person, capped=capped))
             self._low[partition] = first or moment
             if waking or stale:
                 started += await self._wake(partition, waking[: self.limits.batch], stale)
@@ -272,6 +281,26 @@ class Dispatcher:
         limit = self.limits.rounds_per_channel
         self.blocked = any(self._running[name] >= limit for name in skipped)
         return started
+
+    def _judge(
+        self, record: Record, due: list[dict[str, Any]], now: datetime
+    ) -> list[tuple[dict[str, Any], frequency.Verdict | None]]:
+        """Each due message with the frequency cap's verdict when it holds the message back or
+        makes it wait (None: nothing to say). The whole person is judged in one look: a scan
+        skips people in hand, so no other round of this worker is sending to them, and only
+        the partition's owner dispatches it, so the record's `sent` is all that went out.
+        Messages that will be suppressed anyway, or that no channel here sends, are left out:
+        they fill no window."""
+        if not self.cap.active or not any(e["kind"] in frequency.CAPPED_KINDS for e in due):
+            return [(entry, None) for entry in due]
+        person = record["person"]
+        live = [e for e in due if e["channel"] in self.channels and not _suppression(e, person)]
+        held = {
+            verdict.entry["key"]: verdict
+            for verdict in frequency.judge(self.cap, record["sent"], live, now)
+            if not verdict.send
+        }
+        return [(entry, held.get(entry["key"])) for entry in due]
 
     async def _wake(
         self, partition: int, waking: list[tuple[str, str]], stale: list[tuple[str, str]]
@@ -345,19 +374,23 @@ class Dispatcher:
         if reason:
             item.outcome = self._outcome(entry, "suppressed", {"reason": reason}, now)
             return
-        if channel == "sms" and self.quiet.contains(now, person["branch_timezone"]):
-            opens = self.quiet.opens_at(now, person["branch_timezone"])
-            waiting = {**entry, "not_before": iso(opens), "deferred": True}
-            item.outcome = self._outcome(entry, "deferred", {}, now, waiting)
-            if not entry.get("deferred"):
+        if item.capped is not None and item.capped.opens_at is not None:
+            if item.capped.dropped:
+                details = {"reason": frequency.REASON}
+                item.outcome = self._outcome(entry, "suppressed", details, now)
                 item.events.append(
-                    NotificationDeferredV1(
+                    NotificationSuppressedV1(
                         **self.service.facts(entry, person),
-                        reason="quiet_hours",
-                        deliver_after=opens,
-                        deferred_at=now,
+                        reason=frequency.REASON,
+                        suppressed_at=now,
                     )
                 )
+            else:
+                self._defer(item, item.capped.opens_at, frequency.REASON, now)
+            return
+        if channel == "sms" and self.quiet.contains(now, person["branch_timezone"]):
+            opens = self.quiet.opens_at(now, person["branch_timezone"])
+            self._defer(item, opens, "quiet_hours", now)
             return
         try:
             item.message = self.renderer.render(
@@ -369,6 +402,22 @@ class Dispatcher:
             )
         except (TemplateError, KeyError, ValueError) as exc:
             self._failed(item, f"render: {exc!r}", permanent=True, now=now)
+
+    def _defer(self, item: _Planned, until: datetime, reason: str, now: datetime) -> None:
+        """The message waits in the queue until `until`; the first deferral of a message says
+        so with `notification.deferred` (a later one, say the cap after the night, does not)."""
+        entry = item.entry
+        waiting = {**entry, "not_before": iso(until), "deferred": True}
+        item.outcome = self._outcome(entry, "deferred", {}, now, waiting)
+        if not entry.get("deferred"):
+            item.events.append(
+                NotificationDeferredV1(
+                    **self.service.facts(entry, item.person),
+                    reason=reason,
+                    deliver_after=until,
+                    deferred_at=now,
+                )
+            )
 
     async def _deliver(self, item: _Planned, channel: str) -> None:
         assert item.message is not None

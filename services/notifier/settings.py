@@ -62,6 +62,20 @@ class Settings(BaseSettings):
         "participant is lapsed (an assumption of BPU practice: keep it a setting)",
     )
 
+    # --- frequency cap: non-transactional messages per person (domain/frequency.py) ----------
+    frequency_cap_per_week: int = Field(
+        default=4,
+        ge=0,
+        le=100,
+        description="reminders and campaigns one person gets in any 7 days at most (0: no cap)",
+    )
+    frequency_cap_per_day: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="reminders and campaigns one person gets in any 24 hours at most (0: no cap)",
+    )
+
     # --- retries -----------------------------------------------------------------------------
     max_attempts: int = Field(default=6, ge=1, le=50)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
@@ -174,6 +188,17 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_domain_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _day_cap_within_week_cap(self) -> Settings:
+        week, day = self.frequency_cap_per_week, self.frequency_cap_per_day
+        if week and day > week:
+            raise ValueError(
+                f"NOTIFIER_FREQUENCY_CAP_PER_DAY ({day}) is more than "
+                f"NOTIFIER_FREQUENCY_CAP_PER_WEEK ({week}): a day's cap above the week's "
+                "could never be reached; lower it (or set the week's to 0 for no weekly cap)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _pay_link_is_official(self) -> Settings:

@@ -30,6 +30,11 @@ class Messages(Statuses):
     by_kind: dict[str, Statuses]
     by_channel: dict[str, Statuses]
     failures_by_reason: dict[str, Count]
+    suppressed_by_reason: dict[str, Count] = Field(
+        description="messages not sent, for good, by the notifier's reason (frequency_cap: "
+        "a campaign message to someone who had as many messages as the cap allows); "
+        "not among the statuses above"
+    )
 
 
 class PeriodFigures(_Model):

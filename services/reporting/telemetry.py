@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.reporting.domain.figures import STATUSES
-from services.reporting.domain.metrics import LAPSE_CHANGES, LAPSES, MESSAGES, decode_key
+from services.reporting.domain.metrics import (
+    LAPSE_CHANGES,
+    LAPSES,
+    MESSAGES,
+    SUPPRESSIONS,
+    decode_key,
+)
 
 
 @dataclass
@@ -62,6 +68,13 @@ class Telemetry:
             "Participants' lapses (monthly reminders stopped after unpaid periods) and "
             "reactivations counted by this worker, per campaign",
             ["campaign", "change"],
+            registry=self.registry,
+        )
+        self.campaign_suppressed = Counter(
+            "reporting_campaign_suppressed",
+            "Messages the notifier decided not to send, for good, counted by this worker, per "
+            "campaign, channel and reason (frequency_cap: over the per-person cap)",
+            ["campaign", "channel", "reason"],
             registry=self.registry,
         )
         self._campaign_channels: set[tuple[str, str]] = set()
@@ -118,6 +131,12 @@ class Telemetry:
                 for other in STATUSES:
                     self.campaign_messages.labels(campaign, channel, other)
             self.campaign_messages.labels(campaign, channel, status).inc(amount)
+
+    def suppressed(self, counters: Iterable[Tally[str]]) -> None:
+        """Per-campaign messages not sent for good, by reason, from one batch's deltas."""
+        for dims, amount in _deltas(counters, SUPPRESSIONS):
+            campaign, _branch, _kind, channel, reason, _day = dims
+            self.campaign_suppressed.labels(campaign, channel, reason).inc(amount)
 
     def lapses(self, counters: Iterable[Tally[str]]) -> None:
         """Per-campaign lapses and reactivations from one batch's counter deltas."""

@@ -30,6 +30,7 @@ from services.common.version import SERVICE_VERSION
 from services.notifier.agents import rejected
 from services.notifier.bootstrap import StreamListener, outcome_event_id
 from services.notifier.dispatcher import FULL_SCAN_EVERY, Dispatcher, Limits
+from services.notifier.domain.frequency import FrequencyCap
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.record import iso, wake_of
 from services.notifier.domain.schedule import ReminderPolicy
@@ -49,7 +50,7 @@ PARTITIONS = 3
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, cap: FrequencyCap | None = None) -> None:
         self.clock = FrozenClock(START)
         self.log: list[str] = []
         self.state = FakeState()
@@ -74,6 +75,7 @@ class World:
             limits=Limits(batch=100, max_attempts=3, backoff_base=1, backoff_cap=10),
             concurrency={"sms": 4, "email": 2},
             dead_letter=self.publisher.dead_letter,
+            cap=cap,
             retry_source="work",
         )
         self.service.listener = StreamListener(self.dispatcher, Ownership())

@@ -17,6 +17,7 @@ from schemas.events import (
     NotificationDeliveredV1,
     NotificationFailedV1,
     NotificationSentV1,
+    NotificationSuppressedV1,
     ParticipantLapsedV1,
     ParticipantOptedOutV1,
     ParticipantReactivatedV1,
@@ -143,6 +144,22 @@ def deferred(
 ) -> NotificationDeferredV1:
     return NotificationDeferredV1(
         **_facts(pid, kind, channel, branch, tz, campaign), deliver_after=at, deferred_at=at
+    )
+
+
+def suppressed(
+    pid: str,
+    at: datetime,
+    reason: str = "frequency_cap",
+    *,
+    kind: str = "campaign_announcement",
+    channel: str = "sms",
+    branch: str = "SKA",
+    tz: str = WIB,
+    campaign: str | None = "KLEWER23",
+) -> NotificationSuppressedV1:
+    return NotificationSuppressedV1(
+        **_facts(pid, kind, channel, branch, tz, campaign), reason=reason, suppressed_at=at
     )
 
 

@@ -140,6 +140,8 @@ def build() -> tuple[list[Outgoing], list[Outgoing]]:
         _n(f.reactivated("P01", utc(17, 5), lapsed_at=utc(17, 2), campaign=K, **SKA), "P01"),
         _n(f.lapsed("P05", utc(17, 2), campaign=N, **MKS), "P05"),
     ]
+    # a campaign message the notifier dropped: P02 had had as many as the frequency cap allows
+    dropped = _n(f.suppressed("P02", utc(16, 17), campaign=K, **SKA), "P02")
     not_json = Outgoing("participants", b"P99", b'{"type": "participant.registered", oops')
     invalid = json.loads(reg["P01"].value)
     invalid["id"] = "9d5a2c1e-0000-4000-8000-000000000099"
@@ -150,6 +152,7 @@ def build() -> tuple[list[Outgoing], list[Outgoing]]:
         *campaigns,
         *(reg[p] for p in ("P01", "P02", "P05", "P06", "P09")),
         *msgs[:7],
+        dropped,
         pays[0],
         not_json,
         reg["P01"],  # duplicate in the same half
@@ -255,6 +258,7 @@ KLEWER = {
         },
         "by_channel": {"email": _statuses(1, 0, 1, 0), "sms": _statuses(3, 3, 0, 1)},
         "failures_by_reason": {"mailbox full": 1},
+        "suppressed_by_reason": {"frequency_cap": 1},
     },
     "payments": {
         "payers": 2,
@@ -310,6 +314,7 @@ BRANCH_MKS = {
         },
         "by_channel": {"sms": _statuses(2, 1, 1, 0), "whatsapp": _statuses(1, 1, 0, 0)},
         "failures_by_reason": {"nomor tidak aktif": 1},
+        "suppressed_by_reason": {},
     },
     "payments": {
         "payers": 2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,10 @@ COUNTERS = {
     ("lapse", ("K1", "MKS", "lapsed", "2024-04-08")): 1,
     ("lapse", ("K1", "SKA", "reactivated", "2024-04-20")): 1,
     ("lapse", ("K2", "SKA", "lapsed", "2024-04-08")): 2,
+    # dropped by the notifier's frequency cap, one of them on a day with nothing else
+    ("supp", ("K1", "SKA", "campaign_announcement", "sms", "frequency_cap", "2023-12-17")): 2,
+    ("supp", ("K1", "MKS", "campaign_announcement", "sms", "frequency_cap", "2023-12-18")): 1,
+    ("supp", ("K2", "SKA", "campaign_announcement", "email", "frequency_cap", "2023-12-17")): 4,
 }
 
 
@@ -106,6 +111,24 @@ def test_response_models_describe_every_field_the_figures_have() -> None:
         (Overview, figures.overview(COUNTERS, DateRange())),
     ):
         assert model.model_validate(body).model_dump(by_alias=True) == body
+
+
+def test_suppressed_messages_count_by_reason_apart_from_the_statuses() -> None:
+    def dropped(rep: dict[str, Any]) -> dict[str, int]:
+        return rep["messages"]["suppressed_by_reason"]  # type: ignore[no-any-return]
+
+    rep = figures.campaign_report(COUNTERS, "K1", DateRange())
+    assert dropped(rep) == {"frequency_cap": 3}
+    # not a status: no series day, no CSV row, no group column of their own
+    assert [d["date"] for d in rep["series"]] == ["2023-12-15", "2023-12-16", "2023-12-17"]
+    rows = figures.campaign_csv_rows(COUNTERS, "K1", DateRange())
+    assert [row[0] for row in rows] == ["2023-12-15", "2023-12-16", "2023-12-17"]
+    assert "suppressed_by_reason" not in rep["by_branch"]["SKA"]
+    the_18th = DateRange(date(2023, 12, 18), date(2023, 12, 18))
+    assert dropped(figures.campaign_report(COUNTERS, "K1", the_18th)) == {"frequency_cap": 1}
+    # a branch: every campaign's
+    assert dropped(figures.branch_report(COUNTERS, "SKA", DateRange())) == {"frequency_cap": 6}
+    assert dropped(figures.campaign_report(COUNTERS, "NOPE", DateRange())) == {}
 
 
 def test_lapses_follow_the_range_and_start_at_zero() -> None:

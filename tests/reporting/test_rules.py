@@ -17,6 +17,7 @@ from services.reporting.domain.metrics import (
     OPT_OUTS,
     PAYERS,
     PAYMENTS,
+    SUPPRESSIONS,
     Increment,
     decode_key,
     encode_key,
@@ -89,6 +90,23 @@ def test_a_failure_also_counts_its_reason() -> None:
         Increment(MESSAGES, ("KLEWER23", "SKA", "welcome", "sms", "failed", "2023-12-15")),
         # the key separator never reaches a stored key
         Increment(FAILURES, ("KLEWER23", "SKA", "sms", "nomor / tidak aktif", "2023-12-15")),
+    ]
+
+
+def test_a_suppressed_message_counts_by_reason_and_is_no_message_status() -> None:
+    data = f.suppressed("P1", LATE_EVENING_UTC, channel="email", tz=f.WIT)
+    assert increments_for(data) == [
+        Increment(
+            SUPPRESSIONS,
+            (
+                "KLEWER23",
+                "SKA",
+                "campaign_announcement",
+                "email",
+                "frequency_cap",
+                "2023-12-16",
+            ),
+        )
     ]
 
 

@@ -90,6 +90,25 @@ def test_campaign_lapses_count_once_and_start_both_changes_at_zero() -> None:
     }
 
 
+def test_messages_dropped_by_the_frequency_cap_count_once_per_campaign_and_reason() -> None:
+    events = [
+        f.suppressed("P1", AT),  # repeated in the second batch: a duplicate, counted once
+        f.suppressed("P2", AT, channel="email"),
+        f.suppressed("P3", AT, campaign="PASAR24"),
+        f.sent("P1", AT),  # other families are not suppressions
+    ]
+    telemetry = _fed(events, Telemetry.suppressed)
+
+    def labels(name: str, channel: str) -> tuple[tuple[str, str], ...]:
+        return (("campaign", name), ("channel", channel), ("reason", "frequency_cap"))
+
+    assert samples(telemetry, "reporting_campaign_suppressed_total") == {
+        labels("KLEWER23", "sms"): 1.0,
+        labels("KLEWER23", "email"): 1.0,
+        labels("PASAR24", "sms"): 1.0,
+    }
+
+
 def test_a_source_topic_is_on_metrics_at_zero_before_its_first_batch() -> None:
     telemetry = Telemetry()
     telemetry.source(TOPIC)

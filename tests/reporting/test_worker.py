@@ -87,6 +87,10 @@ def test_restart_mid_stream_keeps_every_figure_exact(
                 metrics, "reporting_campaign_messages_total", campaign="KLEWER23", status=status
             )
             assert sum(by_channel.values()) == figures[status], status
+        # and so do the campaign messages the notifier's frequency cap dropped
+        dropped = metric_values(metrics, "reporting_campaign_suppressed_total", campaign="KLEWER23")
+        assert dropped == {'campaign="KLEWER23",channel="sms",reason="frequency_cap"': 1.0}
+        assert figures["suppressed_by_reason"] == {"frequency_cap": 1}
         # the first half is committed, so what the restarted worker knows of it can only
         # come from the changelogs (checked below: it reads just the second half)
         committed = {f'group="{group}",partition="{p}",topic="{t}"' for t, p in ends}

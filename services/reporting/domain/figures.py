@@ -24,6 +24,7 @@ from services.reporting.domain.metrics import (
     OPT_OUTS,
     PAYERS,
     PAYMENTS,
+    SUPPRESSIONS,
 )
 
 Counters = Mapping[tuple[str, tuple[str, ...]], int]
@@ -93,6 +94,7 @@ def report(
     by_kind: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
     by_channel: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
     reasons: dict[str, int] = defaultdict(int)
+    suppressions: dict[str, int] = defaultdict(int)
     periods: dict[str, dict[str, int]] = defaultdict(lambda: {"payments": 0, "amount": 0})
     opt_channel: dict[str, int] = defaultdict(int)
     lapses: dict[str, int] = dict.fromkeys(LAPSE_CHANGES, 0)
@@ -104,6 +106,10 @@ def report(
         if row.family == LAPSES:
             # a campaign-level figure only: no series day or group column of its own
             lapses[row.dims["change"]] += row.value
+            continue
+        if row.family == SUPPRESSIONS:
+            # by reason only: not a message status, no series day or group column of its own
+            suppressions[row.dims["reason"]] += row.value
             continue
         d, v, group, day = row.dims, row.value, row.dims[group_by], days[row.dims["day"]]
         if row.family == ENROLMENTS:
@@ -153,6 +159,7 @@ def report(
             "by_kind": _sorted(by_kind),
             "by_channel": _sorted(by_channel),
             "failures_by_reason": _sorted(reasons),
+            "suppressed_by_reason": _sorted(suppressions),
         },
         "payments": {
             "payers": totals["payers"],
@@ -260,7 +267,7 @@ def campaign_csv_rows(
     cells: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     mine = _in_branch(branch)
     for row in _rows(counters, lambda d: d["campaign"] == code and mine(d), rng):
-        if row.family == LAPSES:  # not a column of the daily report (see `report`)
+        if row.family in (LAPSES, SUPPRESSIONS):  # not columns of the daily report (`report`)
             continue
         cell = cells[(row.dims["day"], row.dims["branch"])]
         if row.family == ENROLMENTS:

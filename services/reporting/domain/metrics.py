@@ -14,6 +14,7 @@ from typing import Final
 ENROLMENTS: Final = "enr"
 MESSAGES: Final = "msg"
 FAILURES: Final = "fail"
+SUPPRESSIONS: Final = "supp"
 PAYMENTS: Final = "pay"
 AMOUNTS: Final = "amt"
 PAYERS: Final = "payer"
@@ -28,6 +29,8 @@ DIMENSIONS: Final[dict[str, tuple[str, ...]]] = {
     ENROLMENTS: ("campaign", "branch", "segment", "source", "officer", "day"),
     MESSAGES: ("campaign", "branch", "kind", "channel", "status", "day"),
     FAILURES: ("campaign", "branch", "channel", "reason", "day"),
+    #: messages the notifier decided not to send, for good (a campaign over the frequency cap)
+    SUPPRESSIONS: ("campaign", "branch", "kind", "channel", "reason", "day"),
     PAYMENTS: ("campaign", "branch", "period", "day"),
     AMOUNTS: ("campaign", "branch", "period", "day"),
     PAYERS: ("campaign", "branch", "day"),

@@ -20,6 +20,7 @@ from schemas.events import (
     NotificationFacts,
     NotificationFailedV1,
     NotificationSentV1,
+    NotificationSuppressedV1,
     ParticipantLapsedV1,
     ParticipantOptedOutV1,
     ParticipantReactivatedV1,
@@ -36,6 +37,7 @@ from services.reporting.domain.metrics import (
     OPT_OUTS,
     PAYERS,
     PAYMENTS,
+    SUPPRESSIONS,
     Increment,
     clean,
 )
@@ -84,6 +86,21 @@ def notification(status: str, data: NotificationFacts, at: datetime) -> list[Inc
         reason = (campaign, data.branch_code, data.channel.value, clean(data.reason), day)
         increments.append(Increment(FAILURES, reason))
     return increments
+
+
+def suppressed(data: NotificationSuppressedV1) -> list[Increment]:
+    """A message not sent, for good: not one of the message outcomes (it never reached a
+    provider), counted by reason on its own."""
+    day = local_day(data.suppressed_at, data.branch_timezone)
+    dims = (
+        _campaign(data.campaign_code),
+        data.branch_code,
+        data.kind.value,
+        data.channel.value,
+        clean(data.reason),
+        day,
+    )
+    return [Increment(SUPPRESSIONS, dims)]
 
 
 def paid(
@@ -143,6 +160,8 @@ def increments_for(data: EventData, first_payment: bool = False) -> list[Increme
         return notification("failed", data, data.failed_at)
     if isinstance(data, NotificationDeferredV1):
         return notification("deferred", data, data.deferred_at)
+    if isinstance(data, NotificationSuppressedV1):
+        return suppressed(data)
     if isinstance(data, ContributionPaidV1):
         return paid(data, first_payment)
     if isinstance(data, ContributionPartiallyPaidV1):
