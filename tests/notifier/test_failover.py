@@ -6,20 +6,25 @@ metrics as bootstrap wires them."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from services.common.clock import FrozenClock
+from services.notifier.access import Callback, EitherGuard, twilio_signed, web_access
 from services.notifier.adapters.failover import FailoverSms, Route
 from services.notifier.adapters.sms_http import JsonSmsGateway
 from services.notifier.adapters.twilio import TwilioSms
 from services.notifier.bootstrap import providers_of, sms_channel
 from services.notifier.domain.breaker import Breaker, BreakerPolicy, BreakerState
 from services.notifier.domain.model import Message, SmsMessage
+from services.notifier.domain.signatures import TWILIO_HEADER, signed_headers, twilio_signature
 from services.notifier.metrics import Metrics
 from services.notifier.ports import PermanentError, SendReceipt, TransientError
 from services.notifier.settings import Settings
@@ -398,3 +403,43 @@ async def test_bootstrap_wires_breakers_to_the_clock_and_metrics_per_provider() 
     clock.advance(timedelta(seconds=30))  # the notifier's clock ends the cool-down
     assert (await channel.send(sms(4))).provider == "gw-a"
     assert value("notifier_provider_breaker_state", provider="gw-a") == 0
+
+
+# --- callbacks from a list of providers of both kinds ---------------------------------------
+
+
+def test_callbacks_of_a_mixed_list_pass_when_a_provider_of_their_kind_signed_them(
+    tmp_path: Path,
+) -> None:
+    secret = "gateway-callback-secret-0123"
+    url = "https://sms-callbacks.example"
+    providers = [*PROVIDERS, {**PROVIDERS[1], "name": "tw-2", "key": "token-2"}]
+    access = web_access(
+        settings(
+            data_dir=tmp_path,
+            sms_providers=providers,
+            sms_callback_secret=secret,
+            sms_callback_url=url,
+        )
+    )
+    guard = access.callbacks
+    assert isinstance(guard, EitherGuard)
+    body = b'{"reference": "P1|welcome|once|sms", "status": "delivered"}'
+    gateway = Callback("/receipts", signed_headers(secret.encode(), body, int(time.time())), body)
+    assert guard.refusal(gateway) is None
+    assert not twilio_signed(guard, gateway.headers)
+    form = [("MessageSid", "SM1"), ("MessageStatus", "delivered")]
+    target = "/receipts?reference=P1%7Cwelcome%7Conce%7Csms"
+    raw = urlencode(form).encode()
+    for token in ("token", "token-2"):  # either Twilio account
+        signature = twilio_signature(token, url + target, form)
+        twilio = Callback(target, {TWILIO_HEADER: signature}, raw)
+        assert twilio_signed(guard, twilio.headers)
+        assert guard.refusal(twilio) is None
+    forged = Callback(target, {TWILIO_HEADER: twilio_signature("nope", url + target, form)}, raw)
+    assert guard.refusal(forged) is not None
+    assert guard.refusal(Callback("/receipts", {}, body)) is not None
+    with pytest.raises(ValueError, match="needs NOTIFIER_SMS_CALLBACK_URL"):
+        web_access(settings(sms_providers=providers, sms_callback_secret=secret))
+    with pytest.raises(ValueError, match="NOTIFIER_SMS_CALLBACK_SECRET is not set"):
+        web_access(settings(sms_providers=providers, sms_callback_url=url))
