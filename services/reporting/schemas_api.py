@@ -30,6 +30,10 @@ class Messages(Statuses):
     by_kind: dict[str, Statuses]
     by_channel: dict[str, Statuses]
     failures_by_reason: dict[str, Count]
+    sent_by_provider: dict[str, Count] = Field(
+        description="messages sent, by the provider that took them (the notifier's name for "
+        "it, e.g. one of several SMS gateways it fails over between)"
+    )
 
 
 class PeriodFigures(_Model):

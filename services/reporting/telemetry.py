@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.reporting.domain.figures import STATUSES
-from services.reporting.domain.metrics import LAPSE_CHANGES, LAPSES, MESSAGES, decode_key
+from services.reporting.domain.metrics import (
+    LAPSE_CHANGES,
+    LAPSES,
+    MESSAGES,
+    SENT_BY_PROVIDER,
+    decode_key,
+)
 
 
 @dataclass
@@ -62,6 +68,12 @@ class Telemetry:
             "Participants' lapses (monthly reminders stopped after unpaid periods) and "
             "reactivations counted by this worker, per campaign",
             ["campaign", "change"],
+            registry=self.registry,
+        )
+        self.provider_sent = Counter(
+            "reporting_messages_sent_by_provider",
+            "Messages sent counted by this worker, per channel and the provider that took them",
+            ["channel", "provider"],
             registry=self.registry,
         )
         self._campaign_channels: set[tuple[str, str]] = set()
@@ -118,6 +130,12 @@ class Telemetry:
                 for other in STATUSES:
                     self.campaign_messages.labels(campaign, channel, other)
             self.campaign_messages.labels(campaign, channel, status).inc(amount)
+
+    def providers(self, counters: Iterable[Tally[str]]) -> None:
+        """Messages sent per channel and provider from one batch's counter deltas."""
+        for dims, amount in _deltas(counters, SENT_BY_PROVIDER):
+            _campaign, _branch, channel, provider, _day = dims
+            self.provider_sent.labels(channel, provider).inc(amount)
 
     def lapses(self, counters: Iterable[Tally[str]]) -> None:
         """Per-campaign lapses and reactivations from one batch's counter deltas."""

@@ -146,6 +146,7 @@ class ReportingWorker:
             await self.app.producer.flush()
         self.telemetry.messages(outcome.counters.values())
         self.telemetry.lapses(outcome.counters.values())
+        self.telemetry.providers(outcome.counters.values())
         self.telemetry.record(
             source.topic,
             processed=len(records),

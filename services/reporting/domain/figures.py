@@ -24,6 +24,7 @@ from services.reporting.domain.metrics import (
     OPT_OUTS,
     PAYERS,
     PAYMENTS,
+    SENT_BY_PROVIDER,
 )
 
 Counters = Mapping[tuple[str, tuple[str, ...]], int]
@@ -93,6 +94,7 @@ def report(
     by_kind: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
     by_channel: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
     reasons: dict[str, int] = defaultdict(int)
+    providers: dict[str, int] = defaultdict(int)
     periods: dict[str, dict[str, int]] = defaultdict(lambda: {"payments": 0, "amount": 0})
     opt_channel: dict[str, int] = defaultdict(int)
     lapses: dict[str, int] = dict.fromkeys(LAPSE_CHANGES, 0)
@@ -104,6 +106,10 @@ def report(
         if row.family == LAPSES:
             # a campaign-level figure only: no series day or group column of its own
             lapses[row.dims["change"]] += row.value
+            continue
+        if row.family == SENT_BY_PROVIDER:
+            # a breakdown of `sent` (counted under MESSAGES already): no day or group of its own
+            providers[row.dims["provider"]] += row.value
             continue
         d, v, group, day = row.dims, row.value, row.dims[group_by], days[row.dims["day"]]
         if row.family == ENROLMENTS:
@@ -153,6 +159,7 @@ def report(
             "by_kind": _sorted(by_kind),
             "by_channel": _sorted(by_channel),
             "failures_by_reason": _sorted(reasons),
+            "sent_by_provider": _sorted(providers),
         },
         "payments": {
             "payers": totals["payers"],
