@@ -26,6 +26,7 @@ TARGETS = (
     Target("reporting.ratio_vs_noop_faust", at_least=0.7),
     Target("reporting.two_worker_speedup", at_least=1.6),
     Target("notifier.ratio", at_least=0.5),
+    Target("notifier.failover_switch_ms", at_most=5_000),
     Target("e2e.p50_ms", at_most=250),
     Target("e2e.p99_ms", at_most=1000),
     Target("memory.enrollment_rss_mb", at_most=300),
