@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench import e2e as e2e_bench
 from bench import enrollment as enrollment_bench
+from bench import failover as failover_bench
 from bench import machine, report
 from bench import notifier as notifier_bench
 from bench import reporting as reporting_bench
@@ -29,6 +30,7 @@ SECTIONS: dict[str, Section] = {
     "reporting": reporting_bench.measure,
     "notifier": notifier_bench.measure,
     "notifier_memory": notifier_bench.measure_memory,
+    "notifier_failover": failover_bench.measure,
     "e2e": e2e_bench.measure,
     "restart": restart_bench.measure,
 }

@@ -21,6 +21,7 @@ import httpx
 
 from services.common.broker import free_port
 from services.common.clock import OffsetFileClock
+from services.notifier.launch import SECOND_GATEWAY_PORT
 from services.platform import DEFAULT_PORTS, Platform
 
 T = TypeVar("T")
@@ -79,6 +80,8 @@ class PlatformRun:
     extra_env: dict[str, str] = field(default_factory=dict)
     admin_key: str = field(default_factory=lambda: "bc_admin_" + secrets.token_urlsafe(24))
     platform: Platform | None = None
+    #: 2: a second local SMS gateway the notifier fails over to (services/notifier/launch.py)
+    sms_gateways: int = 1
 
     @property
     def clock_file(self) -> Path:
@@ -90,6 +93,8 @@ class PlatformRun:
 
     def start(self, ready_timeout: float = 180) -> None:
         ports = {name: free_port() for name in DEFAULT_PORTS}
+        if self.sms_gateways > 1:
+            ports[SECOND_GATEWAY_PORT] = free_port()
         self.root.mkdir(parents=True, exist_ok=True)
         self.clock_file.write_text(str(daytime_offset(datetime.now(UTC))), encoding="utf-8")
         self.enrollment_clock_file.write_text("0", encoding="utf-8")  # real time until moved
@@ -163,11 +168,19 @@ class PlatformRun:
         response.raise_for_status()
         return dict(response.json())
 
-    def sms_messages(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.url('sms_gateway')}/messages", timeout=30)
-        response.raise_for_status()
-        body = response.json()
-        return list(body["messages"] if isinstance(body, dict) else body)
+    def gateway_urls(self) -> list[str]:
+        names = ["sms_gateway"] + ([SECOND_GATEWAY_PORT] if self.sms_gateways > 1 else [])
+        return [self.url(name) for name in names]
+
+    def sms_messages(self, gateway: str | None = None) -> list[dict[str, Any]]:
+        """What the local SMS gateways accepted (all of them, or the one at `gateway`)."""
+        messages: list[dict[str, Any]] = []
+        for url in [gateway] if gateway else self.gateway_urls():
+            response = httpx.get(f"{url}/messages", timeout=30)
+            response.raise_for_status()
+            body = response.json()
+            messages += body["messages"] if isinstance(body, dict) else body
+        return messages
 
     def mails(self) -> list[dict[str, Any]]:
         found = list((self.root / "data").rglob("mail.jsonl"))

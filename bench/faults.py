@@ -12,11 +12,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from kafka import KafkaProducer
 
-from bench.driver import PlatformRun
+from bench.driver import PlatformRun, wait_until
 from services.common.broker import free_port
 
 Fault = Callable[[PlatformRun, "Timing"], dict[str, object]]
@@ -151,6 +152,46 @@ def providers_down(run: PlatformRun, t: Timing) -> dict[str, object]:
     return {"sms_outage_s": t.outage_s, "smtp_outage_s": t.outage_s}
 
 
+#: NOTIFIER_SMS_BREAKER_COOL_DOWN_SECONDS (default): the first gateway gets a probe this long
+#: after its breaker opened, so it takes traffic again at most this long after it is back
+BREAKER_COOL_DOWN_S = 15.0
+
+
+def sms_failover(run: PlatformRun, t: Timing) -> dict[str, object]:
+    """The first of two SMS gateways dies (SIGKILL: connections refused) for twice the outage
+    (60 s in the full run) under the load, then comes back. Messages must go through the
+    second within seconds, and to the first again once it is back."""
+    platform = run.live()
+    first, second = run.gateway_urls()
+    t.sleep(t.load_s * 0.2)
+    platform.kill("sms-gateway", signal.SIGKILL)
+    down_at = time.time()
+    t.sleep(2 * t.outage_s)
+    platform.restart("sms-gateway")
+    platform.wait_ready(timeout=60, names={"sms-gateway"})
+    up_at = time.time()
+    took_over = _first_after(run, second, down_at)
+    if took_over is None:
+        raise RuntimeError("the second gateway accepted nothing while the first was down")
+    back = wait_until(
+        lambda: _first_after(run, first, up_at), 2 * BREAKER_COOL_DOWN_S + 30, "the first again"
+    )
+    return {
+        "first_down_s": round(up_at - down_at, 1),
+        "second_took_over_after_s": round(took_over - down_at, 2),
+        "first_took_traffic_again_after_s": round(back - up_at, 2),
+    }
+
+
+def _first_after(run: PlatformRun, gateway: str, moment: float) -> float | None:
+    """When the gateway accepted its first message after `moment` (epoch seconds)."""
+    stamps = [
+        datetime.fromisoformat(m["received_at"]).timestamp() for m in run.sms_messages(gateway)
+    ]
+    later = [stamp for stamp in stamps if stamp > moment]
+    return min(later) if later else None
+
+
 def rate_limited(run: PlatformRun, t: Timing) -> dict[str, object]:
     t.sleep(t.load_s * 0.2)
     _gateway(run, {"status": 429, "count": 50, "retry_after": 2})
@@ -216,6 +257,7 @@ SCENARIOS: dict[str, Fault] = {
     "malformed_input": malformed_everywhere,
     "workers_join_and_leave": workers_join_and_leave,
     "notifier_scale_out": notifier_scale_out,
+    "sms_failover": sms_failover,
 }
 
 

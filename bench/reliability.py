@@ -100,7 +100,12 @@ def _exact(metrics: dict[str, Any], accepted: int, owed: int) -> bool:
 
 
 def run_scenario(name: str, root: Path, load: Load, salt: int) -> Outcome:
-    run = PlatformRun(root / name)
+    run = PlatformRun(root / name, sms_gateways=2 if name == "sms_failover" else 1)
+    count = load.count
+    if name == "sms_failover":
+        # the load goes on through the 2x outage and the breaker's probe after it
+        t = load.timing
+        count = max(count, int(load.rate * (t.load_s * 0.2 + 2 * t.outage_s + 30)))
     started = time.monotonic()
     run.start()
     try:
@@ -108,7 +113,7 @@ def run_scenario(name: str, root: Path, load: Load, salt: int) -> Outcome:
             with_two_notifiers(run)
         campaign = "REL-" + uuid.uuid4().hex[:8].upper()
         run.create_campaign(campaign)
-        bodies = _bodies(load.count, campaign, salt, with_email=name == "providers_down")
+        bodies = _bodies(count, campaign, salt, with_email=name == "providers_down")
         join = run_in_thread(SCENARIOS[name], run, load.timing)
         responses = run.register_all(bodies, concurrency=8, rate=load.rate)
         details: dict[str, Any] = dict(join())

@@ -32,6 +32,7 @@ TARGETS = (
     Target("e2e.p50_ms", at_most=150),
     Target("e2e.p99_ms", at_most=600),
     Target("platform.restart_s", at_most=60),
+    Target("notifier.failover_switch_ms", at_most=5_000),
     Target("memory.enrollment_rss_mb", at_most=300),
     Target("memory.notifier_rss_mb", at_most=300),
     Target("memory.reporting_rss_mb", at_most=300),

@@ -77,6 +77,32 @@ class TwilioGuard:
 
 
 @dataclass(frozen=True)
+class EitherGuard:
+    """Several SMS providers (NOTIFIER_SMS_PROVIDERS) with callbacks of both kinds, or Twilio
+    accounts with their own tokens: the header a callback carries says whose scheme it
+    follows, and it passes when one of the providers of that kind signed it."""
+
+    gateway: HmacGuard | None
+    twilio: tuple[TwilioGuard, ...]
+    header: str = f"{SIGNATURE_HEADER}, {TWILIO_HEADER}"
+
+    def refusal(self, callback: Callback) -> str | None:
+        if twilio_signed(self, callback.headers):
+            refusals = [guard.refusal(callback) for guard in self.twilio]
+            return None if None in refusals else refusals[0]
+        if self.gateway is None:
+            return f"missing {TWILIO_HEADER} (only Twilio providers are configured)"
+        return self.gateway.refusal(callback)
+
+
+def twilio_signed(guard: CallbackGuard, headers: Mapping[str, str]) -> bool:
+    """Whether a callback follows Twilio's scheme (form-encoded, X-Twilio-Signature)."""
+    if isinstance(guard, TwilioGuard):
+        return True
+    return isinstance(guard, EitherGuard) and bool(guard.twilio) and TWILIO_HEADER in headers
+
+
+@dataclass(frozen=True)
 class WebAccess:
     callbacks: CallbackGuard
     admin_digests: frozenset[str] = field(default_factory=frozenset)
@@ -86,25 +112,40 @@ class WebAccess:
 
 def web_access(settings: Settings) -> WebAccess:
     """Raise ValueError (the worker does not start) when callbacks could not be verified."""
-    guard: CallbackGuard
-    if settings.sms_provider == "twilio":
-        if not settings.sms_callback_url:
-            raise ValueError(
-                "NOTIFIER_SMS_PROVIDER=twilio needs NOTIFIER_SMS_CALLBACK_URL, the public base "
-                "URL Twilio calls: its X-Twilio-Signature covers that URL"
-            )
-        guard = TwilioGuard(settings.sms_api_key.get_secret_value(), settings.sms_callback_url)
-    else:
+    # (kind, key) of each SMS provider; the older variables name one (its account sid is
+    # checked where its adapter is built)
+    routes = [(p.kind, p.key) for p in settings.sms_providers or []] or [
+        ("twilio" if settings.sms_provider == "twilio" else "gateway", settings.sms_api_key)
+    ]
+    twilio = [key for kind, key in routes if kind == "twilio"]
+    if twilio and not settings.sms_callback_url:
+        raise ValueError(
+            "NOTIFIER_SMS_PROVIDER=twilio (or a twilio provider in NOTIFIER_SMS_PROVIDERS) "
+            "needs NOTIFIER_SMS_CALLBACK_URL, the public base URL Twilio calls: its "
+            "X-Twilio-Signature covers that URL"
+        )
+    gateway: HmacGuard | None = None
+    if len(twilio) < len(routes):
         if settings.sms_callback_secret is None:
             raise ValueError(
                 "NOTIFIER_SMS_CALLBACK_SECRET is not set: the SMS gateway's callbacks "
                 "(/receipts, /inbound-sms) could not be verified. Set the secret shared with "
                 "the gateway (at least 16 random characters)"
             )
-        guard = HmacGuard(
+        gateway = HmacGuard(
             settings.sms_callback_secret.get_secret_value().encode("utf-8"),
             settings.sms_callback_max_age_seconds,
         )
+    twilios = tuple(
+        TwilioGuard(key.get_secret_value(), settings.sms_callback_url or "") for key in twilio
+    )
+    guard: CallbackGuard
+    if gateway is not None and not twilios:
+        guard = gateway
+    elif gateway is None and len(twilios) == 1:
+        guard = twilios[0]
+    else:
+        guard = EitherGuard(gateway, twilios)
     secret = settings.unsubscribe_secret
     return WebAccess(
         guard,

@@ -40,11 +40,13 @@ from services.common.clock import Clock, clock_from
 from services.common.faust_app import GroupTimeouts, make_faust_app
 from services.common.kafka_settings import KafkaSettings
 from services.notifier.access import WebAccess, web_access
+from services.notifier.adapters.failover import FailoverSms, Route
 from services.notifier.adapters.sms_http import JsonSmsGateway
 from services.notifier.adapters.smtp import SmtpChannel
 from services.notifier.adapters.twilio import TwilioSms
 from services.notifier.agents import install_agents
 from services.notifier.dispatcher import Dispatcher, Limits
+from services.notifier.domain.breaker import Breaker, BreakerPolicy
 from services.notifier.domain.frequency import FrequencyCap
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.schedule import ReminderPolicy
@@ -54,14 +56,16 @@ from services.notifier.ports import ChannelPort
 from services.notifier.readiness import Readiness
 from services.notifier.render import Content, Renderer, Unsubscribe
 from services.notifier.service import NotifierService, Partitioning
-from services.notifier.settings import Settings
+from services.notifier.settings import Settings, SmsProvider
 from services.notifier.store import INDEX_OPTIONS, PEOPLE_OPTIONS, TableState, partition_for
 from services.notifier.work import Barrier, WorkRecord, encode_work
 
 SOURCE = "urn:bebas-cemas:service:notifier"
 
 
-def default_channels(settings: Settings) -> list[ChannelPort]:
+def default_channels(
+    settings: Settings, *, metrics: Metrics | None = None, clock: Clock | None = None
+) -> list[ChannelPort]:
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     email = SmtpChannel(
         settings.smtp_host,
@@ -73,26 +77,64 @@ def default_channels(settings: Settings) -> list[ChannelPort]:
         timeout=settings.smtp_timeout_seconds,
         rate_per_second=settings.smtp_rate_per_second,
     )
-    sms: ChannelPort
-    if settings.sms_provider == "twilio":
-        if not settings.twilio_account_sid:
-            raise ValueError("NOTIFIER_SMS_PROVIDER=twilio needs NOTIFIER_TWILIO_ACCOUNT_SID")
-        sms = TwilioSms(
-            settings.sms_gateway_url,
-            settings.twilio_account_sid,
-            settings.sms_api_key.get_secret_value(),
-            timeout=settings.sms_timeout_seconds,
-            rate_per_second=settings.sms_rate_per_second,
+    return [sms_channel(settings, metrics=metrics, clock=clock), email]
+
+
+def sms_adapter(settings: Settings, provider: SmsProvider) -> ChannelPort:
+    timeout = provider.timeout_seconds or settings.sms_timeout_seconds
+    rate = provider.rate_per_second or settings.sms_rate_per_second
+    key = provider.key.get_secret_value()
+    if provider.kind == "twilio":
+        assert provider.account_sid is not None  # SmsProvider refuses twilio without one
+        return TwilioSms(
+            provider.url,
+            provider.account_sid,
+            key,
+            timeout=timeout,
+            rate_per_second=rate,
             callback_url=settings.sms_callback_url,
+            provider=provider.name,
         )
-    else:
-        sms = JsonSmsGateway(
-            settings.sms_gateway_url,
-            settings.sms_api_key.get_secret_value(),
-            timeout=settings.sms_timeout_seconds,
-            rate_per_second=settings.sms_rate_per_second,
-        )
-    return [sms, email]
+    return JsonSmsGateway(
+        provider.url, key, timeout=timeout, rate_per_second=rate, provider=provider.name
+    )
+
+
+def sms_channel(
+    settings: Settings,
+    *,
+    metrics: Metrics | None = None,
+    clock: Clock | None = None,
+    adapters: list[ChannelPort] | None = None,
+) -> FailoverSms:
+    """The SMS providers in failover order, each behind its breaker on the notifier's clock
+    (tests move it). `adapters`: the providers themselves (tests), else from settings."""
+    clock = clock or clock_from(settings.clock_offset_file)
+    policy = BreakerPolicy(
+        consecutive_failures=settings.sms_breaker_failures,
+        error_rate=settings.sms_breaker_error_rate,
+        window_seconds=settings.sms_breaker_window_seconds,
+        min_requests=settings.sms_breaker_min_requests,
+        cool_down_seconds=settings.sms_breaker_cool_down_seconds,
+    )
+    providers = adapters or [sms_adapter(settings, p) for p in settings.sms_route_list]
+
+    def seconds() -> float:
+        return clock.now().timestamp()
+
+    routes = []
+    for adapter in providers:
+        on_change = metrics.breaker_observer("sms", adapter.provider) if metrics else None
+        breaker = Breaker(policy, seconds, on_change or (lambda state: None))
+        routes.append(Route(adapter, breaker))
+    if metrics is None:
+        return FailoverSms(routes)
+    return FailoverSms(routes, on_request=metrics.request_observer("sms"))
+
+
+def providers_of(channel: ChannelPort) -> list[str]:
+    """The providers a channel may send through (several for the SMS failover list)."""
+    return channel.providers if isinstance(channel, FailoverSms) else [channel.provider]
 
 
 def unsubscribe_from(settings: Settings) -> Unsubscribe | None:
@@ -242,9 +284,13 @@ def create_app(
     def on_overdue(channel: str, seconds: float) -> None:
         metrics.quiet_overdue.labels(channel).set(seconds)
 
-    adapters = channels if channels is not None else default_channels(settings)
+    adapters = (
+        channels
+        if channels is not None
+        else default_channels(settings, metrics=metrics, clock=clock)
+    )
     metrics.start_at_zero(
-        {channel.name: channel.provider for channel in adapters},
+        [(channel.name, name) for channel in adapters for name in providers_of(channel)],
         [
             settings.topic(PARTICIPANTS.name),
             settings.topic(CAMPAIGNS.name),

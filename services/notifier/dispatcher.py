@@ -44,7 +44,7 @@ from services.common.version import SERVICE_VERSION
 from services.notifier.domain import frequency
 from services.notifier.domain.backoff import backoff_seconds
 from services.notifier.domain.keys import NotificationKey
-from services.notifier.domain.model import REMINDER_KINDS, Message
+from services.notifier.domain.model import REMINDER_KINDS, Message, pinned_to
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.record import Record, due_entries, iso, parse, wake_of
 from services.notifier.ports import ChannelPort, PermanentError, StatePort, TransientError
@@ -424,18 +424,25 @@ class Dispatcher:
         async with self.gates[channel]:
             if self._stopping:  # handing the partition over: leave it queued for the owner
                 return
-            provider = self.channels[channel].provider
+            adapter = self.channels[channel]
+            # a channel of several providers counts its own requests (one send, maybe more)
+            count = self.on_request if not getattr(adapter, "reports_requests", False) else None
+            # a retry goes back to the provider that may hold the message (`_transient`)
+            message = pinned_to(item.message, item.entry.get("provider"))
             try:
-                receipt = await self.channels[channel].send(item.message)
+                receipt = await adapter.send(message)
             except PermanentError as exc:
-                self.on_request(channel, provider, "rejected")
+                if count:
+                    count(channel, adapter.provider, "rejected")
                 self._failed(item, exc.reason, permanent=True, now=self.clock.now())
                 return
             except TransientError as exc:
-                self.on_request(channel, provider, "error")
+                if count:
+                    count(channel, adapter.provider, "error")
                 self._transient(item, exc)
                 return
-            self.on_request(channel, provider, "accepted")
+            if count:
+                count(channel, adapter.provider, "accepted")
         sent_at = self.clock.now()
         attempt = int(item.entry.get("attempt", 1))
         item.events.append(
@@ -478,6 +485,10 @@ class Dispatcher:
             # the dead letter of a message out of retries says when its first attempt was
             "first_attempt_at": item.entry.get("first_attempt_at") or iso(now),
         }
+        if exc.held_by:
+            # no answer after the request went out: that provider may have the message, so
+            # every later attempt goes to it (an entry bound once stays bound)
+            waiting["provider"] = exc.held_by
         state = {"state": "retry", "attempt": attempt, "at": iso(now), "reason": exc.reason}
         item.outcome = Outcome(
             participant_id=item.entry["participant_id"],

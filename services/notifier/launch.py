@@ -9,6 +9,7 @@ E-mails link to this notifier's own `/unsubscribe`, signed with a key kept in th
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -20,6 +21,9 @@ CALLBACK_SECRET_ENV = "NOTIFIER_SMS_CALLBACK_SECRET"  # noqa: S105 - a variable 
 ADMIN_HASHES_ENV = "NOTIFIER_ADMIN_KEY_HASHES"
 UNSUBSCRIBE_SECRET_ENV = "NOTIFIER_UNSUBSCRIBE_SECRET"  # noqa: S105 - a variable name
 UNSUBSCRIBE_URL_ENV = "NOTIFIER_UNSUBSCRIBE_URL"
+#: a port under this name starts a second local SMS gateway, which the notifier fails over to
+#: (`make reliability`'s sms_failover; `make run` has none)
+SECOND_GATEWAY_PORT = "sms_gateway_2"
 
 
 def _unsubscribe_secret(data: Path) -> str:
@@ -34,6 +38,37 @@ def _unsubscribe_secret(data: Path) -> str:
     return path.read_text().strip()
 
 
+def _gateway(
+    name: str, port: int, sinks: Path, notifier: str, callback_secret: str, python: str
+) -> ProcessSpec:
+    gateway = f"http://127.0.0.1:{port}"
+    return ProcessSpec(
+        name=name,
+        argv=[
+            python,
+            "-m",
+            "services.notifier.sinks.sms_gateway",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(sinks),
+            "--api-key",
+            LOCAL_SMS_API_KEY,
+            "--receipt-url",
+            f"{notifier}/receipts",
+            "--inbound-url",
+            f"{notifier}/inbound-sms",
+        ],
+        # in the environment, not argv: the secret stays out of `ps`
+        env={"SMS_GATEWAY_CALLBACK_SECRET": callback_secret},
+        urls={
+            "SMS received": f"{gateway}/messages",
+            "reply as a person (POST {from, text})": f"{gateway}/inbound",
+        },
+        ready_url=f"{gateway}/healthz",
+    )
+
+
 def processes(ctx: LaunchContext) -> list[ProcessSpec]:
     data = ctx.data_dir / "notifier"
     sinks = data / "sinks"
@@ -45,32 +80,23 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
     admins = [ctx.setting(ADMIN_HASHES_ENV) or "", *ctx.admin_key_digests()]
     unsubscribe_secret = ctx.setting(UNSUBSCRIBE_SECRET_ENV) or _unsubscribe_secret(data)
     unsubscribe_url = ctx.setting(UNSUBSCRIBE_URL_ENV) or f"{notifier}/unsubscribe"
+    gateways = [_gateway("sms-gateway", gateway_port, sinks, notifier, callback_secret, ctx.python)]
+    sms: dict[str, str] = {"NOTIFIER_SMS_GATEWAY_URL": gateway}
+    if SECOND_GATEWAY_PORT in ctx.ports:
+        # a second local gateway (fault scenarios): the notifier fails over to it
+        second = ctx.port(SECOND_GATEWAY_PORT)
+        gateways.append(
+            _gateway(
+                "sms-gateway-2", second, data / "sinks-2", notifier, callback_secret, ctx.python
+            )
+        )
+        providers = [
+            {"name": f"local-{n}", "kind": "gateway", "url": url, "key": LOCAL_SMS_API_KEY}
+            for n, url in enumerate((gateway, f"http://127.0.0.1:{second}"), start=1)
+        ]
+        sms = {"NOTIFIER_SMS_PROVIDERS": json.dumps(providers)}
     return [
-        ProcessSpec(
-            name="sms-gateway",
-            argv=[
-                ctx.python,
-                "-m",
-                "services.notifier.sinks.sms_gateway",
-                "--port",
-                str(gateway_port),
-                "--data-dir",
-                str(sinks),
-                "--api-key",
-                LOCAL_SMS_API_KEY,
-                "--receipt-url",
-                f"{notifier}/receipts",
-                "--inbound-url",
-                f"{notifier}/inbound-sms",
-            ],
-            # in the environment, not argv: the secret stays out of `ps`
-            env={"SMS_GATEWAY_CALLBACK_SECRET": callback_secret},
-            urls={
-                "SMS received": f"{gateway}/messages",
-                "reply as a person (POST {from, text})": f"{gateway}/inbound",
-            },
-            ready_url=f"{gateway}/healthz",
-        ),
+        *gateways,
         ProcessSpec(
             name="smtp-sink",
             argv=[
@@ -93,7 +119,7 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
                 "NOTIFIER_DATA_DIR": str(data),
                 "NOTIFIER_SMTP_HOST": "127.0.0.1",
                 "NOTIFIER_SMTP_PORT": str(smtp_port),
-                "NOTIFIER_SMS_GATEWAY_URL": gateway,
+                **sms,
                 "NOTIFIER_SMS_API_KEY": LOCAL_SMS_API_KEY,
                 "NOTIFIER_SINK_DIR": str(sinks),
                 CALLBACK_SECRET_ENV: callback_secret,

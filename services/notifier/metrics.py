@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from services.notifier.domain.breaker import BreakerState
+
+BREAKER_LEVELS = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 @dataclass
@@ -35,6 +40,20 @@ class Metrics:
             "Requests to a provider, each attempt: accepted, rejected (for a reason of the "
             "message: permanent) or error (the provider failed: transient)",
             ["channel", "provider", "result"],
+            registry=self.registry,
+        )
+        self.provider_seconds = Histogram(
+            "notifier_provider_request_seconds",
+            "How long a request to a provider took, whatever its result",
+            ["channel", "provider"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
+        )
+        self.breaker_state = Gauge(
+            "notifier_provider_breaker_state",
+            "The provider's circuit breaker as last seen by a send: 0 closed, 1 half-open (a "
+            "probe may go), 2 open (messages go to the next provider)",
+            ["channel", "provider"],
             registry=self.registry,
         )
         self.quiet_overdue = Gauge(
@@ -68,13 +87,33 @@ class Metrics:
             registry=self.registry,
         )
 
-    def start_at_zero(self, providers: dict[str, str], dead_letter_sources: list[str]) -> None:
+    def start_at_zero(
+        self, providers: list[tuple[str, str]], dead_letter_sources: list[str]
+    ) -> None:
         """Create every series a rule reads with `increase()`, which cannot see a first value.
 
-        `providers`: channel -> provider of each configured adapter."""
-        for channel, provider in providers.items():
+        `providers`: (channel, provider) of each configured provider."""
+        for channel, provider in providers:
             for result in ("accepted", "rejected", "error"):
                 self.provider_requests.labels(channel, provider, result)
             self.quiet_overdue.labels(channel).set(0)
+            self.breaker_state.labels(channel, provider).set(0)
         for source in dead_letter_sources:
             self.dead_letters.labels(source)
+
+    def request_observer(self, channel: str) -> Callable[[str, str, float], None]:
+        """Counts one request to a provider and how long it took."""
+
+        def observe(provider: str, result: str, seconds: float) -> None:
+            self.provider_requests.labels(channel, provider, result).inc()
+            self.provider_seconds.labels(channel, provider).observe(seconds)
+
+        return observe
+
+    def breaker_observer(self, channel: str, provider: str) -> Callable[[BreakerState], None]:
+        gauge = self.breaker_state.labels(channel, provider)
+
+        def changed(state: BreakerState) -> None:
+            gauge.set(BREAKER_LEVELS[state])
+
+        return changed

@@ -25,9 +25,16 @@ class ChannelError(Exception):
 class TransientError(ChannelError):
     """Try again later: timeouts, refused connections, 5xx, 429 (with the provider's hint)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, held_by: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        #: the provider that may have accepted the message although it gave no answer (a
+        #: timeout or a lost connection after the request went out): the retry must go to
+        #: it again, with the same reference, never to another provider. None: the provider
+        #: surely did not take it (refused connection, 5xx/429 answered)
+        self.held_by = held_by
 
 
 class PermanentError(ChannelError):

@@ -5,12 +5,39 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.apikeys import parse_digests
 from services.notifier.domain.links import SMS_DOMAIN_MAX, on_domain
+
+
+class SmsProvider(BaseModel):
+    """One SMS provider of the ordered failover list (NOTIFIER_SMS_PROVIDERS)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$",
+        description="names the provider in notification.sent and metrics labels; keep it "
+        "stable (a retry bound to a provider finds it by name)",
+    )
+    kind: Literal["gateway", "twilio"]
+    url: str = Field(pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    key: SecretStr = Field(description="gateway: X-API-Key; twilio: the auth token")
+    account_sid: str | None = Field(default=None, description="twilio only")
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    rate_per_second: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _twilio_has_account(self) -> SmsProvider:
+        if self.kind == "twilio" and not self.account_sid:
+            raise ValueError(f"account_sid is required for provider {self.name!r} (kind twilio)")
+        if self.kind == "gateway" and self.account_sid:
+            raise ValueError(f"account_sid is for kind twilio, not gateway ({self.name!r})")
+        return self
 
 
 class Settings(BaseSettings):
@@ -132,6 +159,25 @@ class Settings(BaseSettings):
     sms_concurrency: int = Field(default=8, ge=1, le=100)
     sms_rate_per_second: float = Field(default=100.0, gt=0)
     twilio_account_sid: str | None = None
+    sms_providers: list[SmsProvider] | None = Field(
+        default=None,
+        description="ordered SMS providers for failover, JSON: [{name, kind: gateway|twilio, "
+        "url, key, account_sid (twilio), timeout_seconds, rate_per_second}]; unset: the one "
+        "provider of sms_provider / sms_gateway_url / sms_api_key / twilio_account_sid",
+    )
+    sms_breaker_failures: int = Field(
+        default=5, ge=1, le=1000, description="transient failures in a row that open a breaker"
+    )
+    sms_breaker_error_rate: float = Field(
+        default=0.5, gt=0, le=1, description="share of failed requests that opens a breaker"
+    )
+    sms_breaker_window_seconds: float = Field(default=30.0, gt=0, le=3600)
+    sms_breaker_min_requests: int = Field(
+        default=20, ge=1, description="requests the window needs before its rate counts"
+    )
+    sms_breaker_cool_down_seconds: float = Field(
+        default=15.0, gt=0, le=3600, description="an open breaker's wait before one probe"
+    )
 
     # --- who may call the HTTP doors (README "Security") --------------------------------------
     sms_callback_secret: SecretStr | None = Field(
@@ -173,6 +219,38 @@ class Settings(BaseSettings):
         "message carries a link. Its length is capped so that every SMS stays one segment",
     )
     contact_number: str = "175"
+
+    @field_validator("sms_providers")
+    @classmethod
+    def _providers_named_once(cls, value: list[SmsProvider] | None) -> list[SmsProvider] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("must list at least one provider (or leave it unset)")
+        names = [provider.name for provider in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"provider names must differ: {', '.join(twice)} repeated")
+        return value
+
+    @property
+    def sms_route_list(self) -> list[SmsProvider]:
+        """The SMS providers in failover order: NOTIFIER_SMS_PROVIDERS, else the single one of
+        the older variables, named as events named it before (sms-json / twilio)."""
+        if self.sms_providers is not None:
+            return list(self.sms_providers)
+        twilio = self.sms_provider == "twilio"
+        if twilio and not self.twilio_account_sid:
+            raise ValueError("NOTIFIER_SMS_PROVIDER=twilio needs NOTIFIER_TWILIO_ACCOUNT_SID")
+        return [
+            SmsProvider(
+                name="twilio" if twilio else "sms-json",
+                kind="twilio" if twilio else "gateway",
+                url=self.sms_gateway_url,
+                key=self.sms_api_key,
+                account_sid=self.twilio_account_sid if twilio else None,
+            )
+        ]
 
     @field_validator("store")
     @classmethod

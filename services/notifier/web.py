@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common.problem import PROBLEM_JSON, problem_body
 from services.notifier import pages
-from services.notifier.access import Callback, TwilioGuard
+from services.notifier.access import Callback, twilio_signed
 from services.notifier.domain import unsubscribe
 from services.notifier.domain.keys import NotificationKey
 from services.notifier.domain.replies import stop_word
@@ -132,7 +132,6 @@ def build_web(notifier: Notifier, sink_dir: Path | None, contact: str = "175") -
     requests to enrollment."""
     service, metrics, readiness = notifier.service, notifier.metrics, notifier.readiness
     guard, admins = notifier.access.callbacks, notifier.access.admin_digests
-    twilio = isinstance(guard, TwilioGuard)
     routes = web.RouteTableDef()
 
     async def signed(request: web.Request) -> bytes | web.Response:
@@ -180,7 +179,9 @@ def build_web(notifier: Notifier, sink_dir: Path | None, contact: str = "175") -
         raw = await signed(request)
         if isinstance(raw, web.Response):
             return raw
-        payload = _twilio_receipt(request, raw) if twilio else _json(raw)
+        payload = (
+            _twilio_receipt(request, raw) if twilio_signed(guard, request.headers) else _json(raw)
+        )
         if payload is None:
             return web.json_response({"action": "none"})
         try:
@@ -208,7 +209,7 @@ def build_web(notifier: Notifier, sink_dir: Path | None, contact: str = "175") -
         raw = await signed(request)
         if isinstance(raw, web.Response):
             return raw
-        payload = _twilio_inbound(raw) if twilio else _json(raw)
+        payload = _twilio_inbound(raw) if twilio_signed(guard, request.headers) else _json(raw)
         try:
             sms = InboundSms.model_validate(payload)
         except ValidationError as exc:

@@ -35,6 +35,10 @@ class Messages(Statuses):
         "a campaign message to someone who had as many messages as the cap allows); "
         "not among the statuses above"
     )
+    sent_by_provider: dict[str, Count] = Field(
+        description="messages sent, by the provider that took them (the notifier's name for "
+        "it, e.g. one of several SMS gateways it fails over between)"
+    )
 
 
 class PeriodFigures(_Model):

@@ -15,6 +15,7 @@ from services.reporting.domain.metrics import (
     LAPSE_CHANGES,
     LAPSES,
     MESSAGES,
+    SENT_BY_PROVIDER,
     SUPPRESSIONS,
     decode_key,
 )
@@ -77,6 +78,12 @@ class Telemetry:
             ["campaign", "channel", "reason"],
             registry=self.registry,
         )
+        self.provider_sent = Counter(
+            "reporting_messages_sent_by_provider",
+            "Messages sent counted by this worker, per channel and the provider that took them",
+            ["channel", "provider"],
+            registry=self.registry,
+        )
         self._campaign_channels: set[tuple[str, str]] = set()
         self._lapse_campaigns: set[str] = set()
         self._totals: dict[str, dict[str, int]] = {}
@@ -137,6 +144,12 @@ class Telemetry:
         for dims, amount in _deltas(counters, SUPPRESSIONS):
             campaign, _branch, _kind, channel, reason, _day = dims
             self.campaign_suppressed.labels(campaign, channel, reason).inc(amount)
+
+    def providers(self, counters: Iterable[Tally[str]]) -> None:
+        """Messages sent per channel and provider from one batch's counter deltas."""
+        for dims, amount in _deltas(counters, SENT_BY_PROVIDER):
+            _campaign, _branch, channel, provider, _day = dims
+            self.provider_sent.labels(channel, provider).inc(amount)
 
     def lapses(self, counters: Iterable[Tally[str]]) -> None:
         """Per-campaign lapses and reactivations from one batch's counter deltas."""

@@ -147,6 +147,7 @@ class ReportingWorker:
         self.telemetry.messages(outcome.counters.values())
         self.telemetry.lapses(outcome.counters.values())
         self.telemetry.suppressed(outcome.counters.values())
+        self.telemetry.providers(outcome.counters.values())
         self.telemetry.record(
             source.topic,
             processed=len(records),

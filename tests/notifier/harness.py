@@ -65,10 +65,18 @@ class Stack:
     ns: str = dataclasses.field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}.")
     app_id: str = dataclasses.field(default_factory=lambda: f"notifier-{uuid.uuid4().hex[:8]}")
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: local SMS gateways: with more than one the notifier fails over between them, in order
+    #: (NOTIFIER_SMS_PROVIDERS, named gw-1, gw-2, ...)
+    gateways: int = 1
 
     def __post_init__(self) -> None:
         self.sink_dir = self.root / "sinks"
         self.gateway_port, self.smtp_port, self.port = free_port(), free_port(), free_port()
+        #: each gateway's port and data folder (the first: gateway_port and sink_dir)
+        self.gateway_ports = [self.gateway_port] + [free_port() for _ in range(self.gateways - 1)]
+        self.gateway_dirs = [self.sink_dir] + [
+            self.root / f"sinks-{n}" for n in range(2, self.gateways + 1)
+        ]
         #: HTTP port of every notifier worker started, by name ("notifier" is the first)
         self.ports: dict[str, int] = {"notifier": self.port}
         self.offset_file = self.root / "clock-offset"
@@ -87,7 +95,8 @@ class Stack:
         ensure_topics(self.kafka, topics)
         base = daytime_base(datetime.now(UTC))
         self.set_clock(base)
-        self.start_gateway()
+        for index in range(self.gateways):
+            self.start_gateway(index)
         self.start_smtp()
         self.start_notifier()
         return self
@@ -102,16 +111,16 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
 
-    def start_gateway(self) -> None:
+    def start_gateway(self, index: int = 0) -> None:
         self._spawn(
-            "gateway",
+            "gateway" if index == 0 else f"gateway-{index + 1}",
             [
                 "-m",
                 "services.notifier.sinks.sms_gateway",
                 "--port",
-                str(self.gateway_port),
+                str(self.gateway_ports[index]),
                 "--data-dir",
-                str(self.sink_dir),
+                str(self.gateway_dirs[index]),
                 "--api-key",
                 "test-key",
                 # replies a test sends through the gateway (POST /inbound) reach the notifier
@@ -121,7 +130,7 @@ class Stack:
             ],
             {"SMS_GATEWAY_CALLBACK_SECRET": CALLBACK_SECRET},
         )
-        url = f"http://127.0.0.1:{self.gateway_port}/healthz"
+        url = f"http://127.0.0.1:{self.gateway_ports[index]}/healthz"
         wait_for(lambda: _get_ok(url), timeout=20)
 
     def start_smtp(self) -> None:
@@ -166,8 +175,23 @@ class Stack:
             # e-mails link to a one-click unsubscribe (RFC 8058) only when a URL is in effect
             "NOTIFIER_UNSUBSCRIBE_URL": UNSUBSCRIBE_URL,
             "NOTIFIER_UNSUBSCRIBE_SECRET": "unsubscribe-secret-for-tests-0123456789",
+            **self.sms_providers_env(),
             **self.extra_env,
         }
+
+    def sms_providers_env(self) -> dict[str, str]:
+        if self.gateways == 1:
+            return {}  # the single-provider variables above
+        providers = [
+            {
+                "name": f"gw-{n}",
+                "kind": "gateway",
+                "url": f"http://127.0.0.1:{port}",
+                "key": "test-key",
+            }
+            for n, port in enumerate(self.gateway_ports, start=1)
+        ]
+        return {"NOTIFIER_SMS_PROVIDERS": json.dumps(providers)}
 
     def start_notifier(self, timeout: float = 60.0, name: str = "notifier") -> None:
         """Start a notifier worker (another one under a new `name`) and wait until ready."""
@@ -279,8 +303,9 @@ class Stack:
         return events
 
     # --- sinks ------------------------------------------------------------------------------
-    def sms(self, participant_id: str | None = None) -> list[dict[str, Any]]:
-        rows = _jsonl(self.sink_dir / "sms.jsonl")
+    def sms(self, participant_id: str | None = None, gateway: int = 0) -> list[dict[str, Any]]:
+        """SMS the gateway (index: 0 the first) accepted, of one participant or all."""
+        rows = _jsonl(self.gateway_dirs[gateway] / "sms.jsonl")
         if participant_id:
             rows = [r for r in rows if str(r.get("reference", "")).startswith(participant_id + "|")]
         return rows
@@ -289,8 +314,8 @@ class Stack:
         rows = _jsonl(self.sink_dir / "requests.jsonl")
         return [r for r in rows if str(r.get("reference", "")).startswith(participant_id + "|")]
 
-    def sms_requests_all(self) -> list[dict[str, Any]]:
-        return _jsonl(self.sink_dir / "requests.jsonl")
+    def sms_requests_all(self, gateway: int = 0) -> list[dict[str, Any]]:
+        return _jsonl(self.gateway_dirs[gateway] / "requests.jsonl")
 
     def mail_duplicates(self) -> list[dict[str, Any]]:
         return _jsonl(self.sink_dir / "mail-duplicates.jsonl")
@@ -318,8 +343,9 @@ class Stack:
         answer: dict[str, Any] = response.json()
         return answer
 
-    def gateway_control(self, **knob: Any) -> None:
-        httpx.post(f"http://127.0.0.1:{self.gateway_port}/control", json=knob).raise_for_status()
+    def gateway_control(self, gateway: int = 0, **knob: Any) -> None:
+        url = f"http://127.0.0.1:{self.gateway_ports[gateway]}/control"
+        httpx.post(url, json=knob).raise_for_status()
 
     def state(self, participant_id: str) -> dict[str, Any]:
         """The participant's state from whichever running worker owns it ({} if none)."""

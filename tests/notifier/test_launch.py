@@ -3,11 +3,14 @@ secret, and the worker knows the run's enrollment admin key by its digest only."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from services.common.apikeys import key_digest
+from services.notifier.launch import SECOND_GATEWAY_PORT
+from services.notifier.settings import Settings
 from services.platform import DEFAULT_PORTS, LaunchContext, ProcessSpec, collect_processes
 
 
@@ -67,3 +70,26 @@ def test_the_admin_key_shown_once_still_opens_the_participant_view_later(
     assert second["notifier"].env["NOTIFIER_ADMIN_KEY_HASHES"] == key_digest(key)
     written = [p.read_text("utf-8") for p in tmp_path.rglob("*") if p.is_file()]
     assert not [text for text in written if key in text]  # only its digest was kept
+
+
+def test_a_port_for_a_second_gateway_starts_it_and_makes_the_worker_fail_over(
+    ctx: LaunchContext, tmp_path: Path
+) -> None:
+    assert "sms-gateway-2" not in _specs(ctx)  # make run: one gateway
+    ports = {**ctx.ports, SECOND_GATEWAY_PORT: 18026}
+    specs = _specs(LaunchContext(ctx.bootstrap_servers, tmp_path, ports))
+    first, second, worker = specs["sms-gateway"], specs["sms-gateway-2"], specs["notifier"]
+    assert second.argv[second.argv.index("--port") + 1] == "18026"
+    folders = {spec.argv[spec.argv.index("--data-dir") + 1] for spec in (first, second)}
+    assert len(folders) == 2  # each keeps its own messages
+    assert second.env == first.env  # the same callback secret
+    assert "NOTIFIER_SMS_GATEWAY_URL" not in worker.env
+    providers = Settings(**_notifier_settings(worker.env)).sms_route_list
+    assert [(p.name, p.url) for p in providers] == [
+        ("local-1", f"http://127.0.0.1:{ports['sms_gateway']}"),
+        ("local-2", "http://127.0.0.1:18026"),
+    ]
+
+
+def _notifier_settings(env: dict[str, str]) -> dict[str, object]:
+    return {"sms_providers": json.loads(env["NOTIFIER_SMS_PROVIDERS"])}

@@ -92,9 +92,10 @@ def sent(
     branch: str = "SKA",
     tz: str = WIB,
     campaign: str | None = "KLEWER23",
+    provider: str = "test",
 ) -> NotificationSentV1:
     return NotificationSentV1(
-        **_facts(pid, kind, channel, branch, tz, campaign), provider="test", sent_at=at
+        **_facts(pid, kind, channel, branch, tz, campaign), provider=provider, sent_at=at
     )
 
 

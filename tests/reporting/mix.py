@@ -105,9 +105,13 @@ def build() -> tuple[list[Outgoing], list[Outgoing]]:
     msgs = [
         _n(f.sent("P01", utc(16, 3, 5), campaign=K, **SKA), "P01"),
         _n(f.delivered("P01", utc(16, 3, 6), campaign=K, **SKA), "P01"),
-        _n(f.sent("P02", utc(16, 16, 35), campaign=K, **SKA), "P02"),
+        # a second SMS gateway took P02's (the notifier failed over to it)
+        _n(f.sent("P02", utc(16, 16, 35), campaign=K, provider="gw-2", **SKA), "P02"),
         _n(f.delivered("P02", utc(16, 17, 5), campaign=K, **SKA), "P02"),  # 00:05 WIB, 17th
-        _n(f.sent("P03", utc(16, 17, 35), channel="email", campaign=K, **SKA), "P03"),
+        _n(
+            f.sent("P03", utc(16, 17, 35), channel="email", campaign=K, provider="smtp", **SKA),
+            "P03",
+        ),
         _n(
             f.failed("P03", utc(16, 17, 40), "mailbox full", channel="email", campaign=K, **SKA),
             "P03",
@@ -115,7 +119,10 @@ def build() -> tuple[list[Outgoing], list[Outgoing]]:
         _n(f.deferred("P04", utc(15, 15), campaign=K, **SKA), "P04"),
         _n(f.sent("P05", utc(16, 16, 35), campaign=N, **MKS), "P05"),
         _n(f.failed("P05", utc(16, 16, 40), "nomor tidak aktif", campaign=N, **MKS), "P05"),
-        _n(f.sent("P06", utc(16, 2, 5), channel="whatsapp", campaign=N, **MKS), "P06"),
+        _n(
+            f.sent("P06", utc(16, 2, 5), channel="whatsapp", campaign=N, provider="wa", **MKS),
+            "P06",
+        ),
         _n(f.delivered("P06", utc(16, 2, 6), channel="whatsapp", campaign=N, **MKS), "P06"),
         _n(f.sent("P09", utc(16, 15), kind="contribution_due_d7", campaign=K, **MKS), "P09"),
         _n(
@@ -259,6 +266,8 @@ KLEWER = {
         "by_channel": {"email": _statuses(1, 0, 1, 0), "sms": _statuses(3, 3, 0, 1)},
         "failures_by_reason": {"mailbox full": 1},
         "suppressed_by_reason": {"frequency_cap": 1},
+        # P01 and P09 by "test", P02 by "gw-2", P03's e-mail by "smtp"
+        "sent_by_provider": {"gw-2": 1, "smtp": 1, "test": 2},
     },
     "payments": {
         "payers": 2,
@@ -315,6 +324,8 @@ BRANCH_MKS = {
         "by_channel": {"sms": _statuses(2, 1, 1, 0), "whatsapp": _statuses(1, 1, 0, 0)},
         "failures_by_reason": {"nomor tidak aktif": 1},
         "suppressed_by_reason": {},
+        # P05 and P09 by "test", P06's WhatsApp by "wa"
+        "sent_by_provider": {"test": 2, "wa": 1},
     },
     "payments": {
         "payers": 2,

@@ -20,6 +20,9 @@ COUNTERS = {
     ("msg", ("K1", "SKA", "welcome", "sms", "delivered", "2023-12-15")): 3,
     ("msg", ("K1", "MKS", "welcome", "email", "failed", "2023-12-16")): 1,
     ("fail", ("K1", "MKS", "email", "mailbox full", "2023-12-16")): 1,
+    ("sentp", ("K1", "SKA", "sms", "gw-1", "2023-12-15")): 3,
+    ("sentp", ("K1", "SKA", "sms", "gw-2", "2023-12-15")): 1,
+    ("sentp", ("K2", "SKA", "sms", "gw-2", "2023-12-16")): 7,
     ("pay", ("K1", "SKA", "2023-12", "2023-12-17")): 2,
     ("amt", ("K1", "SKA", "2023-12", "2023-12-17")): 33_600,
     ("payer", ("K1", "SKA", "2023-12-17")): 2,
@@ -44,6 +47,7 @@ def test_campaign_report_totals_rates_and_breakdowns() -> None:
     assert rep["messages"]["sent"] == 4
     assert rep["messages"]["delivery_rate"] == 0.75
     assert rep["messages"]["failures_by_reason"] == {"mailbox full": 1}
+    assert rep["messages"]["sent_by_provider"] == {"gw-1": 3, "gw-2": 1}
     assert rep["payments"] == {
         "payers": 2,
         "payments": 2,

@@ -17,6 +17,7 @@ from services.reporting.domain.metrics import (
     OPT_OUTS,
     PAYERS,
     PAYMENTS,
+    SENT_BY_PROVIDER,
     SUPPRESSIONS,
     Increment,
     decode_key,
@@ -73,7 +74,7 @@ def test_a_late_event_counts_on_the_day_it_happened_not_when_processed() -> None
 
 @pytest.mark.parametrize(
     ("build", "status"),
-    [(f.sent, "sent"), (f.delivered, "delivered"), (f.deferred, "deferred")],
+    [(f.delivered, "delivered"), (f.deferred, "deferred")],  # sent: below
 )
 def test_each_notification_status_counts_by_kind_channel_and_day(build, status) -> None:  # type: ignore[no-untyped-def]
     data = build("P1", LATE_EVENING_UTC, kind="contribution_due_d7", channel="email", tz=f.WIT)
@@ -81,6 +82,18 @@ def test_each_notification_status_counts_by_kind_channel_and_day(build, status) 
         Increment(
             MESSAGES, ("KLEWER23", "SKA", "contribution_due_d7", "email", status, "2023-12-16")
         )
+    ]
+
+
+def test_a_sent_message_also_counts_the_provider_that_took_it() -> None:
+    data = f.sent(
+        "P1", LATE_EVENING_UTC, kind="contribution_due_d7", channel="sms", tz=f.WIT, provider="gw|2"
+    )
+    assert increments_for(data) == [
+        Increment(
+            MESSAGES, ("KLEWER23", "SKA", "contribution_due_d7", "sms", "sent", "2023-12-16")
+        ),
+        Increment(SENT_BY_PROVIDER, ("KLEWER23", "SKA", "sms", "gw/2", "2023-12-16")),
     ]
 
 

@@ -71,6 +71,23 @@ def test_campaign_messages_count_each_outcome_once_and_start_every_status_at_zer
     }
 
 
+def test_messages_sent_count_once_per_channel_and_provider() -> None:
+    events = [
+        f.sent("P1", AT, provider="gw-1"),
+        f.sent("P2", AT, provider="gw-2"),
+        f.delivered("P1", AT),
+        f.sent("P3", AT, provider="gw-2"),
+        f.sent("P4", AT, channel="email", provider="smtp"),
+    ]
+    telemetry = _fed(events, Telemetry.providers)
+
+    assert samples(telemetry, "reporting_messages_sent_by_provider_total") == {
+        (("channel", "sms"), ("provider", "gw-1")): 1.0,  # its redelivery counted once
+        (("channel", "sms"), ("provider", "gw-2")): 2.0,
+        (("channel", "email"), ("provider", "smtp")): 1.0,
+    }
+
+
 def test_campaign_lapses_count_once_and_start_both_changes_at_zero() -> None:
     lapse_at = datetime(2024, 4, 8, 2, 0, tzinfo=UTC)
     events = [

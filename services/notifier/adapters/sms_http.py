@@ -32,6 +32,18 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+#: failures before the request left this host: the provider surely has not got the message
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def transport_failure(who: str, provider: str, exc: httpx.TransportError) -> TransientError:
+    """A request that got no answer. Unless it never left (refused, no connection), the
+    provider may have accepted it: `held_by` keeps the retry with that provider."""
+    what = "timeout" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+    held_by = None if isinstance(exc, NOT_SENT) else provider
+    return TransientError(f"{who} {what}: {exc!r}", held_by=held_by)
+
+
 def classify(response: httpx.Response) -> None:
     """Raise the right ChannelError for a non-2xx answer."""
     status = response.status_code
@@ -58,7 +70,9 @@ class JsonSmsGateway:
         timeout: float = 5.0,
         rate_per_second: float = 100.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        provider: str = "sms-json",
     ) -> None:
+        self.provider = provider  # its name in events and metrics (one of several gateways)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"X-API-Key": api_key},
@@ -79,10 +93,8 @@ class JsonSmsGateway:
         }
         try:
             response = await self._client.post("/v1/messages", json=body)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"gateway timeout: {exc!r}") from exc
         except httpx.TransportError as exc:
-            raise TransientError(f"gateway unreachable: {exc!r}") from exc
+            raise transport_failure("gateway", self.provider, exc) from exc
         if response.is_success:
             try:
                 message_id = response.json().get("message_id")

@@ -17,9 +17,9 @@ from urllib.parse import quote
 import httpx
 
 from services.notifier.adapters.ratelimit import RateLimiter
-from services.notifier.adapters.sms_http import classify
+from services.notifier.adapters.sms_http import classify, transport_failure
 from services.notifier.domain.model import Message, SmsMessage
-from services.notifier.ports import PermanentError, SendReceipt, TransientError
+from services.notifier.ports import PermanentError, SendReceipt
 
 
 class TwilioSms:
@@ -38,7 +38,9 @@ class TwilioSms:
         rate_per_second: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         callback_url: str | None = None,
+        provider: str = "twilio",
     ) -> None:
+        self.provider = provider  # its name in events and metrics (one of several providers)
         self._receipts = f"{callback_url.rstrip('/')}/receipts" if callback_url else None
         self._path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._client = httpx.AsyncClient(
@@ -58,10 +60,8 @@ class TwilioSms:
             form["StatusCallback"] = f"{self._receipts}?reference={quote(message.key, safe='')}"
         try:
             response = await self._client.post(self._path, data=form)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"twilio timeout: {exc!r}") from exc
         except httpx.TransportError as exc:
-            raise TransientError(f"twilio unreachable: {exc!r}") from exc
+            raise transport_failure("twilio", self.provider, exc) from exc
         if response.is_success:
             return SendReceipt(self.provider, response.json().get("sid"))
         classify(response)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schemas.vocab import MessageKind
@@ -41,6 +41,9 @@ class SmsMessage:
     to: str
     text: str
     sender: str
+    #: the SMS provider an earlier attempt may have left it with (a timeout after sending):
+    #: it goes there again, never to another one (None: any provider, in the configured order)
+    provider: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,10 @@ class EmailMessage:
 
 
 Message = SmsMessage | EmailMessage
+
+
+def pinned_to(message: Message, provider: str | None) -> Message:
+    """The message bound to the provider its queue entry names (SMS only: one e-mail relay)."""
+    if provider is None or not isinstance(message, SmsMessage):
+        return message
+    return replace(message, provider=provider)

@@ -24,6 +24,7 @@ from services.reporting.domain.metrics import (
     OPT_OUTS,
     PAYERS,
     PAYMENTS,
+    SENT_BY_PROVIDER,
     SUPPRESSIONS,
 )
 
@@ -95,6 +96,7 @@ def report(
     by_channel: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
     reasons: dict[str, int] = defaultdict(int)
     suppressions: dict[str, int] = defaultdict(int)
+    providers: dict[str, int] = defaultdict(int)
     periods: dict[str, dict[str, int]] = defaultdict(lambda: {"payments": 0, "amount": 0})
     opt_channel: dict[str, int] = defaultdict(int)
     lapses: dict[str, int] = dict.fromkeys(LAPSE_CHANGES, 0)
@@ -110,6 +112,10 @@ def report(
         if row.family == SUPPRESSIONS:
             # by reason only: not a message status, no series day or group column of its own
             suppressions[row.dims["reason"]] += row.value
+            continue
+        if row.family == SENT_BY_PROVIDER:
+            # a breakdown of `sent` (counted under MESSAGES already): no day or group of its own
+            providers[row.dims["provider"]] += row.value
             continue
         d, v, group, day = row.dims, row.value, row.dims[group_by], days[row.dims["day"]]
         if row.family == ENROLMENTS:
@@ -160,6 +166,7 @@ def report(
             "by_channel": _sorted(by_channel),
             "failures_by_reason": _sorted(reasons),
             "suppressed_by_reason": _sorted(suppressions),
+            "sent_by_provider": _sorted(providers),
         },
         "payments": {
             "payers": totals["payers"],
@@ -267,7 +274,7 @@ def campaign_csv_rows(
     cells: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     mine = _in_branch(branch)
     for row in _rows(counters, lambda d: d["campaign"] == code and mine(d), rng):
-        if row.family in (LAPSES, SUPPRESSIONS):  # not columns of the daily report (`report`)
+        if row.family in (LAPSES, SUPPRESSIONS, SENT_BY_PROVIDER):  # not daily report columns
             continue
         cell = cells[(row.dims["day"], row.dims["branch"])]
         if row.family == ENROLMENTS:

@@ -21,6 +21,9 @@ PAYERS: Final = "payer"
 OPT_OUTS: Final = "opt"
 LAPSES: Final = "lapse"
 CAMPAIGNS: Final = "camp"
+#: messages sent, by the provider that took them (`notification.sent.provider`: the notifier's
+#: configured name, e.g. one of several SMS gateways); only sent events name a provider
+SENT_BY_PROVIDER: Final = "sentp"
 
 #: what a participant's payment status did (the `change` dimension of LAPSES)
 LAPSE_CHANGES: Final = ("lapsed", "reactivated")
@@ -37,6 +40,7 @@ DIMENSIONS: Final[dict[str, tuple[str, ...]]] = {
     OPT_OUTS: ("campaign", "branch", "channel", "day"),
     LAPSES: ("campaign", "branch", "change", "day"),
     CAMPAIGNS: ("campaign", "name"),
+    SENT_BY_PROVIDER: ("campaign", "branch", "channel", "provider", "day"),
 }
 
 #: Stands for "no campaign" / "no officer": never a valid code (codes start alphanumeric).

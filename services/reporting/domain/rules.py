@@ -37,6 +37,7 @@ from services.reporting.domain.metrics import (
     OPT_OUTS,
     PAYERS,
     PAYMENTS,
+    SENT_BY_PROVIDER,
     SUPPRESSIONS,
     Increment,
     clean,
@@ -85,6 +86,9 @@ def notification(status: str, data: NotificationFacts, at: datetime) -> list[Inc
     if isinstance(data, NotificationFailedV1):
         reason = (campaign, data.branch_code, data.channel.value, clean(data.reason), day)
         increments.append(Increment(FAILURES, reason))
+    if isinstance(data, NotificationSentV1):
+        sender = (campaign, data.branch_code, data.channel.value, clean(data.provider, 40), day)
+        increments.append(Increment(SENT_BY_PROVIDER, sender))
     return increments
 
 
