@@ -1,4 +1,5 @@
-"""`python -m services.enrollment serve|relay|requests|migrate|seed-demo|apikey create`."""
+"""`python -m services.enrollment serve|relay|requests|migrate|seed-demo|apikey create|
+deadletters list|replay`."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import threading
 from types import FrameType
 from typing import Any
 
+from services.common import deadletter_cli
+from services.common.kafka_settings import KafkaSettings
 from services.enrollment.adapters.db import make_engine, migrate
 from services.enrollment.bootstrap import bootstrap
 from services.enrollment.domain.access import ROLES
+from services.enrollment.replay import deadletter_config
 from services.enrollment.seed import seed_demo
 from services.enrollment.settings import Settings
 
@@ -106,6 +110,16 @@ def _apikey(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deadletters(args: argparse.Namespace) -> int:
+    settings = Settings()
+    config = deadletter_config(
+        KafkaSettings(),
+        requests_topic=settings.requests_topic,
+        deadletter_topic=settings.deadletter_topic,
+    )
+    return deadletter_cli.run(args, config)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.enrollment")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--branch", default=None, help="branch code (officer keys only)")
     create.add_argument("--label", default=None, help="who or what the key is for")
     create.set_defaults(handler=_apikey)
+    deadletter_cli.add_commands(sub)
+    sub.choices["deadletters"].set_defaults(handler=_deadletters)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -5,6 +5,7 @@ reading on."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,10 +20,13 @@ from schemas.deadletter import DeadLetter
 from schemas.envelope import decode_event, encode_event, new_event
 from schemas.events import EventData, ParticipantOptedOutV1, ParticipantOptOutRequestedV1
 from schemas.vocab import Channel
+from services.common import deadletter_cli
+from services.common.deadletters import Selection
 from services.common.kafka_settings import KafkaSettings
 from services.enrollment.adapters.relay import wait_until
 from services.enrollment.api.app import create_app
 from services.enrollment.bootstrap import bootstrap
+from services.enrollment.replay import deadletter_config
 from services.enrollment.seed import seed_demo
 from tests.enrollment.conftest import Keys, make_settings
 from tests.enrollment.factory import nik_for, phone_for
@@ -110,6 +114,7 @@ def platform(
         "campaigns": topic_factory("campaigns"),
         "requests": topic_factory("requests", partitions=3),
         "deadletter": topic_factory("enrollment-deadletter"),
+        "ledger": topic_factory("deadletters-replayed"),
     }
     settings = make_settings(
         database_url,
@@ -187,3 +192,28 @@ def test_what_can_never_be_applied_goes_to_the_dead_letters_and_reading_goes_on(
     assert {letter.source_topic for letter in letters} == {platform.topics["requests"]}
     [unknown] = [letter for letter in letters if letter.reason.startswith("participant_id")]
     assert json.loads(unknown.original())["data"]["participant_id"] == "no-such-participant"
+
+    # `python -m services.enrollment deadletters`: listed with their reasons; a letter that is
+    # not a request is refused, a request is replayed to the requests topic once
+    config = deadletter_config(
+        platform.kafka,
+        requests_topic=platform.topics["requests"],
+        deadletter_topic=platform.topics["deadletter"],
+        ledger_topic=platform.topics["ledger"],
+    )
+    listed = asyncio.run(deadletter_cli.listing_doc(config, Selection(), 1, 50))
+    assert listed["total"] == 4
+    assert sum(listed["counts_by_reason"].values()) == 4
+    refused = asyncio.run(deadletter_cli.replay_selected(config, Selection(reason="not JSON")))
+    assert (len(refused.replayed), len(refused.refused)) == (0, 1)
+    by_type = Selection(reason="is not a request")
+    assert len(asyncio.run(deadletter_cli.replay_selected(config, by_type)).refused) == 1
+    assert unknown.id is not None
+    unknown_only = Selection(ids=frozenset({unknown.id}))
+    first = asyncio.run(deadletter_cli.replay_selected(config, unknown_only))
+    again = asyncio.run(deadletter_cli.replay_selected(config, unknown_only))
+    assert (first.replayed, again.skipped) == ([unknown.id], [unknown.id])
+    # the reader takes the replayed request again, and refuses it again: a fifth letter
+    earlier = {letter.id for letter in letters}
+    [fifth] = [letter for letter in platform.dead_letters(5) if letter.id not in earlier]
+    assert fifth.reason == unknown.reason
