@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -91,8 +92,17 @@ async def listing_doc(
     config: DeadLetterConfig, selection: Selection, page: int, size: int
 ) -> dict[str, Any]:
     """One page of the selected letters, newest first, and their counts by reason (what the
-    CLI's --json and reporting's GET /v1/dead-letters answer)."""
-    chosen = select(await read_dead_letters(config.kafka, config.topic), selection)
+    CLI's --json answers)."""
+    return await listing_doc_of([config], selection, page, size)
+
+
+async def listing_doc_of(
+    configs: Sequence[DeadLetterConfig], selection: Selection, page: int, size: int
+) -> dict[str, Any]:
+    """The same over the dead-letter topics of several services, merged (reporting's
+    GET /v1/dead-letters: each item names its `service`)."""
+    found = await asyncio.gather(*(read_dead_letters(c.kafka, c.topic) for c in configs))
+    chosen = select([stored for letters in found for stored in letters], selection)
     shown = paged(chosen, page, size)
     return {
         "total": shown.total,
@@ -128,6 +138,20 @@ async def replay_selected(config: DeadLetterConfig, selection: Selection) -> Rep
     chosen.sort(key=lambda stored: (stored.partition, stored.offset))  # in the order they failed
     async with KafkaReplay(config.kafka, config.ledger_topic) as port:
         return await replay(chosen, port, config.validate, config.restore)
+
+
+async def replay_selected_of(
+    configs: Sequence[DeadLetterConfig], selection: Selection
+) -> ReplayReport:
+    """The selected letters of several services, each service's replayed by its own rules;
+    one report."""
+    report = ReplayReport()
+    for config in configs:
+        part = await replay_selected(config, selection)
+        report.replayed += part.replayed
+        report.skipped += part.skipped
+        report.refused.update(part.refused)
+    return report
 
 
 def summary(report: ReplayReport) -> str:

@@ -23,12 +23,24 @@ from services.notifier.work import Requeue, decode_work, encode_work
 def deadletter_config(
     settings: Settings | None = None, kafka: KafkaSettings | None = None
 ) -> DeadLetterConfig:
+    """The notifier's own: its topics from its settings."""
+    settings = settings or Settings()
+    return deadletter_config_for(
+        kafka or KafkaSettings(),
+        events={settings.topic(PARTICIPANTS.name), settings.topic(CAMPAIGNS.name)},
+        work=settings.topic(NOTIFIER_WORK.name),
+        deadletter=settings.topic(NOTIFIER_DEADLETTER.name),
+        ledger=settings.topic(DEADLETTER_REPLAYS.name),
+    )
+
+
+def deadletter_config_for(
+    kafka: KafkaSettings, *, events: set[str], work: str, deadletter: str, ledger: str
+) -> DeadLetterConfig:
     """Input events go back as events, work records as work records. A message out of retries
     (its letter holds the queue entry) goes back as a `requeue` work record to its
-    participant's partition: the owner queues it again if it is still marked dead."""
-    settings = settings or Settings()
-    events = {settings.topic(PARTICIPANTS.name), settings.topic(CAMPAIGNS.name)}
-    work = settings.topic(NOTIFIER_WORK.name)
+    participant's partition: the owner queues it again if it is still marked dead. Built from
+    topic names, so reporting's API can replay the notifier's letters too."""
 
     def validate(topic: str, value: bytes) -> object:
         if topic == work:
@@ -48,13 +60,7 @@ def deadletter_config(
         key = requeue.participant_id.encode()
         return Outgoing(work, stored.letter.partition, key, encode_work(requeue))
 
-    return DeadLetterConfig(
-        kafka or KafkaSettings(),
-        settings.topic(NOTIFIER_DEADLETTER.name),
-        settings.topic(DEADLETTER_REPLAYS.name),
-        validate,
-        restore,
-    )
+    return DeadLetterConfig(kafka, deadletter, ledger, validate, restore)
 
 
 def _queue_entry(value: bytes) -> dict[str, Any] | None:

@@ -19,6 +19,8 @@ from services.common import deadletter_cli
 from services.common.faust_app import GroupTimeouts
 from services.common.internals import ExitZeroServer
 from services.common.kafka_settings import KafkaSettings
+from services.enrollment.replay import deadletter_config as enrollment_deadletter_config
+from services.notifier.replay import deadletter_config_for as notifier_deadletter_config
 from services.reporting.access import access_of
 from services.reporting.api import Services, create_api
 from services.reporting.lag import LagCollector, LagReader, LagSnapshot
@@ -98,7 +100,7 @@ def bootstrap(
         settings.url,
         settings.peer_timeout_s,
         access=access_of(settings),
-        dead_letters=deadletter_config(settings, kafka),
+        dead_letters=every_deadletter_config(settings, kafka),
     )
     return create_api(services, lifespan=lifespan), worker
 
@@ -148,6 +150,30 @@ def deadletter_config(settings: Settings, kafka: KafkaSettings) -> deadletter_cl
     return deadletter_cli.DeadLetterConfig(
         kafka, settings.deadletter_topic, settings.replay_ledger_topic, validate
     )
+
+
+def every_deadletter_config(
+    settings: Settings, kafka: KafkaSettings
+) -> dict[str, deadletter_cli.DeadLetterConfig]:
+    """Every service's dead letters, for the API: each replayed by its own service's rules
+    (the notifier re-queues a message out of retries; enrollment takes back only requests)."""
+    ledger = settings.replay_ledger_topic
+    return {
+        "reporting": deadletter_config(settings, kafka),
+        "notifier": notifier_deadletter_config(
+            kafka,
+            events={settings.participants_topic, settings.campaigns_topic},
+            work=settings.notifier_work_topic,
+            deadletter=settings.notifier_deadletter_topic,
+            ledger=ledger,
+        ),
+        "enrollment": enrollment_deadletter_config(
+            kafka,
+            requests_topic=settings.enrollment_requests_topic,
+            deadletter_topic=settings.enrollment_deadletter_topic,
+            ledger_topic=ledger,
+        ),
+    }
 
 
 if __name__ == "__main__":

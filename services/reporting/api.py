@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,7 +32,7 @@ from services.common.deadletters import PAGE_SIZE, Selection
 from services.common.problem import PROBLEM_JSON, problem_body
 from services.reporting.access import COOKIE, Access, Unauthenticated
 from services.reporting.cluster import Gathered, Partial, gather
-from services.reporting.dead_letter_requests import ReplayRequest, dead_letter_filter
+from services.reporting.dead_letter_requests import ReplayRequest, ServiceFilter, dead_letter_filter
 from services.reporting.domain import figures
 from services.reporting.domain.access import Forbidden, Principal
 from services.reporting.lag import LagSnapshot
@@ -71,8 +72,9 @@ class Services:
     peer_timeout_s: float = 3.0
     #: who may sign in (default: nobody)
     access: Access = field(default_factory=Access)
-    #: where the dead letters are and how a replay is checked (None: not offered)
-    dead_letters: deadletter_cli.DeadLetterConfig | None = None
+    #: each service's dead letters: where they are and how a replay is checked (empty: none
+    #: offered)
+    dead_letters: Mapping[str, deadletter_cli.DeadLetterConfig] = field(default_factory=dict)
 
     def local_partial(self) -> Partial:
         telemetry = self.worker.telemetry
@@ -307,20 +309,22 @@ def _dead_letter_routes(api: FastAPI) -> None:
         services: ServicesDep,
         who: Who,
         selection: Annotated[Selection, Depends(dead_letter_filter)],
+        service: ServiceFilter = None,
         page: Annotated[int, Query(ge=1, description="1 is the newest")] = 1,
         page_size: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
     ) -> dict[str, Any]:
-        """Reporting's dead letters, newest first, with counts by reason (admins and viewers;
-        the original bytes are never shown, any NIK in the text is masked)."""
+        """Every service's dead letters (or one service's), newest first, with counts by
+        reason; each item names its `service` (admins and viewers; the original bytes are
+        never shown, any NIK in the text is masked)."""
         who.require_operations()
-        return await deadletter_cli.listing_doc(
-            _dead_letter_config(services), selection, page, page_size
-        )
+        configs = _dead_letter_configs(services, service)
+        return await deadletter_cli.listing_doc_of(configs, selection, page, page_size)
 
     @api.post("/v1/dead-letters/replay", tags=["dead letters"])
     async def replay(services: ServicesDep, who: Who, body: ReplayRequest) -> dict[str, Any]:
         """Send the selected dead letters back to the topic and key they came from, each at
-        most once (admins): the answer counts replayed, skipped and refused letters."""
+        most once and by the rules of the service that wrote it (admins): the answer counts
+        replayed, skipped and refused letters."""
         who.require_admin()
         selection = body.selection()
         if selection.empty:
@@ -328,14 +332,19 @@ def _dead_letter_routes(api: FastAPI) -> None:
             raise Problem(
                 422, "Invalid request", f"ids: {why}", errors=[{"field": "ids", "message": why}]
             )
-        report = await deadletter_cli.replay_selected(_dead_letter_config(services), selection)
+        configs = _dead_letter_configs(services, body.service)
+        report = await deadletter_cli.replay_selected_of(configs, selection)
         return report.as_dict()
 
 
-def _dead_letter_config(services: Services) -> deadletter_cli.DeadLetterConfig:
-    if services.dead_letters is None:
+def _dead_letter_configs(
+    services: Services, service: str | None
+) -> list[deadletter_cli.DeadLetterConfig]:
+    if not services.dead_letters:
         raise Problem(404, "Not offered", "this worker was started without dead letters")
-    return services.dead_letters
+    if service is None:
+        return list(services.dead_letters.values())
+    return [services.dead_letters[service]]
 
 
 def _problems(api: FastAPI) -> None:

@@ -3,12 +3,18 @@ both turned into the `Selection` the CLI uses too (services/common/deadletters.p
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.common.deadletters import Selection
+
+#: the services whose dead letters reporting lists and replays
+DeadLetterService = Literal["reporting", "notifier", "enrollment"]
+ServiceFilter = Annotated[
+    DeadLetterService | None, Query(description="one service's letters (default: every one)")
+]
 
 FROM_HELP = "failed at or after (ISO 8601 with its UTC offset, e.g. 2026-12-04T08:00:00+07:00)"
 TO_HELP = "failed before (ISO 8601 with its UTC offset)"
@@ -31,6 +37,9 @@ class ReplayRequest(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
+    service: DeadLetterService | None = Field(
+        default=None, description="only this service's letters (default: every service's)"
+    )
     ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=1000, description="dead letter ids"
     )

@@ -11,7 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.topics import (
     CAMPAIGNS,
     DEADLETTER_REPLAYS,
+    ENROLLMENT_DEADLETTER,
+    ENROLLMENT_REQUESTS,
     NOTIFICATIONS,
+    NOTIFIER_DEADLETTER,
+    NOTIFIER_WORK,
     PARTICIPANTS,
     REPORTING_DEADLETTER,
 )
@@ -39,6 +43,14 @@ class Settings(BaseSettings):
         description="compacted topic of the dead letters already replayed (shared with the "
         "notifier: ids are uuids)",
     )
+    # the other services' dead letters, listed and replayed by the API beside reporting's own
+    notifier_deadletter_topic: str = NOTIFIER_DEADLETTER.name
+    notifier_work_topic: str = Field(
+        default=NOTIFIER_WORK.name,
+        description="where a notifier message out of retries is replayed to (a requeue record)",
+    )
+    enrollment_deadletter_topic: str = ENROLLMENT_DEADLETTER.name
+    enrollment_requests_topic: str = ENROLLMENT_REQUESTS.name
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.2, gt=0, le=10)
     dedupe_window: int = Field(

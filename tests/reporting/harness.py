@@ -95,6 +95,17 @@ def read_records(
         consumer.close()
 
 
+def other_services_topics(topics: Topics) -> dict[str, str]:
+    """The other services' dead-letter (and replay target) topics a test's worker lists:
+    named after its own, so no test sees another's letters."""
+    return {
+        "REPORTING_NOTIFIER_DEADLETTER_TOPIC": f"{topics.deadletter}-notifier",
+        "REPORTING_NOTIFIER_WORK_TOPIC": f"{topics.deadletter}-notifier-work",
+        "REPORTING_ENROLLMENT_DEADLETTER_TOPIC": f"{topics.deadletter}-enrollment",
+        "REPORTING_ENROLLMENT_REQUESTS_TOPIC": f"{topics.deadletter}-enrollment-requests",
+    }
+
+
 def worker(
     kafka: KafkaSettings,
     topics: Topics,
@@ -121,6 +132,7 @@ def worker(
             "REPORTING_LOG_LEVEL": "info",
             "REPORTING_KEY_HASHES": KEY_HASHES,
             "REPORTING_SESSION_SECRET": "reporting-test-session-secret-0001",
+            **other_services_topics(topics),
             **(env or {}),
         },
     )

@@ -92,6 +92,8 @@ def assert_dead_letter_panel_matches_api(page: Page, url: str) -> None:
         r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text() for r in reasons
     }
     assert shown == {reason: id_int(n) for reason, n in listed["counts_by_reason"].items()}
+    sources = page.locator('[data-testid="dead-letter-source"]').all_inner_texts()
+    assert all(source.startswith("reporting: ") for source in sources), sources
     ids = page.locator('[data-testid="dead-letter-row"] code').all_inner_texts()
     assert ids == [item["id"] for item in listed["items"]]
 

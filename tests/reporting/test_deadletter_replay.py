@@ -28,6 +28,7 @@ from tests.reporting.harness import (
     VIEWER_KEY,
     get,
     make_topics,
+    other_services_topics,
     poll,
     stream_health,
     worker,
@@ -159,6 +160,34 @@ def test_poison_is_listed_refused_and_a_valid_letter_is_replayed_once(
             lambda t: t["duplicates"] == 1,
         )
         assert (health["counted"], health["duplicates"]) == (1, 1)
+
+        # the notifier's dead letters are listed and replayed here too, by the notifier's rules
+        notifier_topic = other_services_topics(topics)["REPORTING_NOTIFIER_DEADLETTER_TOPIC"]
+        theirs = DeadLetter.of(
+            service="notifier",
+            source_topic=topics.participants,
+            value=b"\x00not an event",
+            key=b"P-NOTIFIER",
+            partition=0,
+            offset=7,
+            reason="not JSON: the notifier could not read it",
+        )
+        _produce(kafka_settings, notifier_topic, b"x", theirs.model_dump_json().encode())
+        only = get(one.url, "/v1/dead-letters", service="notifier").json()
+        assert (only["total"], only["items"][0]["service"]) == (1, theirs.service)
+        assert only["items"][0]["id"] == theirs.id
+        every = get(one.url, "/v1/dead-letters").json()
+        assert every["total"] == 3  # reporting's two and the notifier's one
+        assert {item["service"] for item in every["items"]} == {"reporting", "notifier"}
+        ours = get(one.url, "/v1/dead-letters", service="reporting").json()
+        assert ours["total"] == 2
+        body = {"service": "notifier", "ids": [theirs.id]}
+        by_notifier = _replay(one.url, ADMIN_KEY, body).json()
+        assert (by_notifier["replayed"], by_notifier["refused"]) == (0, 1)
+        assert by_notifier["refusals"][0]["reason"].startswith("still invalid")
+        unknown = get(one.url, "/v1/dead-letters", service="billing")
+        assert unknown.status_code == 422
+        assert "service" in unknown.text
     finally:
         assert one.stop() == 0
 

@@ -190,7 +190,7 @@
     const when = (iso) => new Date(iso).toLocaleString(state.lang === "id" ? "id-ID" : "en-GB");
     const latest = d.items.map((l) =>
       `<tr data-testid="dead-letter-row"><td>${escape(when(l.failed_at))}</td>` +
-      `<td>${escape(l.source_topic)} [${l.partition}] @${l.offset}</td>` +
+      `<td data-testid="dead-letter-source">${escape(l.service)}: ${escape(l.source_topic)} [${l.partition}] @${l.offset ?? "–"}</td>` +
       `<td>${escape(l.reason)}</td><td><code>${escape(l.id)}</code></td></tr>`);
     $('[data-testid="dead-letter-latest"] tbody').innerHTML = latest.join("") || `<tr><td colspan="4">${t("no_data")}</td></tr>`;
   }
