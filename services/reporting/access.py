@@ -76,8 +76,9 @@ def access_of(settings: Settings) -> Access:
     if secret is None:
         # a per-process secret: sessions end with the process and are not shared by workers
         log.warning(
-            "REPORTING_SESSION_SECRET is not set: sessions end when this worker stops and "
-            "another worker does not accept them (set it when running more than one)"
+            "REPORTING_SESSION_SECRET is not set: sessions end when this worker stops, and "
+            "other workers neither accept them nor may read this worker's counters (set it "
+            "when running more than one)"
         )
     return Access(
         keys,

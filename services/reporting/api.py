@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body as BodyParam
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -31,10 +31,10 @@ from services.common import deadletter_cli
 from services.common.deadletters import PAGE_SIZE, Selection
 from services.common.problem import PROBLEM_JSON, problem_body
 from services.reporting.access import COOKIE, Access, Unauthenticated
-from services.reporting.cluster import Gathered, Partial, gather
+from services.reporting.cluster import PEER_HEADER, Gathered, Partial, gather
 from services.reporting.dead_letter_requests import ReplayRequest, ServiceFilter, dead_letter_filter
 from services.reporting.domain import figures
-from services.reporting.domain.access import Forbidden, Principal
+from services.reporting.domain.access import Forbidden, Principal, peer_token, peer_token_ok
 from services.reporting.lag import LagSnapshot
 from services.reporting.schemas_api import (
     BranchMetrics,
@@ -92,7 +92,10 @@ class Services:
         return {name: source.partitions for name, source in self.worker.sources.items()}
 
     async def gathered(self) -> Gathered:
-        return await gather(self.local_partial(), self.worker.peers(), self.peer_timeout_s)
+        token = peer_token(self.access.secret, self.access.wall())
+        return await gather(
+            self.local_partial(), self.worker.peers(), self.peer_timeout_s, {PEER_HEADER: token}
+        )
 
     async def counters(self) -> figures.Counters:
         got = await self.gathered()
@@ -297,7 +300,18 @@ def create_api(services: Services, lifespan: Any = None) -> FastAPI:
         }
 
     @api.get("/internal/v1/partial", include_in_schema=False)
-    async def partial(services: ServicesDep) -> dict[str, Any]:
+    async def partial(
+        services: ServicesDep, peer: Annotated[str | None, Header(alias=PEER_HEADER)] = None
+    ) -> dict[str, Any]:
+        """A worker's counters, for its peers only: the token proves the shared secret."""
+        access = services.access
+        if not peer or not peer_token_ok(access.secret, peer, access.wall()):
+            raise Problem(
+                401,
+                "Unauthorized",
+                f"{PEER_HEADER}: only reporting workers sharing REPORTING_SESSION_SECRET ask "
+                "for partials",
+            )
         return services.local_partial().to_json()
 
     return api

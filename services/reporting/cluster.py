@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 PARTIAL_PATH = "/internal/v1/partial"
+PEER_HEADER = "X-Bebas-Peer"
 
 
 @dataclass
@@ -79,15 +81,19 @@ class Gathered:
         return total
 
 
-async def gather(local: Partial, peers: set[str], timeout_s: float) -> Gathered:
-    """This worker's partial plus every peer's, asked concurrently."""
+async def gather(
+    local: Partial, peers: set[str], timeout_s: float, headers: Mapping[str, str] | None = None
+) -> Gathered:
+    """This worker's partial plus every peer's, asked concurrently (with `headers`: the peer
+    token)."""
     others = sorted(url for url in peers if url != local.url)
     unreachable: dict[str, str] = {}
     partials = [local]
     if others:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
             answers = await asyncio.gather(
-                *(client.get(url + PARTIAL_PATH) for url in others), return_exceptions=True
+                *(client.get(url + PARTIAL_PATH, headers=headers) for url in others),
+                return_exceptions=True,
             )
         for url, answer in zip(others, answers, strict=True):
             if isinstance(answer, BaseException):

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from services.common.apikeys import key_digest
 from services.reporting.access import Access
 from services.reporting.api import Services, create_api
-from services.reporting.domain.access import parse_keys
+from services.reporting.cluster import PEER_HEADER
+from services.reporting.domain.access import parse_keys, peer_token, peer_token_ok
 from services.reporting.lag import LagSnapshot, PartitionLag
 from services.reporting.telemetry import Telemetry
 
@@ -111,3 +114,37 @@ def test_dashboard_and_vendored_chart_library_are_served_locally() -> None:
     assert links
     assert all(link.startswith(("/", "data:", "#")) for link in links)  # nothing from a CDN
     assert api.get("/static/chart.umd.js").text.startswith("/*!\n * Chart.js v4.6.1")
+
+
+def test_a_partial_is_given_only_to_a_peer_holding_the_shared_secret() -> None:
+    api = client(FakeWorker({"participants": [0, 1], "campaigns": [0]}), key=None)
+    assert api.get("/internal/v1/partial").status_code == 401
+    stranger = peer_token(b"another-secret-entirely-0000000000", time.time())
+    refused = api.get("/internal/v1/partial", headers={PEER_HEADER: stranger})
+    assert refused.status_code == 401
+    assert PEER_HEADER in refused.json()["detail"]
+    peer = peer_token(ACCESS.secret, time.time())
+    answer = api.get("/internal/v1/partial", headers={PEER_HEADER: peer})
+    assert answer.status_code == 200
+    assert answer.json()["url"] == "http://self"
+
+
+@pytest.mark.parametrize(
+    ("token", "now"),
+    [
+        ("", 1_000.0),
+        ("1000", 1_000.0),
+        ("1000.deadbeef", 1_000.0),
+        ("x1000." + "0" * 64, 1_000.0),
+        (peer_token(b"s" * 32, 1_000.0), 1_061.0),  # a minute and a second later
+        (peer_token(b"t" * 32, 1_000.0), 1_000.0),  # another secret
+    ],
+)
+def test_a_peer_token_is_refused_when_forged_stale_or_malformed(token: str, now: float) -> None:
+    assert not peer_token_ok(b"s" * 32, token, now)
+
+
+def test_a_peer_token_is_accepted_within_a_minute_either_way() -> None:
+    token = peer_token(b"s" * 32, 1_000.0)
+    assert peer_token_ok(b"s" * 32, token, 1_060.0)
+    assert peer_token_ok(b"s" * 32, token, 940.0)

@@ -102,6 +102,27 @@ def _mac(secret: bytes, payload: str) -> str:
     return hmac.new(secret, payload.encode("ascii"), hashlib.sha256).hexdigest()
 
 
+#: how long a peer's request for a partial stays valid (the workers' clocks may differ a little)
+PEER_MAX_AGE_S = 60
+
+
+def peer_token(secret: bytes, now: float) -> str:
+    """What a worker shows a peer when it asks for its partial (`X-Bebas-Peer`): the time and
+    a MAC of it with the workers' shared secret (REPORTING_SESSION_SECRET), so only workers
+    read one another's counters, and a captured token stops working within a minute."""
+    stamp = str(int(now))
+    return f"{stamp}.{_mac(secret, 'peer:' + stamp)}"
+
+
+def peer_token_ok(secret: bytes, token: str, now: float) -> bool:
+    stamp, _, mac = token.partition(".")
+    if not (stamp.isascii() and stamp.isdigit()):
+        return False
+    if not hmac.compare_digest(mac.encode("utf-8"), _mac(secret, "peer:" + stamp).encode()):
+        return False
+    return abs(now - int(stamp)) <= PEER_MAX_AGE_S
+
+
 def session_token(secret: bytes, digest: str, expires: int) -> str:
     payload = _b64(json.dumps({"d": digest, "exp": expires}, separators=(",", ":")).encode())
     return f"{payload}.{_mac(secret, payload)}"
