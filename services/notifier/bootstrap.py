@@ -256,6 +256,7 @@ def create_app(
         quiet,
         publisher,
         partitioning,
+        routes=settings.route_table,
     )
     renderer = Renderer(
         Content(

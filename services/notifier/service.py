@@ -11,7 +11,7 @@ nothing new.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -54,6 +54,7 @@ from services.notifier.domain.record import (
     settle,
     wake_of,
 )
+from services.notifier.domain.routing import DEFAULT_ROUTES, Route
 from services.notifier.domain.schedule import (
     JHT,
     LAPSE,
@@ -123,8 +124,10 @@ class NotifierService:
         publish: Publisher,
         partitioning: Partitioning,
         listener: Listener | None = None,
+        routes: Mapping[str, Route] = DEFAULT_ROUTES,
     ) -> None:
         self.state = state
+        self.routes = routes
         self.clock = clock
         self.policy = policy
         self.quiet = quiet
@@ -157,7 +160,7 @@ class NotifierService:
         record = copy_of(old) if old else new_record(person)
         record["person"] = person
         welcome = MessageKind.WELCOME.value
-        for channel in channels_for(welcome, person):
+        for channel in channels_for(welcome, person, self.routes):
             await self._queue(record, welcome, channel, once_key(pid, welcome, channel), {})
         if record["after"] is None:
             self._reschedule(record, after=data.registered_at)
@@ -395,7 +398,7 @@ class NotifierService:
 
     async def _queue_reminder(self, record: Record, reminder: Reminder) -> None:
         pid = record["person"]["participant_id"]
-        for channel in channels_for(reminder.kind, record["person"]):
+        for channel in channels_for(reminder.kind, record["person"], self.routes):
             if reminder.kind == JHT:
                 key, params = once_key(pid, JHT, channel), {}
             else:
@@ -414,7 +417,7 @@ class NotifierService:
         owed = sum(amount_due(person, period) for period in unpaid)
         record["lapse"] = {"at": iso(lapse.at), "unpaid_periods": unpaid, "amount_owed": owed}
         params = {"unpaid_periods": unpaid, "amount_owed": owed}
-        for channel in channels_for(LAPSE, person):
+        for channel in channels_for(LAPSE, person, self.routes):
             key = period_key(pid, LAPSE, lapse.reminder.period, channel)
             await self._queue(record, LAPSE, channel, key, params)
         await self.publish.event(
@@ -452,7 +455,7 @@ class NotifierService:
                 continue
             record = copy_of(old)
             queued = False
-            for channel in channels_for(kind, person):
+            for channel in channels_for(kind, person, self.routes):
                 key = campaign_key(pid, kind, data.campaign_code, data.broadcast_id, channel)
                 queued = await self._queue(record, kind, channel, key, params) or queued
             if queued:

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.apikeys import parse_digests
 from services.notifier.domain.links import SMS_DOMAIN_MAX, on_domain
+from services.notifier.domain.routing import Route, parse_routes
 
 
 class SmsProvider(BaseModel):
@@ -101,6 +102,14 @@ class Settings(BaseSettings):
         ge=0,
         le=100,
         description="reminders and campaigns one person gets in any 24 hours at most (0: no cap)",
+    )
+
+    # --- routing: which channels each message kind takes (domain/routing.py) -----------------
+    routes: str = Field(
+        default="",
+        description="JSON object of message kind (or 'default') -> {'mode': 'all'|'first', "
+        "'channels': [sms|email|preferred, ...]} over the built-in routes (the welcome on "
+        "every channel, everything else on the preferred one, else another)",
     )
 
     # --- retries -----------------------------------------------------------------------------
@@ -219,6 +228,16 @@ class Settings(BaseSettings):
         "message carries a link. Its length is capped so that every SMS stays one segment",
     )
     contact_number: str = "175"
+
+    @field_validator("routes")
+    @classmethod
+    def _routes_parse(cls, value: str) -> str:
+        parse_routes(value)  # the ValueError names the kind and field
+        return value
+
+    @property
+    def route_table(self) -> dict[str, Route]:
+        return parse_routes(self.routes)
 
     @field_validator("sms_providers")
     @classmethod

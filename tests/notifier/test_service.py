@@ -33,6 +33,7 @@ from services.notifier.dispatcher import FULL_SCAN_EVERY, Dispatcher, Limits
 from services.notifier.domain.frequency import FrequencyCap
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.record import iso, wake_of
+from services.notifier.domain.routing import DEFAULT_ROUTES, Route
 from services.notifier.domain.schedule import ReminderPolicy
 from services.notifier.ownership import Ownership
 from services.notifier.ports import PermanentError, TransientError
@@ -50,7 +51,9 @@ PARTITIONS = 3
 
 
 class World:
-    def __init__(self, cap: FrequencyCap | None = None) -> None:
+    def __init__(
+        self, cap: FrequencyCap | None = None, routes: dict[str, Route] | None = None
+    ) -> None:
         self.clock = FrozenClock(START)
         self.log: list[str] = []
         self.state = FakeState()
@@ -63,6 +66,7 @@ class World:
             QuietHours(),
             self.publisher,
             self.partitioning,
+            routes=routes or DEFAULT_ROUTES,
         )
         self.channels = {name: FakeChannel(name, self.log) for name in ("sms", "email")}
         self.dispatcher = Dispatcher(

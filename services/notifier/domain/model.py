@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schemas.vocab import MessageKind
+from services.notifier.domain.routing import DEFAULT_ROUTES, Route, route_for
 
 #: Message kinds that need the participant's consent to reminders and campaigns; the welcome
 #: confirms a registration the person just made, so it is transactional.
@@ -16,23 +18,15 @@ REMINDER_KINDS = frozenset(
 )
 
 
-def channels_for(kind: str, person: dict[str, Any]) -> list[str]:
-    """The channels a message of `kind` goes out on for this person (opt-outs respected).
-
-    The welcome goes on every channel the person gave us; everything else on one channel: the
-    preferred one, else the other one the person has and did not opt out of (WhatsApp has no
-    adapter yet, so it means SMS; every person has a phone).
-    """
-    opted_out = set(person.get("opted_out", []))
+def channels_for(
+    kind: str, person: dict[str, Any], routes: Mapping[str, Route] = DEFAULT_ROUTES
+) -> list[str]:
+    """The channels a message of `kind` goes out on for this person: its route
+    (`domain/routing.py`, by default the welcome on every channel the person gave us and
+    everything else on the preferred one, else another), none without the consent it needs."""
     if kind in CONSENT_KINDS and not person.get("consent_reminders", False):
         return []
-    available = ["sms"] + (["email"] if person.get("email") else [])
-    allowed = [channel for channel in available if channel not in opted_out]
-    if kind == MessageKind.WELCOME:
-        return allowed
-    preferred = "email" if person.get("preferred_channel") == "email" else "sms"
-    ordered = sorted(allowed, key=lambda channel: channel != preferred)
-    return ordered[:1]
+    return route_for(kind, routes).pick(person)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,96 @@
+"""Which channels a message kind goes out on: a table, not code (`NOTIFIER_ROUTES`).
+
+A route names channels in order, `preferred` standing for the person's preferred channel, and
+a mode: `all` sends on every listed channel the person can be reached on, `first` on the first
+one only (the others are its fallbacks: a person without e-mail, or who opted out of SMS, gets
+the next). The defaults are what the notifier always did: the welcome on SMS and e-mail, every
+other kind on the preferred channel, else SMS, else e-mail. A person is reachable on SMS
+always (every participant has a phone), on e-mail when they gave an address, and never on a
+channel they opted out of. Which SMS provider takes an SMS is the provider list's order
+(`NOTIFIER_SMS_PROVIDERS`), the same for every kind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from schemas.vocab import MessageKind
+
+PREFERRED = "preferred"
+CHANNELS = ("sms", "email")
+KINDS = frozenset(kind.value for kind in MessageKind)
+DEFAULT_KIND = "default"  # the route of every kind the table does not name
+
+Mode = Literal["all", "first"]
+
+
+@dataclass(frozen=True)
+class Route:
+    mode: Mode
+    channels: tuple[str, ...]
+
+    def pick(self, person: Mapping[str, Any]) -> list[str]:
+        """The channels this person gets the message on (opt-outs and missing e-mail left
+        out), in the route's order."""
+        reachable = {"sms"} | ({"email"} if person.get("email") else set())
+        reachable -= set(person.get("opted_out", []))
+        chosen: list[str] = []
+        for name in self.channels:
+            channel = _preferred(person) if name == PREFERRED else name
+            if channel in reachable and channel not in chosen:
+                chosen.append(channel)
+        return chosen if self.mode == "all" else chosen[:1]
+
+
+DEFAULT_ROUTES: dict[str, Route] = {
+    MessageKind.WELCOME.value: Route("all", ("sms", "email")),
+    DEFAULT_KIND: Route("first", (PREFERRED, "sms", "email")),
+}
+
+
+def route_for(kind: str, routes: Mapping[str, Route]) -> Route:
+    return routes.get(kind) or routes.get(DEFAULT_KIND) or DEFAULT_ROUTES[DEFAULT_KIND]
+
+
+def parse_routes(text: str) -> dict[str, Route]:
+    """The defaults with the JSON object's routes over them, e.g.
+    `{"campaign_announcement": {"mode": "first", "channels": ["sms"]}}`; ValueError naming the
+    kind and field that are wrong."""
+    routes = dict(DEFAULT_ROUTES)
+    if not text.strip():
+        return routes
+    try:
+        table = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(table, dict):
+        raise ValueError("an object of message kind -> route")
+    for kind, spec in table.items():
+        routes[kind] = _route(kind, spec)
+    return routes
+
+
+def _route(kind: str, spec: Any) -> Route:
+    if kind not in KINDS and kind != DEFAULT_KIND:
+        known = ", ".join(sorted(KINDS))
+        raise ValueError(f"{kind}: not a message kind ({known}, or {DEFAULT_KIND})")
+    if not isinstance(spec, dict) or set(spec) - {"mode", "channels"}:
+        raise ValueError(f"{kind}: a route is {{'mode': 'all'|'first', 'channels': [...]}}")
+    mode = spec.get("mode", "first")
+    if mode not in ("all", "first"):
+        raise ValueError(f"{kind}.mode: 'all' or 'first', not {mode!r}")
+    channels = spec.get("channels")
+    if not isinstance(channels, list) or not channels:
+        raise ValueError(f"{kind}.channels: a non-empty list")
+    for name in channels:
+        if name not in (*CHANNELS, PREFERRED):
+            raise ValueError(f"{kind}.channels: {name!r} is not sms, email or preferred")
+    return Route(mode, tuple(channels))
+
+
+def _preferred(person: Mapping[str, Any]) -> str:
+    # WhatsApp has no adapter: a person who prefers it is reached like one who prefers SMS
+    return "email" if person.get("preferred_channel") == "email" else "sms"
