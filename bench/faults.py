@@ -219,6 +219,7 @@ INPUT_TOPICS = (
     "bebas.campaigns",
     "bebas.notifications",
     "bebas.notifier.work",
+    "bebas.enrollment.requests",
 )
 
 

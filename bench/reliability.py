@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from bench.driver import PlatformRun, registration, wait_until
-from bench.faults import SCENARIOS, Timing, run_in_thread, with_two_notifiers
+from bench.faults import INPUT_TOPICS, SCENARIOS, Timing, run_in_thread, with_two_notifiers
 from bench.identities import identities
 from bench.kafka_load import count_records
 from services.common.kafka_settings import KafkaSettings
@@ -92,6 +92,31 @@ def _metrics(run: PlatformRun, campaign: str) -> dict[str, Any]:
     return dict(response.json()) if response.status_code == 200 else {}
 
 
+def _dead_letters_by_api(run: PlatformRun) -> dict[str, dict[str, Any]]:
+    """Per poisoned topic, what reporting's dead-letter API lists (by service, each with its
+    reason and source offset) and what a replay of them all answers (they still fail
+    validation: every one refused, none replayed)."""
+    found: dict[str, dict[str, Any]] = {}
+    url = f"{run.url('reporting')}/v1/dead-letters"
+    for topic in INPUT_TOPICS:
+        params: dict[str, str | int] = {"topic": topic, "page_size": 500}
+        listed = httpx.get(url, params=params, headers=run.auth, timeout=60).json()
+        items = listed["items"]
+        answer = httpx.post(
+            url + "/replay", json={"topic": topic}, headers=run.auth, timeout=60
+        ).json()
+        found[topic] = {
+            "listed": listed["total"],
+            "services": sorted({item["service"] for item in items}),
+            "with_reason_and_offset": sum(
+                1 for item in items if item["reason"] and item["offset"] is not None
+            ),
+            "replayed": answer["replayed"],
+            "refused": answer["refused"],
+        }
+    return found
+
+
 def _exact(metrics: dict[str, Any], accepted: int, owed: int) -> bool:
     if not metrics:
         return False
@@ -141,8 +166,13 @@ def run_scenario(name: str, root: Path, load: Load, salt: int) -> Outcome:
         ctx = run.live().ctx
         if name == "malformed_input" and ctx is not None:
             kafka = KafkaSettings(bootstrap_servers=ctx.bootstrap_servers)
-            for topic in ("bebas.notifier.deadletter", "bebas.reporting.deadletter"):
+            for topic in (
+                "bebas.notifier.deadletter",
+                "bebas.reporting.deadletter",
+                "bebas.enrollment.deadletter",
+            ):
                 details[topic] = count_records(kafka, topic)
+            details["api"] = _dead_letters_by_api(run)
         received = len(sms) + len(mail)
         return Outcome(
             scenario=name,
