@@ -21,8 +21,9 @@ from bench import notifier as notifier_bench
 from bench import reporting as reporting_bench
 from bench import restart as restart_bench
 from bench.context import BenchContext
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.broker import EmbeddedBroker
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import free_port
 
 Section = Callable[[BenchContext], dict[str, float]]
 SECTIONS: dict[str, Section] = {

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from services.common.broker import free_port
 from services.common.clock import OffsetFileClock
+from services.common.ports import free_port
 from services.notifier.launch import SECOND_GATEWAY_PORT
 from services.platform import DEFAULT_PORTS, Platform
 

@@ -16,7 +16,7 @@ from bench.identities import identities
 from bench.processes import serving
 from bench.rss import peak_rss_mb
 from bench.wrk import post_load
-from services.common.broker import free_port
+from services.common.ports import free_port
 
 BRANCH, CAMPAIGN = "SURAKARTA", "KKBC-PASAR-KLEWER"  # the seeded demo campaign runs there
 _salts = itertools.count(1)

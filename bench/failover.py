@@ -33,7 +33,7 @@ from bench.driver import daytime_offset, wait_until
 from bench.kafka_load import registrations
 from bench.notifier import API_KEY, _gateway, _namespaced_topics, _received
 from bench.processes import serving
-from services.common.broker import free_port
+from services.common.ports import free_port
 
 RATE_PER_S = 50.0
 BREAKER_COOL_DOWN_S = 15.0  # NOTIFIER_SMS_BREAKER_COOL_DOWN_SECONDS default

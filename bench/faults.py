@@ -18,7 +18,7 @@ import httpx
 from kafka import KafkaProducer
 
 from bench.driver import PlatformRun, wait_until
-from services.common.broker import free_port
+from services.common.ports import free_port
 
 Fault = Callable[[PlatformRun, "Timing"], dict[str, object]]
 

@@ -26,7 +26,7 @@ from bench.kafka_load import produce, registrations
 from bench.processes import serving
 from bench.rss import peak_rss_mb
 from schemas.topics import CATALOGUE
-from services.common.broker import free_port
+from services.common.ports import free_port
 from services.common.topic_admin import create_topic
 from services.notifier.render import Content, Renderer
 

@@ -16,7 +16,7 @@ from bench.context import BenchContext
 from bench.kafka_load import raw_aiokafka_rate
 from bench.stats import repeat
 from services.common.apikeys import key_digest
-from services.common.broker import free_port
+from services.common.ports import free_port
 from services.common.topic_admin import create_topic
 from services.reporting.bench_support import (
     fill_topic,

@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,8 @@ from types import TracebackType
 from typing import IO
 
 from services.common.kafka_settings import KafkaSettings
-from services.common.ports import port_free, port_holder
+from services.common.ports import free_port, port_free, port_holder
 from services.common.topic_admin import ensure_topics, wait_for_broker
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def broker_binary() -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
+import threading
 from pathlib import Path
 
 _LISTEN = "0A"  # the TCP state code of a listening socket in /proc/net/tcp
@@ -23,6 +25,53 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST = 10_000  # below it, well-known services of the machine (5432, 8000, 9092, ...)
+_handed: set[int] = set()
+_lock = threading.Lock()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on, for a server started next.
+
+    Taken outside the kernel's range of ephemeral ports: a port the kernel picks (bind to 0)
+    is one of those, and any outgoing connection made before the server binds (a Kafka
+    client's, say) can be given the same one, so the server failed with "address already in
+    use" (seen: a notifier in `make test`). Never hands out the same port twice per process.
+    """
+    low, _high = _ephemeral_range()
+    if low - _LOWEST < 1_000:  # no room below the ephemeral range: let the kernel choose
+        return _kernel_port(host)
+    for _ in range(200):
+        port = random.randrange(_LOWEST, low)
+        with _lock:
+            if port in _handed or not port_free(host, port):
+                continue
+            _handed.add(port)
+            return port
+    raise RuntimeError(f"no free port in {_LOWEST}-{low - 1} on {host}")
+
+
+def first_ephemeral_port() -> int:
+    """The lowest port the kernel may give an outgoing connection: servers stay below it."""
+    return _ephemeral_range()[0]
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in _EPHEMERAL.read_text().split())
+    except (OSError, ValueError):
+        return 49_152, 65_535  # IANA's dynamic range: what other systems use
+    return low, high
+
+
+def _kernel_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _listening_inodes(port: int, proc: Path) -> set[str]:

@@ -29,9 +29,10 @@ from kafka import KafkaProducer
 
 from schemas.envelope import encode_event, new_event
 from schemas.events import ParticipantRegisteredV2
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.broker import EmbeddedBroker
 from services.common.faust_app import make_faust_app
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import free_port
 from services.common.topic_admin import create_topic
 from services.reporting.runner import WorkerConfig, WorkerProcess
 

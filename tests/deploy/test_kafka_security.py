@@ -23,9 +23,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
-from services.common.broker import broker_binary, free_port
+from services.common.broker import broker_binary
 from services.common.faust_app import make_faust_app
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import free_port
 from services.common.topic_admin import admin_client
 from tests.deploy.manifests import EnvScope
 

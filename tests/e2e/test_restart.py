@@ -23,7 +23,7 @@ import pytest
 
 from bench.driver import daytime_offset, registration, wait_until
 from bench.identities import identity
-from services.common.ports import port_free
+from services.common.ports import first_ephemeral_port, port_free
 from services.platform import DEFAULT_PORTS
 from tests.e2e.test_journey import _csv
 
@@ -35,7 +35,8 @@ STOP_LIMIT_S = 10.0
 
 def _free_port_base() -> int:
     for _ in range(200):
-        base = random.randrange(20_000, 60_000, 10)
+        # below the ephemeral ports, which outgoing connections may take before a server binds
+        base = random.randrange(10_000, first_ephemeral_port() - len(DEFAULT_PORTS), 10)
         if all(port_free("127.0.0.1", base + i) for i in range(len(DEFAULT_PORTS))):
             return base
     raise RuntimeError("no free range of ports")

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from schemas.envelope import decode_event
-from services.common.broker import free_port
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import free_port
 from services.enrollment.launch import processes
 from services.platform import LaunchContext, ProcessSpec
 from tests.enrollment.factory import nik_for

@@ -25,8 +25,8 @@ from schemas.envelope import CloudEvent, encode_event, new_event
 from schemas.events import EventData
 from schemas.topics import CATALOGUE
 from services.common.apikeys import key_digest
-from services.common.broker import free_port
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import free_port
 from services.common.topic_admin import ensure_topics
 from services.notifier.domain.signatures import signed_headers
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.common.broker import free_port
+from services.common.ports import free_port
 from services.notifier.adapters.sms_http import JsonSmsGateway
 from services.notifier.adapters.smtp import SmtpChannel, message_id_for
 from services.notifier.adapters.twilio import TwilioSms

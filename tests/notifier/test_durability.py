@@ -19,8 +19,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas.topics import CATALOGUE
-from services.common.broker import free_port
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import free_port
 from services.common.topic_admin import ensure_topics
 from tests.notifier.harness import ROOT
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from schemas.topics import CATALOGUE
-from services.common.broker import free_port
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import free_port
 from services.common.topic_admin import admin_client
 from services.platform import DEFAULT_PORTS, Platform, ports_from
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from prometheus_client import start_http_server
 
-from services.common.broker import free_port
+from services.common.ports import free_port
 from services.platform import ProcessSpec
 from services.prometheus_local import (
     CONFIG,

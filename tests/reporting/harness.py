@@ -15,8 +15,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.common.apikeys import key_digest
-from services.common.broker import free_port
 from services.common.kafka_settings import KafkaSettings
+from services.common.ports import free_port
 from services.reporting.runner import WorkerConfig, WorkerProcess
 from tests.reporting.mix import Outgoing
 
