@@ -76,6 +76,13 @@ class ParticipantRegisteredV3(ParticipantRegisteredV2):
     participant_number: ParticipantNumber | None = None
 
 
+class ParticipantRegisteredV4(ParticipantRegisteredV3):
+    """v4 adds the person's opt-in to WhatsApp, which WhatsApp's rules ask for per channel
+    (consent to reminders is not enough). Optional: an older event means no opt-in."""
+
+    consent_whatsapp: bool = False
+
+
 class ParticipantUpdatedV1(EventData):
     """Only the fields that changed are set; `None` means unchanged."""
 
@@ -106,6 +113,12 @@ class ParticipantUpdatedV2(ParticipantUpdatedV1):
     branch_timezone: IndonesianTimeZone | None = None
     participant_number: ParticipantNumber | None = None
     cleared: list[Literal["email"]] | None = None
+
+
+class ParticipantUpdatedV3(ParticipantUpdatedV2):
+    """v3 adds the WhatsApp opt-in (`None`: unchanged, as for every field of v1)."""
+
+    consent_whatsapp: bool | None = None
 
 
 class ParticipantOptedOutV1(EventData):
@@ -312,8 +325,13 @@ EVENT_MODELS: dict[str, dict[int, type[EventData]]] = {
         1: ParticipantRegisteredV1,
         2: ParticipantRegisteredV2,
         3: ParticipantRegisteredV3,
+        4: ParticipantRegisteredV4,
     },
-    "participant.updated": {1: ParticipantUpdatedV1, 2: ParticipantUpdatedV2},
+    "participant.updated": {
+        1: ParticipantUpdatedV1,
+        2: ParticipantUpdatedV2,
+        3: ParticipantUpdatedV3,
+    },
     "participant.opted_out": {1: ParticipantOptedOutV1},
     "participant.opt_out_requested": {1: ParticipantOptOutRequestedV1},
     "contribution.paid": {1: ContributionPaidV1, 2: ContributionPaidV2, 3: ContributionPaidV3},
@@ -386,8 +404,10 @@ __all__ = [
     "ParticipantRegisteredV1",
     "ParticipantRegisteredV2",
     "ParticipantRegisteredV3",
+    "ParticipantRegisteredV4",
     "ParticipantUpdatedV1",
     "ParticipantUpdatedV2",
+    "ParticipantUpdatedV3",
     "model_for",
     "type_of",
 ]

@@ -23,7 +23,7 @@ from schemas.deadletter import DeadLetter
 from schemas.events import (
     ContributionPaidV1,
     ParticipantRegisteredV1,
-    ParticipantRegisteredV3,
+    ParticipantRegisteredV4,
     model_for,
 )
 from schemas.generate import ASYNCAPI_FILE, all_schemas, render, render_asyncapi
@@ -90,7 +90,7 @@ def test_v1_consumer_reads_v2_registration() -> None:
 
 
 def test_unknown_future_version_is_read_with_newest_known_model() -> None:
-    assert model_for("participant.registered", 7) is ParticipantRegisteredV3
+    assert model_for("participant.registered", 7) is ParticipantRegisteredV4
     sample = _sample("contribution.paid", 1)
     sample["dataschema"] = "urn:bebas-cemas:schema:contribution.paid:v3"
     sample["data"]["channel_of_payment"] = "QRIS"
@@ -134,8 +134,8 @@ def test_schema_invalid_payload_names_the_field() -> None:
 
 
 def test_new_event_sets_type_version_and_utc_time() -> None:
-    sample = _sample("participant.registered", 3)
-    data = ParticipantRegisteredV3.model_validate(sample["data"])
+    sample = _sample("participant.registered", 4)
+    data = ParticipantRegisteredV4.model_validate(sample["data"])
     event = new_event(data, source="/enrollment", subject=data.participant_id)
     assert event.type == "participant.registered"
     assert event.dataschema.endswith(f":v{CURRENT_VERSION['participant.registered']}")
