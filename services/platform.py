@@ -44,6 +44,7 @@ DEFAULT_PORTS = {
     "reporting": 8002,
     "sms_gateway": 8025,
     "smtp": 2525,
+    "whatsapp": 8026,
 }
 
 

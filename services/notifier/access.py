@@ -108,6 +108,10 @@ class WebAccess:
     admin_digests: frozenset[str] = field(default_factory=frozenset)
     #: the key unsubscribe links are signed with (None: /unsubscribe is not offered)
     unsubscribe_secret: bytes | None = field(default=None, repr=False)
+    #: the Meta app secret that signs WhatsApp webhooks, and the handshake's verify token
+    #: (None: no WhatsApp channel, /webhooks/whatsapp is not offered)
+    whatsapp_app_secret: bytes | None = field(default=None, repr=False)
+    whatsapp_verify_token: str | None = field(default=None, repr=False)
 
 
 def web_access(settings: Settings) -> WebAccess:
@@ -147,8 +151,11 @@ def web_access(settings: Settings) -> WebAccess:
     else:
         guard = EitherGuard(gateway, twilios)
     secret = settings.unsubscribe_secret
+    app_secret, verify = settings.whatsapp_app_secret, settings.whatsapp_verify_token
     return WebAccess(
         guard,
         settings.admin_digests,
         secret.get_secret_value().encode("utf-8") if secret is not None else None,
+        app_secret.get_secret_value().encode("utf-8") if app_secret is not None else None,
+        verify.get_secret_value() if verify is not None else None,
     )

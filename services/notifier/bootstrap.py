@@ -44,6 +44,7 @@ from services.notifier.adapters.failover import FailoverSms, Route
 from services.notifier.adapters.sms_http import JsonSmsGateway
 from services.notifier.adapters.smtp import SmtpChannel
 from services.notifier.adapters.twilio import TwilioSms
+from services.notifier.adapters.whatsapp import WhatsAppCloud
 from services.notifier.agents import install_agents
 from services.notifier.dispatcher import Dispatcher, Limits
 from services.notifier.domain.breaker import Breaker, BreakerPolicy
@@ -77,7 +78,26 @@ def default_channels(
         timeout=settings.smtp_timeout_seconds,
         rate_per_second=settings.smtp_rate_per_second,
     )
-    return [sms_channel(settings, metrics=metrics, clock=clock), email]
+    channels: list[ChannelPort] = [sms_channel(settings, metrics=metrics, clock=clock), email]
+    whatsapp = whatsapp_channel(settings)
+    return channels if whatsapp is None else [*channels, whatsapp]
+
+
+def whatsapp_channel(settings: Settings) -> WhatsAppCloud | None:
+    """The WhatsApp Business Cloud API channel, or None when no account is configured."""
+    if settings.whatsapp_url is None:
+        return None
+    # Settings refuses a WhatsApp URL without the number id and token
+    assert settings.whatsapp_phone_number_id is not None
+    assert settings.whatsapp_token is not None
+    return WhatsAppCloud(
+        settings.whatsapp_url,
+        settings.whatsapp_phone_number_id,
+        settings.whatsapp_token.get_secret_value(),
+        api_version=settings.whatsapp_api_version,
+        timeout=settings.whatsapp_timeout_seconds,
+        rate_per_second=settings.whatsapp_rate_per_second,
+    )
 
 
 def sms_adapter(settings: Settings, provider: SmsProvider) -> ChannelPort:
@@ -268,6 +288,7 @@ def create_app(
             due_day=settings.due_day,
             jht_age=settings.jht_claim_age,
             unsubscribe=unsubscribe_from(settings),
+            whatsapp_templates=settings.whatsapp_template_names,
         ),
         clock=clock,
     )
@@ -298,6 +319,7 @@ def create_app(
             publisher.work_topic.get_topic_name(),
         ],
     )
+    service.available = frozenset(channel.name for channel in adapters)
     dispatcher = Dispatcher(
         service,
         state,
@@ -311,7 +333,11 @@ def create_app(
             backoff_base=settings.backoff_base_seconds,
             backoff_cap=settings.backoff_max_seconds,
         ),
-        concurrency={"sms": settings.sms_concurrency, "email": settings.smtp_concurrency},
+        concurrency={
+            "sms": settings.sms_concurrency,
+            "email": settings.smtp_concurrency,
+            "whatsapp": settings.whatsapp_concurrency,
+        },
         cap=FrequencyCap(
             per_day=settings.frequency_cap_per_day, per_week=settings.frequency_cap_per_week
         ),

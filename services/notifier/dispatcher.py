@@ -45,7 +45,7 @@ from services.notifier.domain import frequency
 from services.notifier.domain.backoff import backoff_seconds
 from services.notifier.domain.keys import NotificationKey
 from services.notifier.domain.model import REMINDER_KINDS, Message, pinned_to
-from services.notifier.domain.quiet_hours import QuietHours
+from services.notifier.domain.quiet_hours import QUIET_CHANNELS, QuietHours
 from services.notifier.domain.record import Record, due_entries, iso, parse, wake_of
 from services.notifier.ports import ChannelPort, PermanentError, StatePort, TransientError
 from services.notifier.render import Renderer
@@ -53,6 +53,9 @@ from services.notifier.service import NotifierService, new_round_id
 from services.notifier.work import Outcome, Outcomes, Wake
 
 log = logging.getLogger(__name__)
+#: channels whose provider may report a failure after accepting a message, with a fallback
+#: (WhatsApp's "not on WhatsApp" status): their sent state keeps what the fallback needs
+FALLS_BACK_LATER = frozenset({"whatsapp"})
 FULL_SCAN_EVERY = timedelta(seconds=60)
 
 #: produces a dead letter; the awaitable it returns completes when the broker has it
@@ -388,7 +391,7 @@ class Dispatcher:
             else:
                 self._defer(item, item.capped.opens_at, frequency.REASON, now)
             return
-        if channel == "sms" and self.quiet.contains(now, person["branch_timezone"]):
+        if channel in QUIET_CHANNELS and self.quiet.contains(now, person["branch_timezone"]):
             opens = self.quiet.opens_at(now, person["branch_timezone"])
             self._defer(item, opens, "quiet_hours", now)
             return
@@ -434,7 +437,8 @@ class Dispatcher:
             except PermanentError as exc:
                 if count:
                     count(channel, adapter.provider, "rejected")
-                self._failed(item, exc.reason, permanent=True, now=self.clock.now())
+                now = self.clock.now()
+                self._failed(item, exc.reason, permanent=True, now=now, fallback=exc.fallback)
                 return
             except TransientError as exc:
                 if count:
@@ -459,6 +463,10 @@ class Dispatcher:
             "provider": receipt.provider,
             "provider_message_id": receipt.provider_message_id,
         }
+        if channel in FALLS_BACK_LATER:
+            # a status webhook may still say "not on WhatsApp": the message then goes out on
+            # SMS, rendered from these
+            state["params"] = item.entry.get("params", {})
         item.outcome = self._outcome(item.entry, "sent", state, sent_at)
 
     def _transient(self, item: _Planned, exc: TransientError) -> None:
@@ -508,6 +516,7 @@ class Dispatcher:
         permanent: bool,
         now: datetime,
         result: str = "failed",
+        fallback: str | None = None,
     ) -> None:
         item.message = None
         item.events.append(
@@ -520,6 +529,10 @@ class Dispatcher:
             )
         )
         item.outcome = self._outcome(item.entry, result, {"reason": reason[:500]}, now)
+        if fallback:
+            item.outcome = item.outcome.model_copy(
+                update={"fallback": fallback, "entry": item.entry}
+            )
 
     def _outcome(
         self,

@@ -1,4 +1,5 @@
-"""What `make run` starts for the notifier: the worker and the two local sinks it sends to.
+"""What `make run` starts for the notifier: the worker and the local sinks it sends to (an SMS
+gateway, an SMTP server and a WhatsApp Cloud API).
 
 The local gateway signs its receipts with the run's callback secret (NOTIFIER_SMS_CALLBACK_SECRET
 when set, else a new random one each run: only these two processes need it), and the
@@ -24,6 +25,10 @@ UNSUBSCRIBE_URL_ENV = "NOTIFIER_UNSUBSCRIBE_URL"
 #: a port under this name starts a second local SMS gateway, which the notifier fails over to
 #: (`make reliability`'s sms_failover; `make run` has none)
 SECOND_GATEWAY_PORT = "sms_gateway_2"
+#: the local WhatsApp Cloud API's token and the run's number id: not secrets, like the SMS key
+LOCAL_WHATSAPP_TOKEN = "local-wa-token"  # noqa: S105
+LOCAL_WHATSAPP_NUMBER_ID = "1055500000"
+WHATSAPP_APP_SECRET_ENV = "NOTIFIER_WHATSAPP_APP_SECRET"  # noqa: S105 - a variable name
 
 
 def _unsubscribe_secret(data: Path) -> str:
@@ -69,6 +74,43 @@ def _gateway(
     )
 
 
+def _whatsapp(
+    port: int, sinks: Path, notifier: str, app_secret: str, python: str
+) -> tuple[ProcessSpec, dict[str, str]]:
+    """The local Cloud API, and the notifier's settings that point at it."""
+    api = f"http://127.0.0.1:{port}"
+    spec = ProcessSpec(
+        name="whatsapp-sink",
+        argv=[
+            python,
+            "-m",
+            "services.notifier.sinks.whatsapp_sink",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(sinks),
+            "--token",
+            LOCAL_WHATSAPP_TOKEN,
+            "--webhook-url",
+            f"{notifier}/webhooks/whatsapp",
+        ],
+        env={"WHATSAPP_SINK_APP_SECRET": app_secret},
+        urls={
+            "WhatsApp received": f"{api}/messages",
+            'a number not on WhatsApp (POST {"absent": "+62…"})': f"{api}/control",
+        },
+        ready_url=f"{api}/healthz",
+    )
+    env = {
+        "NOTIFIER_WHATSAPP_URL": api,
+        "NOTIFIER_WHATSAPP_PHONE_NUMBER_ID": LOCAL_WHATSAPP_NUMBER_ID,
+        "NOTIFIER_WHATSAPP_TOKEN": LOCAL_WHATSAPP_TOKEN,
+        WHATSAPP_APP_SECRET_ENV: app_secret,
+        "NOTIFIER_WHATSAPP_VERIFY_TOKEN": secrets.token_urlsafe(16),
+    }
+    return spec, env
+
+
 def processes(ctx: LaunchContext) -> list[ProcessSpec]:
     data = ctx.data_dir / "notifier"
     sinks = data / "sinks"
@@ -95,8 +137,15 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
             for n, url in enumerate((gateway, f"http://127.0.0.1:{second}"), start=1)
         ]
         sms = {"NOTIFIER_SMS_PROVIDERS": json.dumps(providers)}
+    sinks_extra: list[ProcessSpec] = []
+    whatsapp: dict[str, str] = {}
+    if "whatsapp" in ctx.ports:
+        app_secret = ctx.setting(WHATSAPP_APP_SECRET_ENV) or secrets.token_urlsafe(32)
+        spec, whatsapp = _whatsapp(ctx.port("whatsapp"), sinks, notifier, app_secret, ctx.python)
+        sinks_extra.append(spec)
     return [
         *gateways,
+        *sinks_extra,
         ProcessSpec(
             name="smtp-sink",
             argv=[
@@ -120,6 +169,7 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
                 "NOTIFIER_SMTP_HOST": "127.0.0.1",
                 "NOTIFIER_SMTP_PORT": str(smtp_port),
                 **sms,
+                **whatsapp,
                 "NOTIFIER_SMS_API_KEY": LOCAL_SMS_API_KEY,
                 "NOTIFIER_SINK_DIR": str(sinks),
                 CALLBACK_SECRET_ENV: callback_secret,
@@ -128,7 +178,7 @@ def processes(ctx: LaunchContext) -> list[ProcessSpec]:
                 UNSUBSCRIBE_SECRET_ENV: unsubscribe_secret,
             },
             urls={
-                "messages (SMS + e-mail the sinks got)": f"{notifier}/messages",
+                "messages (SMS, WhatsApp, e-mail the sinks got)": f"{notifier}/messages",
                 "one-click unsubscribe (the link in every e-mail)": unsubscribe_url,
                 "metrics": f"{notifier}/metrics",
                 "list in a terminal": f"python -m services.notifier messages --sink-dir {sinks}",

@@ -13,20 +13,40 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
+#: the field that holds the notification key in each sink's lines
+KEY_FIELDS = {"sms": "reference", "email": "notification_key", "whatsapp": "reference"}
+
+
 def read_sinks(sink_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    return {"sms": _lines(sink_dir / "sms.jsonl"), "email": _lines(sink_dir / "mail.jsonl")}
+    return {
+        "sms": _lines(sink_dir / "sms.jsonl"),
+        "email": _lines(sink_dir / "mail.jsonl"),
+        "whatsapp": _lines(sink_dir / "whatsapp.jsonl"),
+    }
+
+
+def of_participant(
+    sinks: dict[str, list[dict[str, Any]]], participant: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Only the messages to one participant (their keys start with the participant id)."""
+    prefix = f"{participant}|"
+    return {
+        channel: [m for m in lines if str(m.get(KEY_FIELDS[channel]) or "").startswith(prefix)]
+        for channel, lines in sinks.items()
+    }
 
 
 def format_listing(sinks: dict[str, list[dict[str, Any]]], participant: str | None) -> str:
+    if participant:
+        sinks = of_participant(sinks, participant)
     out: list[str] = []
     for sms in sinks["sms"]:
-        if participant and not str(sms.get("reference", "")).startswith(f"{participant}|"):
-            continue
         out.append(f"SMS   {sms['received_at']}  to {sms['to']}  [{sms.get('reference')}]")
         out.append(f"      {sms['text']}")
+    for wa in sinks.get("whatsapp", []):
+        out.append(f"WA    {wa['received_at']}  to {wa['to']}  [{wa.get('reference')}]")
+        out.append(f"      {wa.get('text') or wa['template']}")
     for mail in sinks["email"]:
-        if participant and not mail.get("notification_key", "").startswith(f"{participant}|"):
-            continue
         out.append(
             f"EMAIL {mail['received_at']}  to {', '.join(mail['to'])}  "
             f"[{mail.get('notification_key')}]"

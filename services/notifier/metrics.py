@@ -81,6 +81,13 @@ class Metrics:
             ["route"],
             registry=self.registry,
         )
+        self.whatsapp_statuses = Counter(
+            "notifier_whatsapp_statuses_total",
+            "WhatsApp status webhooks by status (sent, delivered, read, failed): reads are "
+            "counted here only, not published as events",
+            ["status"],
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "notifier_ready",
             "1 when tables are recovered and no rebalance is under way",

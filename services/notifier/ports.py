@@ -1,4 +1,4 @@
-"""The channel port: one small interface every provider adapter (SMTP, SMS, later WhatsApp)
+"""The channel port: one small interface every provider adapter (SMTP, SMS, WhatsApp)
 implements, and the two kinds of failure the dispatcher tells apart."""
 
 from __future__ import annotations
@@ -40,9 +40,15 @@ class TransientError(ChannelError):
 class PermanentError(ChannelError):
     """Trying again cannot help: invalid number or address, any other 4xx."""
 
+    def __init__(self, reason: str, *, fallback: str | None = None) -> None:
+        super().__init__(reason)
+        #: another channel that can still reach the person (WhatsApp: "not on WhatsApp" ->
+        #: "sms"); the message goes there once, under that channel's key
+        self.fallback = fallback
+
 
 class ChannelPort(Protocol):
-    name: str  # "sms", "email"
+    name: str  # "sms", "email", "whatsapp"
     provider: str
     #: True when the provider drops a message whose key it has seen (a client reference):
     #: then a crash may re-offer a whole dispatch round safely; otherwise rounds stay as

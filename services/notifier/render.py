@@ -18,10 +18,16 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from schemas.vocab import MessageKind
 from services.common.clock import Clock, SystemClock
-from services.notifier.domain import unsubscribe
+from services.notifier.domain import unsubscribe, whatsapp
 from services.notifier.domain.greeting import greeting, honorific
 from services.notifier.domain.links import on_domain
-from services.notifier.domain.model import CONSENT_KINDS, EmailMessage, Message, SmsMessage
+from services.notifier.domain.model import (
+    CONSENT_KINDS,
+    EmailMessage,
+    Message,
+    SmsMessage,
+    WhatsAppMessage,
+)
 from services.notifier.domain.payment_channels import all_channels, sms_channels
 from services.notifier.domain.record import amount_due
 from services.notifier.domain.schedule import due_date
@@ -48,6 +54,11 @@ STOP_LINES = {"id": "Balas BERHENTI", "en": "Reply STOP"}
 #: longest call name an SMS greets with: every SMS template is measured with a name this long
 #: (and a domain of links.SMS_DOMAIN_MAX) and must stay one GSM-7 segment
 SMS_NAME_MAX = 10
+#: what a campaign message says when its broadcast gave no `message` of its own
+CAMPAIGN_MESSAGE = {
+    "id": "Kerja Keras Bebas Cemas: lindungi diri dan keluarga, bayar iuran tiap bulan.",
+    "en": "Kerja Keras Bebas Cemas: protect yourself and your family, pay every month.",
+}
 MONTHS = {
     "id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
     "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
@@ -81,6 +92,10 @@ class Content:
     jht_age: int = 56
     #: None: e-mail carries no unsubscribe link nor List-Unsubscribe (it says to call instead)
     unsubscribe: Unsubscribe | None = None
+    #: (kind, language) -> the WhatsApp template name registered with Meta
+    whatsapp_templates: dict[tuple[str, str], str] = field(
+        default_factory=lambda: whatsapp.template_names("")
+    )
 
 
 def rupiah(amount: int) -> str:
@@ -122,6 +137,7 @@ class Renderer:
             "participant_number": person.get("participant_number"),
             "sms_channels": sms_channels(language),
             "payment_channels": all_channels(language),
+            "payment_list": ", ".join(all_channels(language)),
             "official_domain": self.content.official_domain,
             "programme_names": [PROGRAMME_NAMES[language].get(p, p) for p in programmes],
             "programmes_text": ", ".join(programmes) if programmes else "-",
@@ -131,6 +147,8 @@ class Renderer:
             "contact": self.content.contact,
             "jht_age": self.content.jht_age,
             "params": dict(params.get("campaign_params", {})),
+            "campaign_message": dict(params.get("campaign_params", {})).get("message")
+            or CAMPAIGN_MESSAGE[language],
             "unsubscribe_link": self.unsubscribe_link(person["participant_id"]),
             "unsubscribe_label": "Berhenti berlangganan" if language == "id" else "Unsubscribe",
         }
@@ -195,6 +213,14 @@ class Renderer:
                 text=text,
                 html=html,
                 headers=headers,
+            )
+        if channel == "whatsapp":
+            return WhatsAppMessage(
+                key=key,
+                to=person["phone_e164"],
+                template=self.content.whatsapp_templates[(kind, language)],
+                language=whatsapp.LANGUAGE_CODES[language],
+                parameters=whatsapp.body_parameters(kind, ctx),
             )
         raise ValueError(f"no renderer for channel {channel!r}")
 

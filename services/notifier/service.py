@@ -10,6 +10,7 @@ nothing new.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from services.common.clock import Clock
 from services.notifier.domain import audience
 from services.notifier.domain.keys import NotificationKey, campaign_key, once_key, period_key
 from services.notifier.domain.model import REMINDER_KINDS, channels_for
-from services.notifier.domain.quiet_hours import QuietHours
+from services.notifier.domain.quiet_hours import QUIET_CHANNELS, QuietHours
 from services.notifier.domain.record import (
     Record,
     amount_due,
@@ -54,7 +55,7 @@ from services.notifier.domain.record import (
     settle,
     wake_of,
 )
-from services.notifier.domain.routing import DEFAULT_ROUTES, Route
+from services.notifier.domain.routing import DEFAULT_ROUTES, WITHOUT_WHATSAPP, Route, reachable
 from services.notifier.domain.schedule import (
     JHT,
     LAPSE,
@@ -82,6 +83,8 @@ from services.notifier.work import (
 BROADCAST_CHUNK = 500
 
 Ack = Awaitable[Any]
+
+log = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
@@ -125,9 +128,12 @@ class NotifierService:
         partitioning: Partitioning,
         listener: Listener | None = None,
         routes: Mapping[str, Route] = DEFAULT_ROUTES,
+        available: frozenset[str] = WITHOUT_WHATSAPP,
     ) -> None:
         self.state = state
         self.routes = routes
+        #: the channels this notifier has adapters for (WhatsApp only with an account)
+        self.available = available
         self.clock = clock
         self.policy = policy
         self.quiet = quiet
@@ -160,7 +166,7 @@ class NotifierService:
         record = copy_of(old) if old else new_record(person)
         record["person"] = person
         welcome = MessageKind.WELCOME.value
-        for channel in channels_for(welcome, person, self.routes):
+        for channel in self.channels_for(welcome, person):
             await self._queue(record, welcome, channel, once_key(pid, welcome, channel), {})
         if record["after"] is None:
             self._reschedule(record, after=data.registered_at)
@@ -186,6 +192,11 @@ class NotifierService:
                 person[name] = value.value
         if data.programmes is not None:
             person["programmes"] = [p.value for p in data.programmes]
+        consent_whatsapp = getattr(data, "consent_whatsapp", None)  # v3 on
+        if consent_whatsapp is not None:
+            person["consent_whatsapp"] = consent_whatsapp
+        if person.get("phone_e164") != previous_phone:
+            person.pop("not_on_whatsapp", None)  # a new number may well be on WhatsApp
         person["branch_code"] = data.branch_code
         if isinstance(data, ParticipantUpdatedV2):
             if data.branch_timezone is not None:  # a move to a branch in another zone
@@ -291,7 +302,7 @@ class NotifierService:
 
     async def on_work(self, record: WorkRecord, partition: int) -> None:
         if isinstance(record, Outcomes):
-            self.on_outcomes(record, partition)
+            await self.on_outcomes(record, partition)
         elif isinstance(record, Wake):
             await self.on_wake(record, partition)
         elif isinstance(record, Broadcast):
@@ -334,7 +345,7 @@ class NotifierService:
         )
         await (await self.publish.event(request, participant_id))
 
-    def on_outcomes(self, outcomes: Outcomes, partition: int) -> None:
+    async def on_outcomes(self, outcomes: Outcomes, partition: int) -> None:
         by_participant: dict[str, list[Any]] = {}
         for item in outcomes.items:
             by_participant.setdefault(item.participant_id, []).append(item)
@@ -344,10 +355,14 @@ class NotifierService:
                 continue
             record = copy_of(old)
             for item in items:
+                if record["sent"].get(item.key, {}).get("by") == "receipt":
+                    continue  # the provider's later word on it came first: it stands
                 if item.result in ("retry", "deferred"):
                     self._requeue(record, item.key, item.entry or {}, item.state)
                 else:
                     settle(record, item.key, item.state)
+                if item.fallback and item.entry:
+                    await self._fall_back(record, item.key, item.entry, item.fallback)
             self._save(partition, pid, record, old)
         if self.listener:
             self.listener.applied(outcomes.round)
@@ -398,7 +413,7 @@ class NotifierService:
 
     async def _queue_reminder(self, record: Record, reminder: Reminder) -> None:
         pid = record["person"]["participant_id"]
-        for channel in channels_for(reminder.kind, record["person"], self.routes):
+        for channel in self.channels_for(reminder.kind, record["person"]):
             if reminder.kind == JHT:
                 key, params = once_key(pid, JHT, channel), {}
             else:
@@ -417,7 +432,7 @@ class NotifierService:
         owed = sum(amount_due(person, period) for period in unpaid)
         record["lapse"] = {"at": iso(lapse.at), "unpaid_periods": unpaid, "amount_owed": owed}
         params = {"unpaid_periods": unpaid, "amount_owed": owed}
-        for channel in channels_for(LAPSE, person, self.routes):
+        for channel in self.channels_for(LAPSE, person):
             key = period_key(pid, LAPSE, lapse.reminder.period, channel)
             await self._queue(record, LAPSE, channel, key, params)
         await self.publish.event(
@@ -455,7 +470,7 @@ class NotifierService:
                 continue
             record = copy_of(old)
             queued = False
-            for channel in channels_for(kind, person, self.routes):
+            for channel in self.channels_for(kind, person):
                 key = campaign_key(pid, kind, data.campaign_code, data.broadcast_id, channel)
                 queued = await self._queue(record, kind, channel, key, params) or queued
             if queued:
@@ -473,11 +488,51 @@ class NotifierService:
         else:
             data = NotificationFailedV1(
                 **facts.model_dump(),
-                reason=f"provider receipt: {receipt.status}",
+                reason=receipt.reason or f"provider receipt: {receipt.status}",
                 permanent=True,
                 failed_at=at,
             )
         await self.publish.event(data, facts.participant_id)
+        if receipt.fallback:
+            await self._fall_back_after_receipt(receipt, receipt.fallback, partition)
+
+    async def _fall_back_after_receipt(
+        self, receipt: Receipt, channel: str, partition: int
+    ) -> None:
+        """The provider took the message but could not deliver it, and another channel can
+        (a WhatsApp status `failed` 131026): the message as it was sent goes out there once.
+        What it said comes from its `sent` state (kind, params, campaign), or from its queue
+        entry when the status came before the dispatch round's outcome was applied here (the
+        Cloud API can answer that fast); the outcome applied later leaves the failure be."""
+        key = receipt.reference
+        pid = NotificationKey.parse(key).participant_id
+        old = self.state.get(partition, pid)
+        sent = (old["sent"].get(key) or old["queue"].get(key)) if old else None
+        if old is None or not sent or "params" not in sent:
+            log.warning("%s failed and cannot fall back: not sent from here", key)
+            return
+        record = copy_of(old)
+        reason = (receipt.reason or receipt.status)[:500]
+        settle(record, key, {**sent, "state": "failed", "reason": reason, "by": "receipt"})
+        await self._fall_back(record, key, sent, channel)
+        self._save(partition, pid, record, old)
+
+    async def _fall_back(
+        self, record: Record, key: str, sent: dict[str, Any], channel: str
+    ) -> None:
+        """Queue the message `key` (its entry or sent state `sent`: params, campaign) on
+        `channel` under that channel's key: once, since the queue takes a key once and never
+        after it was settled. A WhatsApp failure also marks the number as off WhatsApp, so the
+        next messages go straight to the route's next channel."""
+        person = record["person"]
+        failed = NotificationKey.parse(key)
+        if failed.channel == "whatsapp":
+            person["not_on_whatsapp"] = iso(self.clock.now())
+        if channel not in reachable(person, self.available):
+            return  # opted out of it meanwhile, say: nowhere else to go
+        again = str(NotificationKey(failed.participant_id, failed.kind, failed.scope, channel))
+        params = dict(sent.get("params") or {})
+        await self._queue(record, failed.kind, channel, again, params)
 
     # --- requests from HTTP: turned into work records for the owner -------------------------
 
@@ -528,6 +583,9 @@ class NotifierService:
 
     # --- helpers ----------------------------------------------------------------------------
 
+    def channels_for(self, kind: str, person: dict[str, Any]) -> list[str]:
+        return channels_for(kind, person, self.routes, self.available)
+
     async def _queue(
         self, record: Record, kind: str, channel: str, key: str, params: dict[str, Any]
     ) -> bool:
@@ -547,7 +605,7 @@ class NotifierService:
             "deferred": False,
         }
         tz = person["branch_timezone"]
-        deferred = channel == "sms" and self.quiet.contains(now, tz)
+        deferred = channel in QUIET_CHANNELS and self.quiet.contains(now, tz)
         if deferred:
             entry["not_before"] = iso(self.quiet.opens_at(now, tz))
             entry["deferred"] = True
@@ -613,6 +671,8 @@ def _person(data: ParticipantRegisteredV1, known: dict[str, Any]) -> dict[str, A
         "language": data.language.value,
         "preferred_channel": data.preferred_channel.value,
         "consent_reminders": data.consent_reminders,
+        # v4 on; an older registration carries no WhatsApp opt-in
+        "consent_whatsapp": bool(getattr(data, "consent_whatsapp", False)),
         "branch_code": data.branch_code,
         "branch_timezone": data.branch_timezone.value,
         "segment": data.segment,
@@ -628,6 +688,12 @@ def _person(data: ParticipantRegisteredV1, known: dict[str, Any]) -> dict[str, A
         "paid_periods": known.get("paid_periods", []),
         "partial_owed": known.get("partial_owed", {}),
         "jht_paid": known.get("jht_paid", False),
+        # when a WhatsApp message found the number off WhatsApp (until the number changes)
+        **(
+            {"not_on_whatsapp": known["not_on_whatsapp"]}
+            if known.get("not_on_whatsapp") and known.get("phone_e164") == data.phone_e164
+            else {}
+        ),
     }
 
 

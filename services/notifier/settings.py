@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.common.apikeys import parse_digests
 from services.notifier.domain.links import SMS_DOMAIN_MAX, on_domain
 from services.notifier.domain.routing import Route, parse_routes
+from services.notifier.domain.whatsapp import template_names
 
 
 class SmsProvider(BaseModel):
@@ -188,6 +189,41 @@ class Settings(BaseSettings):
         default=15.0, gt=0, le=3600, description="an open breaker's wait before one probe"
     )
 
+    # --- WhatsApp Business Cloud API (adapters/whatsapp.py); off while whatsapp_url is unset --
+    whatsapp_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="Graph API base URL (https://graph.facebook.com, or a local sink); unset: "
+        "no WhatsApp channel, and people who prefer it are reached on SMS",
+    )
+    whatsapp_api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
+    whatsapp_phone_number_id: str | None = Field(
+        default=None, pattern=r"^\d{1,32}$", description="the business number's id at Meta"
+    )
+    whatsapp_token: SecretStr | None = Field(
+        default=None, description="system-user access token (Authorization: Bearer)"
+    )
+    whatsapp_app_secret: SecretStr | None = Field(
+        default=None,
+        description="the Meta app's secret: status webhooks to /webhooks/whatsapp are signed "
+        "with it (X-Hub-Signature-256); unsigned or wrongly signed ones are refused",
+    )
+    whatsapp_verify_token: SecretStr | None = Field(
+        default=None,
+        description="the token typed into the app's webhook settings; the subscription "
+        "handshake (GET /webhooks/whatsapp) answers only it",
+    )
+    whatsapp_templates: str = Field(
+        default="",
+        description="JSON object of message kind -> registered template name (or {id: …, en: "
+        "…}) over the defaults bebas_<kind>",
+    )
+    whatsapp_timeout_seconds: float = Field(default=10.0, gt=0)
+    whatsapp_concurrency: int = Field(default=8, ge=1, le=100)
+    whatsapp_rate_per_second: float = Field(
+        default=50.0, gt=0, description="stay under the business number's throughput tier"
+    )
+
     # --- who may call the HTTP doors (README "Security") --------------------------------------
     sms_callback_secret: SecretStr | None = Field(
         default=None,
@@ -228,6 +264,34 @@ class Settings(BaseSettings):
         "message carries a link. Its length is capped so that every SMS stays one segment",
     )
     contact_number: str = "175"
+
+    @field_validator("whatsapp_templates")
+    @classmethod
+    def _templates_parse(cls, value: str) -> str:
+        template_names(value)  # the ValueError names the kind and language
+        return value
+
+    @property
+    def whatsapp_template_names(self) -> dict[tuple[str, str], str]:
+        return template_names(self.whatsapp_templates)
+
+    @model_validator(mode="after")
+    def _whatsapp_complete(self) -> Settings:
+        if self.whatsapp_url is None:
+            return self
+        missing = [
+            name
+            for name in (
+                "whatsapp_phone_number_id",
+                "whatsapp_token",
+                "whatsapp_app_secret",
+                "whatsapp_verify_token",
+            )
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(f"whatsapp_url is set, so {', '.join(missing)} must be set too")
+        return self
 
     @field_validator("routes")
     @classmethod
@@ -338,13 +402,18 @@ class Settings(BaseSettings):
         "unsubscribe_url",
         "unsubscribe_secret",
         "unsubscribe_mailto",
+        "whatsapp_url",
+        "whatsapp_phone_number_id",
+        "whatsapp_token",
+        "whatsapp_app_secret",
+        "whatsapp_verify_token",
         mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("sms_callback_secret", "unsubscribe_secret")
+    @field_validator("sms_callback_secret", "unsubscribe_secret", "whatsapp_app_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:

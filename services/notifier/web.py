@@ -5,6 +5,8 @@ GET /healthz, GET /readyz, GET /metrics, POST /receipts (provider delivery recei
 POST /inbound-sms (replies: STOP/BERHENTI/UNREG ask enrollment to opt the sender out of SMS),
 GET|POST /unsubscribe?token=… (an e-mail's one-click unsubscribe, RFC 8058: GET shows a page
 with a button and changes nothing, POST asks enrollment to opt the person out of e-mail),
+GET|POST /webhooks/whatsapp (the WhatsApp Cloud API's subscription handshake and status
+webhooks, signed with the Meta app secret: X-Hub-Signature-256),
 GET /participants/{id}/notifications, GET /messages (what the local sinks received).
 Errors are RFC 9457 problem+json naming the field (HTML pages at /unsubscribe, for people).
 
@@ -31,11 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from services.common.problem import PROBLEM_JSON, problem_body
 from services.notifier import pages
 from services.notifier.access import Callback, twilio_signed
-from services.notifier.domain import unsubscribe
+from services.notifier.domain import unsubscribe, whatsapp
 from services.notifier.domain.keys import NotificationKey
 from services.notifier.domain.replies import stop_word
 from services.notifier.domain.signatures import admin_refusal
-from services.notifier.listing import read_sinks
+from services.notifier.listing import of_participant, read_sinks
 from services.notifier.work import Receipt as ReceiptWork
 
 if TYPE_CHECKING:
@@ -107,6 +109,37 @@ def _twilio_receipt(request: web.Request, raw: bytes) -> dict[str, Any] | None:
 def _twilio_inbound(raw: bytes) -> dict[str, str]:
     form = _form(raw)
     return {"from": form.get("From", ""), "text": form.get("Body", "")}
+
+
+def _whatsapp_receipt(status: whatsapp.Status) -> ReceiptWork | None:
+    """A final status of one of our messages as a receipt; None for progress (`sent`), reads
+    (counted, not published: reporting measures reach, and a read receipt is the person's
+    to switch off) and statuses of messages that are not ours."""
+    if status.status not in ("delivered", "failed") or status.reference is None:
+        return None
+    try:
+        NotificationKey.parse(status.reference)
+    except ValueError:
+        log.warning("WhatsApp status for %s: not one of our keys", status.reference)
+        return None
+    stamp = status.timestamp
+    at = datetime.fromtimestamp(stamp, UTC) if stamp is not None else datetime.now(UTC)
+    if status.status == "delivered":
+        return ReceiptWork(
+            reference=status.reference,
+            message_id=status.message_id,
+            status="delivered",
+            at=at.isoformat(),
+        )
+    verdict = whatsapp.failed_status(list(status.errors))
+    return ReceiptWork(
+        reference=status.reference,
+        message_id=status.message_id,
+        status="failed",
+        at=at.isoformat(),
+        reason=verdict.reason,
+        fallback="sms" if verdict.not_on_whatsapp else None,
+    )
 
 
 def _route(request: web.Request) -> str:
@@ -204,6 +237,40 @@ def build_web(notifier: Notifier, sink_dir: Path | None, contact: str = "175") -
         )
         return web.json_response({"accepted": True}, status=202)
 
+    @routes.get("/webhooks/whatsapp")
+    async def whatsapp_handshake(request: web.Request) -> web.Response:
+        token = notifier.access.whatsapp_verify_token
+        if token is None:
+            return problem(404, "No WhatsApp channel", "NOTIFIER_WHATSAPP_URL is not set")
+        challenge = whatsapp.handshake(request.query, token)
+        if challenge is None:
+            metrics.refused.labels(_route(request)).inc()
+            return problem(403, "Not subscribed", "hub.verify_token: not this webhook's token")
+        return web.Response(text=challenge)
+
+    @routes.post("/webhooks/whatsapp")
+    async def whatsapp_statuses(request: web.Request) -> web.Response:
+        secret = notifier.access.whatsapp_app_secret
+        if secret is None:
+            return problem(404, "No WhatsApp channel", "NOTIFIER_WHATSAPP_URL is not set")
+        raw = await request.read()
+        header = request.headers.get(whatsapp.SIGNATURE_HEADER)
+        refusal = whatsapp.signature_refusal(secret, raw, header)
+        if refusal is not None:
+            metrics.refused.labels(_route(request)).inc()
+            log.warning("refused %s from %s: %s", request.path, request.remote, refusal)
+            return _unauthorized("Webhook signature not valid", refusal, whatsapp.SIGNATURE_HEADER)
+        try:
+            found = whatsapp.statuses(_json(raw))
+        except ValueError as exc:
+            return problem(422, "Invalid request body", str(exc))
+        receipts = [r for r in (_whatsapp_receipt(s) for s in found) if r is not None]
+        for status in found:
+            metrics.whatsapp_statuses.labels(status.status).inc()
+        for receipt in receipts:
+            await service.request_receipt(receipt)
+        return web.json_response({"accepted": len(receipts)})
+
     @routes.post("/inbound-sms")
     async def inbound(request: web.Request) -> web.Response:
         raw = await signed(request)
@@ -293,17 +360,7 @@ def build_web(notifier: Notifier, sink_dir: Path | None, contact: str = "175") -
             return problem(404, "No local sinks", "NOTIFIER_SINK_DIR is not set")
         sinks = read_sinks(sink_dir)
         pid = request.query.get("participant")
-        if pid:
-            prefix = f"{pid}|"
-            sinks = {
-                "sms": [m for m in sinks["sms"] if str(m.get("reference", "")).startswith(prefix)],
-                "email": [
-                    m
-                    for m in sinks["email"]
-                    if str(m.get("notification_key", "")).startswith(prefix)
-                ],
-            }
-        return web.json_response(sinks)
+        return web.json_response(of_participant(sinks, pid) if pid else sinks)
 
     app = web.Application()
     app.add_routes(routes)

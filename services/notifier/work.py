@@ -27,8 +27,12 @@ class Outcome(_Work):
     key: str
     result: Literal["sent", "failed", "dead", "suppressed", "retry", "deferred"]
     state: dict[str, Any] = Field(default_factory=dict)
-    #: for retry / deferred: the entry as it must wait in the queue (new attempt, not_before)
+    #: for retry / deferred: the entry as it must wait in the queue (new attempt, not_before);
+    #: for a failure with a fallback: the entry that failed
     entry: dict[str, Any] | None = None
+    #: failed, but this channel can still reach the person (WhatsApp "not on WhatsApp" ->
+    #: "sms"): the message goes out there once, under that channel's key
+    fallback: str | None = None
 
 
 class Outcomes(_Work):
@@ -73,6 +77,10 @@ class Receipt(_Work):
     message_id: str | None = None
     status: Literal["delivered", "failed", "undelivered"]
     at: str
+    #: why it failed, in the provider's words (None: the status says it all)
+    reason: str | None = None
+    #: a failure that another channel can make good (see Outcome.fallback)
+    fallback: str | None = None
 
 
 class Requeue(_Work):

@@ -13,7 +13,7 @@ from schemas.events import (
     ContributionPaidV1,
     ContributionPartiallyPaidV1,
     ParticipantOptedOutV1,
-    ParticipantRegisteredV2,
+    ParticipantRegisteredV4,
 )
 from schemas.vocab import Channel, IndonesianTimeZone, Language, Programme, Sex, Source
 
@@ -27,7 +27,7 @@ def phone_for(pid: str) -> str:
     return f"+62812{digits:09d}"
 
 
-def registered(at: datetime, pid: str | None = None, **overrides: Any) -> ParticipantRegisteredV2:
+def registered(at: datetime, pid: str | None = None, **overrides: Any) -> ParticipantRegisteredV4:
     pid = pid or new_id()
     fields: dict[str, Any] = {
         "participant_id": pid,
@@ -52,7 +52,7 @@ def registered(at: datetime, pid: str | None = None, **overrides: Any) -> Partic
         "registered_at": at,
     }
     fields.update(overrides)
-    return ParticipantRegisteredV2(**fields)
+    return ParticipantRegisteredV4(**fields)
 
 
 def paid(pid: str, period: str, at: datetime) -> ContributionPaidV1:

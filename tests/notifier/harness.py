@@ -38,6 +38,9 @@ CALLBACK_SECRET = "harness-callback-secret-6c1f0a"
 #: an enrollment-style admin key; the notifier knows only its digest
 ADMIN_KEY = "bck_harness-admin-key-4f9e2d7a1b"
 ROUNDS_PER_CHANNEL = 2  # services.notifier.dispatcher.Limits
+#: shared by the local WhatsApp Cloud API and the notifier: status webhooks are signed with it
+WHATSAPP_APP_SECRET = "harness-meta-app-secret-51d0"
+WHATSAPP_TOKEN = "harness-wa-token"
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
@@ -68,6 +71,8 @@ class Stack:
     #: local SMS gateways: with more than one the notifier fails over between them, in order
     #: (NOTIFIER_SMS_PROVIDERS, named gw-1, gw-2, ...)
     gateways: int = 1
+    #: run the local WhatsApp Cloud API and give the notifier a WhatsApp account
+    whatsapp: bool = False
 
     def __post_init__(self) -> None:
         self.sink_dir = self.root / "sinks"
@@ -77,6 +82,7 @@ class Stack:
         self.gateway_dirs = [self.sink_dir] + [
             self.root / f"sinks-{n}" for n in range(2, self.gateways + 1)
         ]
+        self.whatsapp_port = free_port()
         #: HTTP port of every notifier worker started, by name ("notifier" is the first)
         self.ports: dict[str, int] = {"notifier": self.port}
         self.offset_file = self.root / "clock-offset"
@@ -98,6 +104,8 @@ class Stack:
         for index in range(self.gateways):
             self.start_gateway(index)
         self.start_smtp()
+        if self.whatsapp:
+            self.start_whatsapp()
         self.start_notifier()
         return self
 
@@ -147,6 +155,38 @@ class Stack:
         )
         wait_for(lambda: _port_open(self.smtp_port), timeout=20)
 
+    def start_whatsapp(self) -> None:
+        self._spawn(
+            "whatsapp",
+            [
+                "-m",
+                "services.notifier.sinks.whatsapp_sink",
+                "--port",
+                str(self.whatsapp_port),
+                "--data-dir",
+                str(self.sink_dir),
+                "--token",
+                WHATSAPP_TOKEN,
+                "--webhook-url",
+                f"{self.url}/webhooks/whatsapp",
+            ],
+            {"WHATSAPP_SINK_APP_SECRET": WHATSAPP_APP_SECRET},
+        )
+        url = f"http://127.0.0.1:{self.whatsapp_port}/healthz"
+        wait_for(lambda: _get_ok(url), timeout=20)
+
+    def whatsapp_env(self) -> dict[str, str]:
+        if not self.whatsapp:
+            return {}
+        return {
+            "NOTIFIER_WHATSAPP_URL": f"http://127.0.0.1:{self.whatsapp_port}",
+            "NOTIFIER_WHATSAPP_PHONE_NUMBER_ID": "1055501234",
+            "NOTIFIER_WHATSAPP_TOKEN": WHATSAPP_TOKEN,
+            "NOTIFIER_WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET,
+            "NOTIFIER_WHATSAPP_VERIFY_TOKEN": "harness-verify-token",
+            "NOTIFIER_WHATSAPP_TIMEOUT_SECONDS": "2",
+        }
+
     def notifier_env(self, name: str = "notifier") -> dict[str, str]:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
@@ -176,6 +216,7 @@ class Stack:
             "NOTIFIER_UNSUBSCRIBE_URL": UNSUBSCRIBE_URL,
             "NOTIFIER_UNSUBSCRIBE_SECRET": "unsubscribe-secret-for-tests-0123456789",
             **self.sms_providers_env(),
+            **self.whatsapp_env(),
             **self.extra_env,
         }
 
@@ -316,6 +357,16 @@ class Stack:
 
     def sms_requests_all(self, gateway: int = 0) -> list[dict[str, Any]]:
         return _jsonl(self.gateway_dirs[gateway] / "requests.jsonl")
+
+    def whatsapp_messages(self, participant_id: str | None = None) -> list[dict[str, Any]]:
+        rows = _jsonl(self.sink_dir / "whatsapp.jsonl")
+        if participant_id:
+            rows = [r for r in rows if str(r.get("reference", "")).startswith(participant_id + "|")]
+        return rows
+
+    def whatsapp_control(self, **knob: Any) -> None:
+        url = f"http://127.0.0.1:{self.whatsapp_port}/control"
+        httpx.post(url, json=knob).raise_for_status()
 
     def mail_duplicates(self) -> list[dict[str, Any]]:
         return _jsonl(self.sink_dir / "mail-duplicates.jsonl")

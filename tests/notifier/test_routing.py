@@ -38,10 +38,10 @@ CAMPAIGN = "campaign_announcement"
             {**PERSON, "preferred_channel": "email"},
             ["email", "sms"],
         ),
-        # WhatsApp has no adapter: its fans are reached like SMS fans
+        # no WhatsApp channel here (the default): its fans are reached like SMS fans
         (
             {"mode": "first", "channels": ["preferred", "email"]},
-            {**PERSON, "preferred_channel": "whatsapp"},
+            {**PERSON, "preferred_channel": "whatsapp", "consent_whatsapp": True},
             ["sms"],
         ),
         ({"mode": "first", "channels": ["email"]}, {**PERSON, "email": None}, []),
@@ -52,6 +52,29 @@ def test_a_route_picks_the_reachable_channels_in_its_order(
 ) -> None:
     routes = parse_routes(json.dumps({CAMPAIGN: route}))
     assert route_for(CAMPAIGN, routes).pick(person) == expected
+
+
+WA_FAN: dict[str, Any] = {**PERSON, "preferred_channel": "whatsapp", "consent_whatsapp": True}
+WITH_WHATSAPP = frozenset({"sms", "email", "whatsapp"})
+
+
+@pytest.mark.parametrize(
+    ("person", "expected"),
+    [
+        (WA_FAN, ["whatsapp"]),
+        # WhatsApp asks for an opt-in of its own: consent to reminders is not enough
+        ({**WA_FAN, "consent_whatsapp": False}, ["sms"]),
+        ({**WA_FAN, "opted_out": ["whatsapp"]}, ["sms"]),
+        # a message found the number off WhatsApp: SMS from then on
+        ({**WA_FAN, "not_on_whatsapp": "2026-12-05T04:00:00+00:00"}, ["sms"]),
+        # consent alone does not move a person who prefers e-mail
+        ({**WA_FAN, "preferred_channel": "email"}, ["email"]),
+    ],
+)
+def test_whatsapp_takes_consent_and_an_account(person: dict[str, Any], expected: list[str]) -> None:
+    default = route_for(CAMPAIGN, DEFAULT_ROUTES)
+    assert default.pick(person, WITH_WHATSAPP) == expected
+    assert default.pick(person) == (["email"] if expected == ["email"] else ["sms"])
 
 
 def test_unnamed_kinds_take_the_default_route_and_the_defaults_stay() -> None:

@@ -52,7 +52,10 @@ PARTITIONS = 3
 
 class World:
     def __init__(
-        self, cap: FrequencyCap | None = None, routes: dict[str, Route] | None = None
+        self,
+        cap: FrequencyCap | None = None,
+        routes: dict[str, Route] | None = None,
+        channels: tuple[str, ...] = ("sms", "email"),
     ) -> None:
         self.clock = FrozenClock(START)
         self.log: list[str] = []
@@ -67,8 +70,9 @@ class World:
             self.publisher,
             self.partitioning,
             routes=routes or DEFAULT_ROUTES,
+            available=frozenset(channels),
         )
-        self.channels = {name: FakeChannel(name, self.log) for name in ("sms", "email")}
+        self.channels = {name: FakeChannel(name, self.log) for name in channels}
         self.dispatcher = Dispatcher(
             self.service,
             self.state,
@@ -77,7 +81,7 @@ class World:
             quiet=QuietHours(),
             clock=self.clock,
             limits=Limits(batch=100, max_attempts=3, backoff_base=1, backoff_cap=10),
-            concurrency={"sms": 4, "email": 2},
+            concurrency={"sms": 4, "email": 2, "whatsapp": 2},
             dead_letter=self.publisher.dead_letter,
             cap=cap,
             retry_source="work",
@@ -856,7 +860,7 @@ async def test_the_jht_claim_goes_only_to_who_has_jht_savings(
 
 async def test_the_welcome_greets_by_the_sex_enrollment_read_off_the_nik(world: World) -> None:
     fields = registered(START, email=None, full_name="I Made Wirawan", sex=Sex.MALE).model_dump()
-    event = ParticipantRegisteredV3(**fields, participant_number="12345678903")
+    event = ParticipantRegisteredV3(**{**fields, "participant_number": "12345678903"})
     await world.handle(event)
     await world.drain()
     person = world.record(event.participant_id)["person"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schemas.vocab import MessageKind
-from services.notifier.domain.routing import DEFAULT_ROUTES, Route, route_for
+from services.notifier.domain.routing import DEFAULT_ROUTES, WITHOUT_WHATSAPP, Route, route_for
 
 #: Message kinds that need the participant's consent to reminders and campaigns; the welcome
 #: confirms a registration the person just made, so it is transactional.
@@ -19,14 +19,18 @@ REMINDER_KINDS = frozenset(
 
 
 def channels_for(
-    kind: str, person: dict[str, Any], routes: Mapping[str, Route] = DEFAULT_ROUTES
+    kind: str,
+    person: dict[str, Any],
+    routes: Mapping[str, Route] = DEFAULT_ROUTES,
+    available: frozenset[str] = WITHOUT_WHATSAPP,
 ) -> list[str]:
     """The channels a message of `kind` goes out on for this person: its route
-    (`domain/routing.py`, by default the welcome on every channel the person gave us and
-    everything else on the preferred one, else another), none without the consent it needs."""
+    (`domain/routing.py`, by default the welcome on SMS and e-mail and everything else on the
+    preferred channel, else another), among the `available` ones (those with an adapter),
+    none without the consent it needs."""
     if kind in CONSENT_KINDS and not person.get("consent_reminders", False):
         return []
-    return route_for(kind, routes).pick(person)
+    return route_for(kind, routes).pick(person, available)
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,19 @@ class EmailMessage:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Message = SmsMessage | EmailMessage
+@dataclass(frozen=True)
+class WhatsAppMessage:
+    """An approved template (`domain/whatsapp.py`): its registered name and language, and the
+    values of its body placeholders in order; the text itself is Meta's copy."""
+
+    key: str
+    to: str  # E.164
+    template: str
+    language: str
+    parameters: tuple[str, ...]
+
+
+Message = SmsMessage | EmailMessage | WhatsAppMessage
 
 
 def pinned_to(message: Message, provider: str | None) -> Message:

@@ -1,10 +1,14 @@
-"""Quiet hours: no SMS at night in the recipient's own time zone."""
+"""Quiet hours: no SMS or WhatsApp at night in the recipient's own time zone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+#: channels whose messages ring a phone: they wait for the morning (an e-mail waits in the
+#: mailbox, so it goes at any hour)
+QUIET_CHANNELS = frozenset({"sms", "whatsapp"})
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from typing import Any, Literal
 from schemas.vocab import MessageKind
 
 PREFERRED = "preferred"
-CHANNELS = ("sms", "email")
+CHANNELS = ("sms", "email", "whatsapp")
+#: the channels a notifier without a WhatsApp account has
+WITHOUT_WHATSAPP = frozenset({"sms", "email"})
 KINDS = frozenset(kind.value for kind in MessageKind)
 DEFAULT_KIND = "default"  # the route of every kind the table does not name
 
@@ -32,15 +34,16 @@ class Route:
     mode: Mode
     channels: tuple[str, ...]
 
-    def pick(self, person: Mapping[str, Any]) -> list[str]:
-        """The channels this person gets the message on (opt-outs and missing e-mail left
-        out), in the route's order."""
-        reachable = {"sms"} | ({"email"} if person.get("email") else set())
-        reachable -= set(person.get("opted_out", []))
+    def pick(
+        self, person: Mapping[str, Any], available: frozenset[str] = WITHOUT_WHATSAPP
+    ) -> list[str]:
+        """The channels this person gets the message on (what `reachable` leaves), in the
+        route's order; `available`: the channels this notifier has adapters for."""
+        reach = reachable(person, available)
         chosen: list[str] = []
         for name in self.channels:
-            channel = _preferred(person) if name == PREFERRED else name
-            if channel in reachable and channel not in chosen:
+            channel = _preferred(person, reach) if name == PREFERRED else name
+            if channel in reach and channel not in chosen:
                 chosen.append(channel)
         return chosen if self.mode == "all" else chosen[:1]
 
@@ -49,6 +52,14 @@ DEFAULT_ROUTES: dict[str, Route] = {
     MessageKind.WELCOME.value: Route("all", ("sms", "email")),
     DEFAULT_KIND: Route("first", (PREFERRED, "sms", "email")),
 }
+
+
+def reachable(person: Mapping[str, Any], available: frozenset[str]) -> set[str]:
+    """The channels the person can be sent anything on."""
+    reach = {"sms"} | ({"email"} if person.get("email") else set())
+    if person.get("consent_whatsapp") and not person.get("not_on_whatsapp"):
+        reach.add("whatsapp")
+    return (reach & available) - set(person.get("opted_out", []))
 
 
 def route_for(kind: str, routes: Mapping[str, Route]) -> Route:
@@ -87,10 +98,14 @@ def _route(kind: str, spec: Any) -> Route:
         raise ValueError(f"{kind}.channels: a non-empty list")
     for name in channels:
         if name not in (*CHANNELS, PREFERRED):
-            raise ValueError(f"{kind}.channels: {name!r} is not sms, email or preferred")
+            raise ValueError(f"{kind}.channels: {name!r} is not sms, email, whatsapp or preferred")
     return Route(mode, tuple(channels))
 
 
-def _preferred(person: Mapping[str, Any]) -> str:
-    # WhatsApp has no adapter: a person who prefers it is reached like one who prefers SMS
-    return "email" if person.get("preferred_channel") == "email" else "sms"
+def _preferred(person: Mapping[str, Any], reach: set[str]) -> str:
+    preferred = person.get("preferred_channel")
+    if preferred == "whatsapp" and "whatsapp" not in reach:
+        # no WhatsApp account here, no opt-in, or the number is not on WhatsApp: a person
+        # who prefers WhatsApp prefers their phone, so SMS stands in for it
+        return "sms"
+    return preferred if preferred in ("email", "whatsapp") else "sms"

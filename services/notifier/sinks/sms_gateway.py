@@ -30,7 +30,6 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ import httpx
 from aiohttp import web
 
 from services.notifier.domain.signatures import signed_headers
+from services.notifier.sinks.jsonl import append_line, now_iso, read_lines
 
 log = logging.getLogger("services.notifier.sinks.sms_gateway")
 # how long a delivery receipt is offered to the notifier before the gateway gives up
@@ -79,7 +79,7 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        for line in _read_lines(self.sms_file):
+        for line in read_lines(self.sms_file):
             if line.get("reference"):
                 self.by_reference[line["reference"]] = line["message_id"]
 
@@ -108,7 +108,7 @@ class Gateway:
         to, text = str(body.get("to", "")), body.get("text")
         reference = body.get("reference")
         outcome = await self._decide(to, text)
-        _append(self.requests_file, {**body, "outcome": outcome[0], "at": _now()})
+        append_line(self.requests_file, {**body, "outcome": outcome[0], "at": now_iso()})
         if outcome[1] is not None:
             return outcome[1]
         if reference and reference in self.by_reference:
@@ -129,9 +129,9 @@ class Gateway:
             "text": text,
             "sender": body.get("sender"),
             "reference": reference,
-            "received_at": _now(),
+            "received_at": now_iso(),
         }
-        _append(self.sms_file, record)
+        append_line(self.sms_file, record)
         if reference:
             self.by_reference[reference] = message_id
         self._offer_receipt(message_id, reference)
@@ -177,7 +177,7 @@ class Gateway:
             "message_id": message_id,
             "reference": reference,
             "status": "delivered",
-            "at": _now(),
+            "at": now_iso(),
         }
         # like real providers, keep offering a receipt while the notifier restarts, recovers
         # or rejoins its group (it answers 503 until ready): backoff 1 s doubling to 30 s
@@ -240,10 +240,10 @@ class Gateway:
         return web.json_response({"faults": len(self.faults)})
 
     async def messages(self, request: web.Request) -> web.Response:
-        return web.json_response(_read_lines(self.sms_file))
+        return web.json_response(read_lines(self.sms_file))
 
     async def requests(self, request: web.Request) -> web.Response:
-        return web.json_response(_read_lines(self.requests_file))
+        return web.json_response(read_lines(self.requests_file))
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -257,24 +257,6 @@ class Gateway:
         app.router.add_get("/requests", self.requests)
         app.router.add_get("/healthz", self.healthz)
         return app
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> None:

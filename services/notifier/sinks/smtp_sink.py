@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import threading
 from datetime import UTC, datetime
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from services.notifier.sinks.jsonl import append_line
 
 
 class StoringHandler:
@@ -43,7 +44,7 @@ class StoringHandler:
             if message_id and message_id in self._seen:
                 # like a mailbox (Gmail keeps one copy per Message-ID): the person sees it once;
                 # the copy is logged so tests and operators can count resends
-                _append(
+                append_line(
                     self.data_dir / "mail-duplicates.jsonl",
                     {
                         "message_id": message_id,
@@ -65,15 +66,8 @@ class StoringHandler:
                 "notification_key": str(parsed.get("X-Bebas-Notification-Key", "")).strip(),
                 "received_at": datetime.now(UTC).isoformat(),
             }
-            _append(self.data_dir / "mail.jsonl", record)
+            append_line(self.data_dir / "mail.jsonl", record)
         return "250 Message accepted for delivery"
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def main(argv: list[str] | None = None) -> None:
