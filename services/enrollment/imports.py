@@ -3,7 +3,7 @@
 Columns (header row required, names case-insensitive, order free):
   full_name*, nik*, phone*, segment*, branch_code*, declared_income*,
   email, campaign_code, jht (ya/tidak), preferred_channel, language, consent_reminders (ya/tidak),
-  community
+  consent_whatsapp (ya/tidak), community
 Row numbers in the report are spreadsheet line numbers: the header is row 1.
 """
 
@@ -30,6 +30,7 @@ OPTIONAL = (
     "preferred_channel",
     "language",
     "consent_reminders",
+    "consent_whatsapp",
     "community",
 )
 YES = {"ya", "y", "yes", "true", "1", "x"}
@@ -161,6 +162,7 @@ class CsvImporter:
         income = parse("declared_income", parse_rupiah)
         jht = parse("jht", _yes, False)
         consent = parse("consent_reminders", _yes, False)
+        whatsapp = parse("consent_whatsapp", _yes, False)
         raw = RegistrationInput(
             full_name=record.get("full_name", ""),
             nik=record.get("nik", ""),
@@ -174,6 +176,7 @@ class CsvImporter:
             preferred_channel=record.get("preferred_channel", "").strip().lower() or "sms",
             language=record.get("language", "").strip().lower() or "id",
             consent_reminders=bool(consent),
+            consent_whatsapp=bool(whatsapp),
             source="import",
             community=record.get("community", "").strip() or None,
         )

@@ -28,6 +28,7 @@ def participant_view(row: Row) -> dict[str, Any]:
         "preferred_channel": row["preferred_channel"],
         "language": row["language"],
         "consent_reminders": row["consent_reminders"],
+        "consent_whatsapp": row["consent_whatsapp"],
         "source": row["source"],
         "community": row["community"],
         "opted_out_channels": [c for c in row["opted_out_channels"].split(",") if c],

@@ -51,7 +51,7 @@ def test_an_officer_corrects_phone_income_and_programmes(
     assert client.get(f"/v1/participants/{pid}", headers=Keys.auth(keys.admin)).json() == got
 
     [event] = updates(container)
-    assert (event.subject, event.dataschema.split(":")[-1]) == (pid, "v2")
+    assert (event.subject, event.dataschema.split(":")[-1]) == (pid, "v3")
     data = event.data.model_dump(mode="json", exclude_none=True)
     assert data == {
         "participant_id": pid,
@@ -160,7 +160,7 @@ def test_removing_the_email_is_said_in_the_event_and_email_channel_needs_one(
             {
                 "body": "names nothing to change; give one or more of phone, email, "
                 "declared_income, programmes, branch_code, preferred_channel, language, "
-                "consent_reminders"
+                "consent_reminders, consent_whatsapp"
             },
         ),
         ({"nik": "3372015508850001"}, {"nik": "Extra inputs are not permitted"}),

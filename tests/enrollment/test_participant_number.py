@@ -94,7 +94,7 @@ def test_registration_issues_a_number_shown_everywhere_and_found_by_it(
     assert numbers == [participant_number(n) for n in (1, 2, 3)]
     registered = [e for _, _, e in outbox_events(container) if e.type == "participant.registered"]
     assert [e.data.participant_number for e in registered] == numbers
-    assert registered[0].dataschema.endswith(":v3")
+    assert registered[0].dataschema.endswith(":v4")
 
     first = created[0]
     auth = Keys.auth(keys.officer_skt)

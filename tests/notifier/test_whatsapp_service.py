@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.events import NotificationFailedV1, NotificationSentV1
+from schemas.events import NotificationFailedV1, NotificationSentV1, ParticipantUpdatedV3
 from services.notifier.domain.model import SmsMessage, WhatsAppMessage
 from services.notifier.ports import PermanentError
 from services.notifier.work import Receipt
@@ -159,3 +159,28 @@ async def test_a_failed_status_that_overtakes_the_rounds_outcome_still_falls_bac
     assert [k for k in _keys(world, "sms") if "campaign" in k] == [
         wa_key.removesuffix("whatsapp") + "sms"
     ]
+
+
+async def test_a_correction_gives_the_opt_in_and_a_new_number_gets_another_chance(
+    world: World,
+) -> None:
+    event = _fan(consent_whatsapp=False)
+    pid = event.participant_id
+    await world.handle(event)
+    await world.drain()
+    await world.handle(
+        ParticipantUpdatedV3(
+            participant_id=pid, branch_code="SKT", consent_whatsapp=True, updated_at=START
+        )
+    )
+    world.channels["whatsapp"].failures.append(NOT_ON_WHATSAPP)
+    await _broadcast(world)  # off WhatsApp: SMS, and SMS from then on
+    assert world.record(pid)["person"]["not_on_whatsapp"]
+    await world.handle(
+        ParticipantUpdatedV3(
+            participant_id=pid, branch_code="SKT", phone_e164="+6285712345678", updated_at=START
+        )
+    )
+    assert "not_on_whatsapp" not in world.record(pid)["person"]
+    await _broadcast(world)
+    assert len(world.channels["whatsapp"].sent) == 1

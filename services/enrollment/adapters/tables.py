@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 
@@ -43,6 +44,7 @@ participants = Table(
     Column("preferred_channel", String(16), nullable=False),
     Column("language", String(2), nullable=False),
     Column("consent_reminders", Boolean, nullable=False),
+    Column("consent_whatsapp", Boolean, nullable=False, server_default=false()),
     Column("source", String(16), nullable=False),
     Column("community", String(200)),
     Column("officer_id", String(64)),

@@ -67,6 +67,11 @@ class ParticipantIn(Strict):
     preferred_channel: Literal["sms", "email", "whatsapp"] = "sms"
     language: Literal["id", "en"] = "id"
     consent_reminders: bool
+    consent_whatsapp: bool = Field(
+        default=False,
+        description="the person's opt-in to messages on WhatsApp (its rules ask for one per "
+        "channel; consent_reminders is not one)",
+    )
     source: Literal["field", "web", "import"] = "field"
     community: str | None = Field(default=None, max_length=200)
 
@@ -82,6 +87,7 @@ class ParticipantPatch(Strict):
     preferred_channel: Literal["sms", "email", "whatsapp"] | None = None
     language: Literal["id", "en"] | None = None
     consent_reminders: bool | None = None
+    consent_whatsapp: bool | None = None
 
 
 class ContributionIn(Strict):

@@ -142,8 +142,10 @@ def _too_long(plan: SmsPlan, units: int, rules: BroadcastRules) -> str:
 def channel_for(group: AudienceGroup) -> str | None:
     """The one channel a broadcast reaches these people on, as the notifier chooses it.
 
-    The preferred channel when usable (WhatsApp has no adapter yet, so it means SMS), else the
-    other one the person has and did not opt out of; None when none is left.
+    The preferred channel when usable, else the other one the person has and did not opt out
+    of; None when none is left. WhatsApp counts as SMS: whether a person who opted in to it
+    gets WhatsApp depends on the notifier having an account and on the number being on
+    WhatsApp, which enrollment cannot know, so the SMS cost is an upper bound.
     """
     available = ["sms"] + (["email"] if group.has_email else [])
     allowed = [c for c in available if c not in group.opted_out]

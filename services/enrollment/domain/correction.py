@@ -34,6 +34,7 @@ CORRECTABLE = (
     "preferred_channel",
     "language",
     "consent_reminders",
+    "consent_whatsapp",
 )
 
 
@@ -50,6 +51,7 @@ class CurrentState:
     language: str
     consent_reminders: bool
     monthly_contribution: int
+    consent_whatsapp: bool = False
 
     def values(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -68,6 +70,7 @@ class CorrectionInput:
     preferred_channel: str | None = None
     language: str | None = None
     consent_reminders: bool | None = None
+    consent_whatsapp: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,9 @@ def validate_correction(
     if raw.language is not None:
         check_language(raw.language, out)
         new["language"] = raw.language
-    if raw.consent_reminders is not None:
-        new["consent_reminders"] = raw.consent_reminders
+    for consent in ("consent_reminders", "consent_whatsapp"):
+        if getattr(raw, consent) is not None:
+            new[consent] = getattr(raw, consent)
     if branch is None and raw.branch_code is None:
         # Branches are data: one can be closed while people are still registered there.
         out.add("branch_code", f"{current.branch_code} is no longer a branch; give the new one")

@@ -52,6 +52,8 @@ class RegistrationInput:
     preferred_channel: str = "sms"
     language: str = "id"
     consent_reminders: bool = True
+    #: WhatsApp's own opt-in (its rules ask for one per channel); off unless the person says so
+    consent_whatsapp: bool = False
     source: str = "field"
     community: str | None = None
 
@@ -74,6 +76,7 @@ class Registration:
     consent_reminders: bool
     source: str
     community: str | None
+    consent_whatsapp: bool = False
 
 
 class Collector:
@@ -143,6 +146,7 @@ def validate_registration(
         consent_reminders=raw.consent_reminders,
         source=raw.source,
         community=raw.community or None,
+        consent_whatsapp=raw.consent_whatsapp,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schemas.events import ParticipantUpdatedV2
+from schemas.events import ParticipantUpdatedV3
 from services.enrollment.adapters.repository import Row
 from services.enrollment.domain.access import Principal
 from services.enrollment.domain.correction import (
@@ -68,13 +68,13 @@ class Correct:
         return {"participant_id": participant_id, "items": [audit_view(r) for r in rows]}
 
 
-def updated_event(row: Row, correction: Correction, now: datetime) -> ParticipantUpdatedV2:
+def updated_event(row: Row, correction: Correction, now: datetime) -> ParticipantUpdatedV3:
     changed = correction.new_values()
     cleared = [name for name, value in changed.items() if value is None]
     fields = {
         name: value
         for name, value in changed.items()
-        if value is not None and name in ParticipantUpdatedV2.model_fields
+        if value is not None and name in ParticipantUpdatedV3.model_fields
     }
     fields.update(
         participant_id=row["id"],
@@ -84,7 +84,7 @@ def updated_event(row: Row, correction: Correction, now: datetime) -> Participan
         cleared=cleared or None,
         updated_at=now,
     )
-    return ParticipantUpdatedV2.model_validate(fields)
+    return ParticipantUpdatedV3.model_validate(fields)
 
 
 def current_state(row: Row) -> CurrentState:
@@ -97,5 +97,6 @@ def current_state(row: Row) -> CurrentState:
         preferred_channel=row["preferred_channel"],
         language=row["language"],
         consent_reminders=row["consent_reminders"],
+        consent_whatsapp=row["consent_whatsapp"],
         monthly_contribution=row["monthly_contribution"],
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from schemas.events import ParticipantRegisteredV3
+from schemas.events import ParticipantRegisteredV4
 from schemas.nik import mask_nik
 from services.enrollment.adapters.repository import Row
 from services.enrollment.adapters.unit_of_work import UnitOfWork
@@ -72,13 +72,14 @@ def participant_rows(
         "preferred_channel": reg.preferred_channel,
         "language": reg.language,
         "consent_reminders": reg.consent_reminders,
+        "consent_whatsapp": reg.consent_whatsapp,
         "source": reg.source,
         "community": reg.community,
         "officer_id": actor.key_id,
         "opted_out_channels": "",
         "registered_at": now,
     }
-    data = ParticipantRegisteredV3(
+    data = ParticipantRegisteredV4(
         participant_id=participant_id,
         participant_number=number,
         full_name=reg.full_name,
@@ -102,5 +103,6 @@ def participant_rows(
         source=reg.source,
         registered_at=now,
         community=reg.community,
+        consent_whatsapp=reg.consent_whatsapp,
     )
     return row, outbox.row(data, participant_id, now)
