@@ -47,6 +47,7 @@ from services.notifier.domain.keys import NotificationKey
 from services.notifier.domain.model import REMINDER_KINDS, Message, pinned_to
 from services.notifier.domain.quiet_hours import QUIET_CHANNELS, QuietHours
 from services.notifier.domain.record import Record, due_entries, iso, parse, wake_of
+from services.notifier.domain.routing import route_for
 from services.notifier.ports import ChannelPort, PermanentError, StatePort, TransientError
 from services.notifier.render import Renderer
 from services.notifier.service import NotifierService, new_round_id
@@ -431,7 +432,8 @@ class Dispatcher:
             # a channel of several providers counts its own requests (one send, maybe more)
             count = self.on_request if not getattr(adapter, "reports_requests", False) else None
             # a retry goes back to the provider that may hold the message (`_transient`)
-            message = pinned_to(item.message, item.entry.get("provider"))
+            route = route_for(item.entry["kind"], self.service.routes)
+            message = pinned_to(item.message, item.entry.get("provider"), route.sms_providers)
             try:
                 receipt = await adapter.send(message)
             except PermanentError as exc:

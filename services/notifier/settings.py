@@ -335,6 +335,20 @@ class Settings(BaseSettings):
             )
         ]
 
+    @model_validator(mode="after")
+    def _routes_name_known_providers(self) -> Settings:
+        if self.sms_providers is None:
+            return self  # one provider, named by the older variables (checked where built)
+        known = {provider.name for provider in self.sms_providers}
+        for kind, route in parse_routes(self.routes).items():
+            unknown = [name for name in route.sms_providers if name not in known]
+            if unknown:
+                raise ValueError(
+                    f"routes: {kind}.sms_providers names {', '.join(unknown)}, not in "
+                    f"sms_providers ({', '.join(sorted(known))})"
+                )
+        return self
+
     @field_validator("store")
     @classmethod
     def _rocksdb_only(cls, value: str) -> str:

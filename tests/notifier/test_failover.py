@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from services.common.clock import FrozenClock
 from services.notifier.access import Callback, EitherGuard, twilio_signed, web_access
@@ -27,7 +28,7 @@ from services.notifier.domain.model import Message, SmsMessage
 from services.notifier.domain.signatures import TWILIO_HEADER, signed_headers, twilio_signature
 from services.notifier.metrics import Metrics
 from services.notifier.ports import PermanentError, SendReceipt, TransientError
-from services.notifier.settings import Settings
+from services.notifier.settings import Settings, SmsProvider
 from tests.notifier.factories import registered
 from tests.notifier.test_service import START, World
 
@@ -443,3 +444,28 @@ def test_callbacks_of_a_mixed_list_pass_when_a_provider_of_their_kind_signed_the
         web_access(settings(sms_providers=providers, sms_callback_secret=secret))
     with pytest.raises(ValueError, match="NOTIFIER_SMS_CALLBACK_SECRET is not set"):
         web_access(settings(sms_providers=providers, sms_callback_url=url))
+
+
+async def test_a_route_s_providers_set_the_order_for_its_kind() -> None:
+    setup = Setup("a", "b", "c")
+    a, _, c = setup.providers
+    campaign = replace(sms(), providers=("c", "b"))
+    assert (await setup.channel.send(campaign)).provider == "c"
+    c.script = [refused()]
+    assert (await setup.channel.send(campaign)).provider == "b"  # its own fallback
+    assert a.requests == []  # never a provider the route left out
+    assert (await setup.channel.send(sms())).provider == "a"  # other kinds: the list's order
+    bound = replace(campaign, provider="a")  # a retry stays where it may be held
+    assert (await setup.channel.send(bound)).provider == "a"
+
+
+def test_a_route_naming_an_unknown_provider_stops_the_start() -> None:
+    providers = [
+        SmsProvider(name=n, kind="gateway", url="http://127.0.0.1:1", key=SecretStr("k"))
+        for n in "ab"
+    ]
+    routes = '{"campaign_announcement": {"channels": ["sms"], "sms_providers": ["b", "cheap"]}}'
+    with pytest.raises(ValidationError, match=r"campaign_announcement\.sms_providers names cheap"):
+        Settings(sms_providers=providers, routes=routes)
+    ok = Settings(sms_providers=providers, routes=routes.replace('"cheap"', '"a"'))
+    assert ok.route_table["campaign_announcement"].sms_providers == ("b", "a")

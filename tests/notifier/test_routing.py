@@ -116,3 +116,15 @@ async def test_a_campaign_routed_to_every_channel_is_queued_on_each_once() -> No
     await world.drain()
     assert world.kinds("email").count(CAMPAIGN) == 1  # the one who did not opt out of e-mail
     assert world.kinds("sms").count(CAMPAIGN) == 2
+
+
+def test_a_route_may_name_its_sms_providers() -> None:
+    routes = parse_routes('{"default": {"channels": ["sms"], "sms_providers": ["gw-b", "gw-a"]}}')
+    assert routes["default"].sms_providers == ("gw-b", "gw-a")
+    assert routes["welcome"].sms_providers == ()
+    for text, says in [
+        ('{"welcome": {"channels": ["sms"], "sms_providers": "gw-a"}}', "a list of SMS provider"),
+        ('{"welcome": {"channels": ["sms"], "sms_providers": ["a", "a"]}}', "each provider once"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            parse_routes(text)

@@ -91,8 +91,9 @@ class FailoverSms:
                 message.key,
                 message.provider,
             )
-        last = self.routes[-1]
-        for route in self.routes:
+        routes = self._routes_for(message)
+        last = routes[-1]
+        for route in routes:
             if route is not last and not route.breaker.allow():
                 continue
             try:
@@ -102,6 +103,12 @@ class FailoverSms:
                     raise
                 log.info("%s: %s did not take it (%s), next provider", message.key, route.name, exc)
         raise AssertionError("unreachable: the last provider either answers or raises")
+
+    def _routes_for(self, message: SmsMessage) -> list[Route]:
+        """The providers the message's route names, in its order; else the list's. Names no
+        longer configured are skipped (Settings refuses them at start)."""
+        named = [self._by_name[n] for n in message.providers if n in self._by_name]
+        return named or self.routes
 
     async def _attempt(self, route: Route, message: SmsMessage) -> SendReceipt:
         started = self._monotonic()

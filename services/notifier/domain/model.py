@@ -42,6 +42,8 @@ class SmsMessage:
     #: the SMS provider an earlier attempt may have left it with (a timeout after sending):
     #: it goes there again, never to another one (None: any provider, in the configured order)
     provider: str | None = None
+    #: the providers its kind's route names, in failover order (empty: the list's order)
+    providers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,9 @@ class WhatsAppMessage:
 Message = SmsMessage | EmailMessage | WhatsAppMessage
 
 
-def pinned_to(message: Message, provider: str | None) -> Message:
-    """The message bound to the provider its queue entry names (SMS only: one e-mail relay)."""
-    if provider is None or not isinstance(message, SmsMessage):
+def pinned_to(message: Message, provider: str | None, providers: tuple[str, ...] = ()) -> Message:
+    """The message bound to the provider its queue entry names, and given its route's SMS
+    providers (SMS only: one e-mail relay, one WhatsApp account)."""
+    if not isinstance(message, SmsMessage) or (provider is None and not providers):
         return message
-    return replace(message, provider=provider)
+    return replace(message, provider=provider, providers=providers)

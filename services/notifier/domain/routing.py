@@ -5,9 +5,14 @@ a mode: `all` sends on every listed channel the person can be reached on, `first
 one only (the others are its fallbacks: a person without e-mail, or who opted out of SMS, gets
 the next). The defaults are what the notifier always did: the welcome on SMS and e-mail, every
 other kind on the preferred channel, else SMS, else e-mail. A person is reachable on SMS
-always (every participant has a phone), on e-mail when they gave an address, and never on a
-channel they opted out of. Which SMS provider takes an SMS is the provider list's order
-(`NOTIFIER_SMS_PROVIDERS`), the same for every kind.
+always (every participant has a phone), on e-mail when they gave an address, on WhatsApp when
+the notifier has a WhatsApp account, the person opted in to WhatsApp (`consent_whatsapp`:
+WhatsApp's rules ask for an opt-in per channel) and no message found their number off
+WhatsApp, and never on a channel they opted out of.
+
+A route may also name the SMS providers its kind goes through, in failover order
+(`sms_providers`, names from `NOTIFIER_SMS_PROVIDERS`): say, campaigns through the cheaper
+gateway first and reminders through the more reliable one. Unnamed: the provider list's order.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ Mode = Literal["all", "first"]
 class Route:
     mode: Mode
     channels: tuple[str, ...]
+    #: the SMS providers this kind goes through, in failover order (empty: the list's order)
+    sms_providers: tuple[str, ...] = ()
 
     def pick(
         self, person: Mapping[str, Any], available: frozenset[str] = WITHOUT_WHATSAPP
@@ -88,8 +95,11 @@ def _route(kind: str, spec: Any) -> Route:
     if kind not in KINDS and kind != DEFAULT_KIND:
         known = ", ".join(sorted(KINDS))
         raise ValueError(f"{kind}: not a message kind ({known}, or {DEFAULT_KIND})")
-    if not isinstance(spec, dict) or set(spec) - {"mode", "channels"}:
-        raise ValueError(f"{kind}: a route is {{'mode': 'all'|'first', 'channels': [...]}}")
+    if not isinstance(spec, dict) or set(spec) - {"mode", "channels", "sms_providers"}:
+        raise ValueError(
+            f"{kind}: a route is {{'mode': 'all'|'first', 'channels': [...], "
+            "'sms_providers': [...] (optional)}"
+        )
     mode = spec.get("mode", "first")
     if mode not in ("all", "first"):
         raise ValueError(f"{kind}.mode: 'all' or 'first', not {mode!r}")
@@ -99,7 +109,12 @@ def _route(kind: str, spec: Any) -> Route:
     for name in channels:
         if name not in (*CHANNELS, PREFERRED):
             raise ValueError(f"{kind}.channels: {name!r} is not sms, email, whatsapp or preferred")
-    return Route(mode, tuple(channels))
+    providers = spec.get("sms_providers", [])
+    if not isinstance(providers, list) or not all(isinstance(p, str) and p for p in providers):
+        raise ValueError(f"{kind}.sms_providers: a list of SMS provider names")
+    if len(set(providers)) != len(providers):
+        raise ValueError(f"{kind}.sms_providers: each provider once")
+    return Route(mode, tuple(channels), tuple(providers))
 
 
 def _preferred(person: Mapping[str, Any], reach: set[str]) -> str:
