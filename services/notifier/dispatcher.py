@@ -474,7 +474,7 @@ class Dispatcher:
     def _transient(self, item: _Planned, exc: TransientError) -> None:
         now = self.clock.now()
         attempt = int(item.entry.get("attempt", 1))
-        if attempt >= self.limits.max_attempts:
+        if exc.tried and attempt >= self.limits.max_attempts:
             reason = f"gave up after {attempt} attempts: {exc.reason}"
             item.error, item.finished_at = exc, now
             # operators must hear of a message nobody will receive without a replay
@@ -489,7 +489,8 @@ class Dispatcher:
         )
         waiting = {
             **item.entry,
-            "attempt": attempt + 1,
+            # a wait for the provider holding it (no request went out) is not an attempt
+            "attempt": attempt + 1 if exc.tried else attempt,
             "not_before": iso(now + timedelta(seconds=delay)),
             "last_error": exc.reason,
             # the dead letter of a message out of retries says when its first attempt was

@@ -26,10 +26,18 @@ class TransientError(ChannelError):
     """Try again later: timeouts, refused connections, 5xx, 429 (with the provider's hint)."""
 
     def __init__(
-        self, reason: str, retry_after: float | None = None, *, held_by: str | None = None
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        *,
+        held_by: str | None = None,
+        tried: bool = True,
     ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        #: False: no request went out (the provider holding the message is known to be down):
+        #: the wait does not use up one of the message's attempts
+        self.tried = tried
         #: the provider that may have accepted the message although it gave no answer (a
         #: timeout or a lost connection after the request went out): the retry must go to
         #: it again, with the same reference, never to another provider. None: the provider

@@ -152,21 +152,27 @@ async def test_a_provider_that_may_hold_the_message_keeps_it() -> None:
     assert setup.requests == [("a", "error")]
 
 
-async def test_a_bound_retry_goes_to_its_provider_only_whatever_its_breaker_says() -> None:
+async def test_a_bound_retry_waits_for_its_provider_s_probe_and_never_goes_elsewhere() -> None:
     setup = Setup("a", "b")
     a, b = setup.providers
     a.down = refused()
     for n in range(2):
         await setup.channel.send(sms(n))  # a's breaker opens
     assert setup.breaker(0).state is BreakerState.OPEN
+    asked = len(a.requests)
     with pytest.raises(TransientError) as caught:
         await setup.channel.send(sms(9, provider="a"))
-    assert caught.value.held_by is None  # a answered nothing new: the entry keeps its binding
-    assert a.requests[-1] == sms(9).key
+    # no request: a is known to be down, and asking would only use up the message's attempts
+    assert (caught.value.tried, caught.value.held_by) == (False, "a")
+    assert caught.value.retry_after == 5.0  # when a's breaker lets a probe through
+    assert len(a.requests) == asked
     assert sms(9).key not in b.requests
+    setup.clock.now += 5  # the cool-down is over: the bound retry is a's probe
     a.down = None
     receipt = await setup.channel.send(sms(9, provider="a"))
     assert receipt.provider == "a"
+    assert setup.breaker(0).state is BreakerState.CLOSED
+    assert sms(9).key not in b.requests
 
 
 async def test_a_retry_bound_to_a_provider_no_longer_configured_goes_down_the_list() -> None:

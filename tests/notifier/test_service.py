@@ -327,6 +327,23 @@ async def test_a_retry_that_falls_into_the_night_is_deferred_once(world: World) 
     assert entry["deferred"] is True
 
 
+async def test_waiting_for_a_provider_that_holds_the_message_uses_no_attempt(
+    world: World,
+) -> None:
+    waiting = TransientError("held by a, whose breaker is open", 5, held_by="a", tried=False)
+    world.channels["sms"].failures = [waiting] * 10  # far more than max_attempts (3)
+    person = registered(START, email=None)
+    key = f"{person.participant_id}|welcome|once|sms"
+    await world.handle(person)
+    for _ in range(10):
+        await world.drain()
+        world.clock.advance(timedelta(seconds=20))
+    await world.drain()
+    assert world.publisher.letters == []
+    assert world.kinds("sms") == ["welcome"]
+    assert world.record(person.participant_id)["sent"][key]["attempt"] == 1
+
+
 async def test_transient_failure_goes_to_retry_then_dead_letter(world: World) -> None:
     world.channels["sms"].failures = [TransientError("503", retry_after=5)] * 3
     person = registered(START, email=None)

@@ -84,6 +84,16 @@ class FailoverSms:
         if message.provider is not None:
             held = self._by_name.get(message.provider)
             if held is not None:
+                if not held.breaker.allow():
+                    # its provider is down: asking again now would only use up the message's
+                    # attempts (and a 60 s outage outlasts the six of them); it waits for the
+                    # breaker's probe instead, and is tried again once that lets it through
+                    raise TransientError(
+                        f"held by {held.name}, whose breaker is open",
+                        retry_after=max(1.0, held.breaker.retry_in()),
+                        held_by=held.name,
+                        tried=False,
+                    )
                 return await self._attempt(held, message)
             log.warning(
                 "%s may be with SMS provider %r, which is no longer configured: offering it "
