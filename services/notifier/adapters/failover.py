@@ -11,7 +11,9 @@ A provider that may have accepted the message without answering (a timeout or a 
 connection after the request went out: `TransientError.held_by`) keeps it: the error goes
 back to the dispatcher, whose retry entry remembers the provider, and the retry comes here
 bound to it (`SmsMessage.provider`) and goes to that provider only, with the same reference,
-whatever its breaker says, until it answers or the retries end. So a message one provider
+until it answers or the retries end. While that provider's breaker is open the retry waits
+without a request (`TransientError.tried` False: the dispatcher does not count an attempt), and
+the first one after the cool-down is the breaker's probe. So a message one provider
 accepted is never sent by another. A message bound to a provider no longer configured goes
 down the list again (logged): whoever removed the provider chose so.
 
