@@ -78,17 +78,23 @@ def parse_routes(text: str) -> dict[str, Route]:
     `{"campaign_announcement": {"mode": "first", "channels": ["sms"]}}`; ValueError naming the
     kind and field that are wrong."""
     routes = dict(DEFAULT_ROUTES)
+    for kind, spec in kind_table(text, "route").items():
+        routes[kind] = _route(kind, spec)
+    return routes
+
+
+def kind_table(text: str, what: str) -> dict[str, Any]:
+    """A setting's JSON object of message kind -> `what` ({} for a blank setting); ValueError
+    when it is not JSON or not an object."""
     if not text.strip():
-        return routes
+        return {}
     try:
         table = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(table, dict):
-        raise ValueError("an object of message kind -> route")
-    for kind, spec in table.items():
-        routes[kind] = _route(kind, spec)
-    return routes
+        raise ValueError(f"an object of message kind -> {what}")
+    return table
 
 
 def _route(kind: str, spec: Any) -> Route:

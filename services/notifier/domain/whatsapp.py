@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from schemas.vocab import MessageKind
+from services.notifier.domain.routing import kind_table
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SCHEME = "sha256="
@@ -145,15 +145,7 @@ def template_names(text: str) -> dict[tuple[str, str], str]:
     languages, as WhatsApp registers a template's translations) or kind -> {language: name}.
     ValueError naming the kind and what is wrong."""
     names = {(kind, lang): f"bebas_{kind}" for kind in BODY_PARAMETERS for lang in LANGUAGE_CODES}
-    if not text.strip():
-        return names
-    try:
-        table = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(table, dict):
-        raise ValueError("an object of message kind -> template name")
-    for kind, spec in table.items():
+    for kind, spec in kind_table(text, "template name").items():
         if kind not in BODY_PARAMETERS:
             raise ValueError(f"{kind}: not a message kind ({', '.join(sorted(BODY_PARAMETERS))})")
         by_language = spec if isinstance(spec, dict) else dict.fromkeys(LANGUAGE_CODES, spec)
