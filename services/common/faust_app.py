@@ -18,9 +18,11 @@ from services.common.broker_epoch import discard_if_stale
 from services.common.end_offsets import true_end_offsets
 from services.common.internals import (
     correct_recovery_highwaters,
+    fetch_only_active_partitions,
     limit_fetch_wait,
     make_flush_durable,
     patch_when_created,
+    seek_streams_before_resuming_them,
     stop_fetches_at_offset_gaps,
 )
 from services.common.kafka_settings import KafkaSettings
@@ -99,6 +101,9 @@ def make_faust_app(
     # for every stream event while it lasts (hundreds a second in a burst): not a warning
     logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
     app = faust.App(app_id, **options)
+    # agents get a restarted worker's backlog from the committed offset on, once
+    seek_streams_before_resuming_them()
+    fetch_only_active_partitions()
 
     def patch_consumer(consumer: Any) -> None:
         # tables recover to the changelogs' true ends even on the embedded broker

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from importlib.metadata import version
@@ -20,6 +22,10 @@ from typing import Any
 
 import uvicorn
 from aiokafka.consumer import fetcher as aiokafka_fetcher
+from faust.tables.recovery import Recovery
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+log = logging.getLogger(__name__)
 
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0", "uvicorn": "0.54.0"}
 
@@ -96,6 +102,111 @@ def correct_recovery_highwaters(
         return await true_ends(await reported_highwaters(*partitions))
 
     setattr(consumer, "highwaters", highwaters)  # noqa: B010
+
+
+# --- faust recovery: seek the stream partitions before they are read -------------------------
+
+#: the two places faust 0.15.3 ends a recovery: resume the stream partitions, seek them to
+#: their committed offsets, resume flow (which clears every agent's queue)
+RECOVERY_ENDS = ("on_recovery_completed", "_resume_streams")
+
+
+def seek_streams_before_resuming_them() -> None:
+    """Make faust resume the stream partitions only once its end of recovery has sought them
+    to their committed offsets and cleared the agents' queues.
+
+    Why: faust 0.15.3 resumes them first, and its fetcher, already running for the
+    changelogs, hands records of a backlog to the agents while the seek is under way. The seek
+    then sets the read offset back to the committed one, resuming flow clears the agents'
+    queues, and the records still in the fetched batch arrive past a "gap" that faust counts
+    as acknowledged; read again after the seek, the cleared ones are dropped as already read.
+    So a worker restarting on a backlog lost the records right after its committed offset and
+    committed past them (a notifier restarted mid-burst lost registrations; reproduced in
+    `tests/foundation/test_end_offsets.py`), and at a short fetch wait reporting re-read what
+    it had counted. Holding the resume to the end makes the first record an agent gets the one
+    at the committed offset. The whole process: every faust app of the platform needs it."""
+    for name in RECOVERY_ENDS:
+        ending = getattr(Recovery, name)
+        if not getattr(ending, "holds_stream_resume", False):
+            setattr(Recovery, name, _holding_stream_resume(ending))
+
+
+def _holding_stream_resume(
+    ending: Callable[..., Awaitable[None]],
+) -> Callable[..., Awaitable[None]]:
+    @functools.wraps(ending)
+    async def end_then_resume(recovery: Any, generation_id: int = 0) -> None:
+        consumer = recovery.app.consumer
+        resume: Callable[[Any], None] = consumer.resume_partitions
+        held: set[Any] = set()
+
+        def hold(tps: Any) -> None:
+            tps = set(tps)
+            streams = {tp for tp in tps if not recovery._is_changelog_tp(tp)}
+            held.update(streams)
+            if tps - streams:
+                resume(tps - streams)
+
+        own = vars(consumer).get("resume_partitions")
+        consumer.resume_partitions = hold
+        try:
+            await ending(recovery, generation_id)
+        finally:
+            if own is None:
+                del consumer.resume_partitions  # the class's method again
+            else:
+                consumer.resume_partitions = own
+        # a rebalance that began meanwhile ends with a recovery of its own, which resumes
+        current = recovery.app.consumer_generation_id
+        resuming = held & set(consumer.assignment()) if current == generation_id else set()
+        log.debug(
+            "stream partitions resumed after the seek: %d of %d held (generation %s, now %s)",
+            len(resuming),
+            len(held),
+            generation_id,
+            current,
+        )
+        if resuming:
+            resume(resuming)
+
+    end_then_resume.holds_stream_resume = True  # type: ignore[attr-defined]
+    return end_then_resume
+
+
+def fetch_only_active_partitions() -> None:
+    """Make faust ask aiokafka for the records of the partitions active when the fetch starts,
+    and for none when none is.
+
+    Why: faust 0.15.3 hands aiokafka its live set of active partitions, which it changes while
+    aiokafka waits for records; aiokafka reads an empty set as "every partition". When recovery
+    paused the changelogs before the stream partitions were resumed, a waiting fetch returned
+    the stream partitions' records, faust dropped them as not active, and aiokafka's position
+    had moved past them: a restarted notifier processed nothing it had not committed. A
+    snapshot leaves another partition's records in aiokafka's buffer for a later fetch."""
+    fetch = AIOKafkaConsumerThread._fetch_records
+    if not getattr(fetch, "takes_snapshot", False):
+        setattr(AIOKafkaConsumerThread, "_fetch_records", _fetching_a_snapshot(fetch))  # noqa: B010
+
+
+def _fetching_a_snapshot(fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(fetch)
+    async def fetch_snapshot(
+        thread: Any,
+        consumer: Any,
+        active_partitions: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 (faust's signature)
+        max_records: int | None = None,
+    ) -> Any:
+        if active_partitions is not None:  # None: a client-only app, every partition
+            active_partitions = frozenset(active_partitions)
+            if not active_partitions:
+                return {}
+        return await fetch(
+            thread, consumer, active_partitions, timeout=timeout, max_records=max_records
+        )
+
+    fetch_snapshot.takes_snapshot = True  # type: ignore[attr-defined]
+    return fetch_snapshot
 
 
 # --- aiokafka fetcher: never read past a batch the broker has not shown yet -------------------

@@ -7,6 +7,9 @@ pass their own channels and clock; `python -m services.notifier worker` passes t
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -62,6 +65,8 @@ from services.notifier.store import INDEX_OPTIONS, PEOPLE_OPTIONS, TableState, p
 from services.notifier.work import Barrier, WorkRecord, encode_work
 
 SOURCE = "urn:bebas-cemas:service:notifier"
+
+log = logging.getLogger("services.notifier")
 
 
 def default_channels(
@@ -386,10 +391,20 @@ def _install_rebalance_hooks(notifier: Notifier, publisher: KafkaPublisher) -> N
         tokens = notifier.ownership.assigned(mine)
         notifier.dispatcher.resume()
         for partition, token in tokens.items():
-            await publisher.work(Barrier(token=token), partition)
+            ack = asyncio.ensure_future(await publisher.work(Barrier(token=token), partition))
+            ack.add_done_callback(functools.partial(_log_barrier, partition, token))
 
     app.on_partitions_revoked.connect(revoked)
     app.on_partitions_assigned.connect(assigned)
+
+
+def _log_barrier(partition: int, token: str, ack: asyncio.Future[Any]) -> None:
+    if ack.cancelled() or ack.exception() is not None:
+        log.error("partition %s: barrier %s not written: %r", partition, token, ack)
+    else:
+        log.info(
+            "partition %s: barrier %s written at offset %s", partition, token, ack.result().offset
+        )
 
 
 OUTCOME_EVENTS = (

@@ -11,7 +11,10 @@ before it lets the partitions go (`Dispatcher.stop_rounds`).
 
 from __future__ import annotations
 
+import logging
 import uuid
+
+log = logging.getLogger("services.notifier")
 
 
 class Ownership:
@@ -30,8 +33,9 @@ class Ownership:
         self._ready.clear()
 
     def barrier(self, partition: int, token: str) -> None:
-        if self._tokens.get(partition) == token:
+        if self._tokens.get(partition) == token and partition not in self._ready:
             self._ready.add(partition)
+            log.info("partition %s: barrier %s came back, dispatching it", partition, token)
 
     @property
     def owned(self) -> set[int]:

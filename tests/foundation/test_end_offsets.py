@@ -104,3 +104,61 @@ def test_a_restarted_faust_worker_recovers_every_key_of_a_burst(
     topic, app_id, out = topic_factory("numbers"), group_factory("numbers"), tmp_path / "out"
     assert _run_worker(kafka_settings, app_id, topic, out, b"write", "") == "written"
     assert _run_worker(kafka_settings, app_id, topic, out, b"count", "written") == "50"
+
+
+def test_a_worker_restarting_on_a_backlog_processes_every_record(
+    kafka_settings: KafkaSettings,
+    topic_factory: Callable[..., str],
+    group_factory: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """faust 0.15.3 resumes the stream partitions before it seeks them to their committed
+    offsets at the end of recovery, then clears its agents' queues: records fetched in between
+    were never given to the agent, and read again after the seek they were dropped as already
+    read (a notifier restarted on a backlog lost registrations, offsets committed).
+    `services.common.internals.seek_streams_before_resuming_them` is the fix."""
+    topic, app_id = topic_factory("backlog"), group_factory("backlog")
+    out = tmp_path / "seen"
+    producer = KafkaProducer(**kafka_settings.kafka_python_config(), linger_ms=20)
+    for n in range(BACKLOG):
+        producer.send(topic, value=str(n).encode(), partition=0)
+    producer.flush()
+    producer.close()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers}
+    argv = [sys.executable, "-m", "tests.foundation.backlog_worker", app_id, topic, str(out)]
+    seen: set[int] = set()
+    for run, until in enumerate((BACKLOG // 5, BACKLOG)):
+        with (tmp_path / f"worker-{run}.log").open("wb") as log:
+            worker = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                _wait_until_quiet(out, until, len(seen))
+            finally:
+                worker.send_signal(signal.SIGTERM)  # commits what it processed
+                worker.wait(30)
+        seen = _offsets(out)
+    missing = sorted(set(range(BACKLOG)) - seen)
+    assert not missing, f"{len(missing)} records never reached the agent, first {missing[:10]}"
+
+
+BACKLOG = 3000
+
+
+def _wait_until_quiet(out: Path, expected: int, before: int, quiet_s: float = 5.0) -> set[int]:
+    """The offsets seen once there are `expected` of them or, once the worker has added to
+    the `before` it started with, nothing new came for `quiet_s`."""
+    seen: set[int] = set()
+    last_change, deadline = time.monotonic(), time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = _offsets(out)
+        if len(now) != len(seen):
+            seen, last_change = now, time.monotonic()
+        if len(seen) > before and time.monotonic() - last_change > quiet_s:
+            break
+        if len(seen) >= expected:
+            break
+        time.sleep(0.2)
+    return seen
+
+
+def _offsets(out: Path) -> set[int]:
+    return {int(x) for x in out.read_text().split()} if out.exists() else set()

@@ -13,6 +13,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer import fetcher
 from faust.stores.rocksdb import Store as RocksStore
 from faust.streams import Stream
+from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
 from faust.transport.producer import Producer as BaseProducer
@@ -71,3 +73,34 @@ def test_the_uvicorn_internals_exit_zero_server_overrides_exist() -> None:
     assert callable(uvicorn.Server.capture_signals)
     assert callable(uvicorn.Server.handle_exit)
     assert issubclass(internals.ExitZeroServer, uvicorn.Server)
+
+
+def test_the_recovery_internals_seek_streams_before_resuming_them_uses_exist() -> None:
+    assert callable(Recovery._is_changelog_tp)
+    for name in internals.RECOVERY_ENDS:
+        source = inspect.getsource(inspect.unwrap(getattr(Recovery, name)))
+        assert "consumer = self.app.consumer" in source or "consumer = app.consumer" in source
+        assert "self.app.consumer_generation_id != generation_id" in source
+        # the reason for the patch: faust resumes the stream partitions, then seeks them, then
+        # resumes flow (clearing the agents' queues); when that order changes, re-check it
+        resume = source.index("consumer.resume_partitions(")
+        seek = source.index("consumer.perform_seek()")
+        flow = source.index("flow_control.resume()")
+        assert resume < seek < flow
+
+
+def test_the_fetch_internals_fetch_only_active_partitions_uses_exist() -> None:
+    fetch = inspect.unwrap(AIOKafkaConsumerThread._fetch_records)
+    params = list(inspect.signature(fetch).parameters)
+    assert params == ["self", "consumer", "active_partitions", "timeout", "max_records"]
+    # the reasons: faust hands over its live set of active partitions, and aiokafka reads an
+    # empty set as every partition
+    assert "fetcher.fetched_records(\n                    active_partitions," in (
+        inspect.getsource(fetch)
+    )
+    assert "active_partitions = self._get_active_partitions()" in inspect.getsource(
+        Consumer._wait_next_records
+    )
+    assert "if partitions and tp not in partitions:" in inspect.getsource(
+        fetcher.Fetcher.fetched_records
+    )

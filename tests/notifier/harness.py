@@ -326,6 +326,53 @@ class Stack:
         finally:
             consumer.close()
 
+    def committed(self, topic: str) -> dict[int, int | None]:
+        """The notifier group's committed offset per partition of a (namespaced) topic."""
+        consumer = KafkaConsumer(
+            **self.kafka.kafka_python_config(), group_id=self.app_id, enable_auto_commit=False
+        )
+        try:
+            name = self.topic(topic) if not topic.startswith(self.app_id) else topic
+            parts = sorted(consumer.partitions_for_topic(name) or set())
+            return {p: consumer.committed(TopicPartition(name, p)) for p in parts}
+        finally:
+            consumer.close()
+
+    def diagnose(self) -> str:
+        """Each running worker's view of its partitions and where the group stands on the work
+        topic: what a test prints when messages do not arrive."""
+        lines = []
+        for name, proc in self.procs.items():
+            if name in self.ports and proc.poll() is None:
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    lines.append(f"{name} /readyz: {self.readyz(name)!r}")
+        work = self.read("bebas.notifier.work")
+        barriers = [r.get("token") for r in work if r.get("type") == "barrier"]
+        lines.append(f"barriers on the work topic: {barriers!r}")
+        for topic in ("bebas.notifier.work", "bebas.participants"):
+            lines.append(f"committed {topic}: {self.committed(topic)!r}")
+            lines.append(f"offsets {topic}: {self.offset_runs(topic)!r}")
+        return "\n".join(lines)
+
+    def offset_runs(self, topic: str) -> dict[int, list[tuple[int, int]]]:
+        """Per partition, the runs of consecutive offsets a plain consumer reads (a gap between
+        runs is a batch the broker gave offsets to and never showed)."""
+        consumer = KafkaConsumer(**self.kafka.kafka_python_config(), enable_auto_commit=False)
+        try:
+            name = self.topic(topic)
+            tps = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or set()]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            offsets: dict[int, list[int]] = {tp.partition: [] for tp in tps}
+            quiet_until = time.monotonic() + 2
+            while time.monotonic() < quiet_until:
+                for tp, records in consumer.poll(timeout_ms=200).items():
+                    offsets[tp.partition].extend(r.offset for r in records)
+                    quiet_until = time.monotonic() + 2
+            return {p: _runs(sorted(o)) for p, o in sorted(offsets.items())}
+        finally:
+            consumer.close()
+
     def retries(self) -> list[dict[str, Any]]:
         """Every retry the notifier scheduled: {key, attempt (the next one), reason}, in the
         order its dispatch rounds wrote them to its work topic."""
@@ -410,6 +457,16 @@ class Stack:
                 body: dict[str, Any] = response.json()
                 return body
         return {}
+
+
+def _runs(offsets: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for offset in offsets:
+        if runs and offset == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], offset)
+        else:
+            runs.append((offset, offset))
+    return runs
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

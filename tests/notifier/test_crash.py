@@ -67,7 +67,7 @@ def _what_is_missing(stack: Stack, people: list[ParticipantRegisteredV2]) -> str
                 (e["type"], e.get("data", {}).get("channel")) for e in stack.notifications(pid)
             ]
             lines.append(f"{missing}: state {stack.state(pid)!r}; events {events!r}")
-    return "\n".join(lines)
+    return "\n".join([*lines, stack.diagnose()])
 
 
 def _encode(stack: Stack, person: object) -> bytes:
