@@ -26,7 +26,7 @@ from services.common.internals import (
     stop_fetches_at_offset_gaps,
 )
 from services.common.kafka_settings import KafkaSettings
-from services.common.topic_admin import is_embedded_broker
+from services.common.topic_admin import fetch_wait_ms, is_embedded_broker
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def make_faust_app(
     def patch_consumer(consumer: Any) -> None:
         # tables recover to the changelogs' true ends even on the embedded broker
         correct_recovery_highwaters(consumer, lambda reported: true_end_offsets(kafka, reported))
-        limit_fetch_wait(consumer, kafka.fetch_max_wait_ms)
+        limit_fetch_wait(consumer, fetch_wait_ms(kafka))
         if is_embedded_broker(kafka):  # its fetches may skip a batch not yet readable
             stop_fetches_at_offset_gaps()
 

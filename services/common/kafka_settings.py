@@ -38,16 +38,15 @@ class KafkaSettings(BaseSettings):
         description="replicas of every topic the platform creates (catalogue topics and faust "
         "changelogs); unset: the cluster's default.replication.factor",
     )
-    fetch_max_wait_ms: int = Field(
-        default=1500,
+    fetch_max_wait_ms: int | None = Field(
+        default=None,
         ge=1,
         le=30_000,
-        description="longest a faust consumer's fetch waits for data (faust's own value is "
-        "1,500 ms). The embedded broker does not answer a waiting fetch when data arrives, so "
-        "the wait is added to every hop (measured per hop: p50 371 ms at 1,500, 2.8 ms at 100). "
-        "Not yet shorter by default: at 100 ms faust's recovery hands records of the stream "
-        "partitions it resumes to the agents before it seeks them to their committed offsets, "
-        "and the seek sends them again (docs/performance.md)",
+        description="longest a consumer's fetch waits for data. Unset: 100 ms on the embedded "
+        "broker, which answers a waiting fetch only when the wait is over, so the wait is "
+        "added to every hop (measured per hop: p50 371 ms at 1,500, 2.8 ms at 100); 1,500 ms "
+        "(faust's own) on Apache Kafka, which answers as soon as data arrives "
+        "(services.common.topic_admin.fetch_wait_ms)",
     )
 
     @model_validator(mode="after")

@@ -132,6 +132,18 @@ EMBEDDED_CLUSTER_ID = "tansu_cluster"
 _embedded: dict[str, bool] = {}
 
 
+#: fetch waits when KAFKA_FETCH_MAX_WAIT_MS is unset (KafkaSettings.fetch_max_wait_ms)
+EMBEDDED_FETCH_WAIT_MS = 100
+KAFKA_FETCH_WAIT_MS = 1500
+
+
+def fetch_wait_ms(settings: KafkaSettings) -> int:
+    """The fetch wait consumers use: the configured one, else one that suits the broker."""
+    if settings.fetch_max_wait_ms is not None:
+        return settings.fetch_max_wait_ms
+    return EMBEDDED_FETCH_WAIT_MS if is_embedded_broker(settings) else KAFKA_FETCH_WAIT_MS
+
+
 def is_embedded_broker(settings: KafkaSettings) -> bool:
     """Whether the cluster behind `settings` is the embedded broker (by its cluster id).
 

@@ -63,3 +63,15 @@ def test_consumers_on_the_embedded_broker_stop_at_offset_gaps(
         assert fetcher.PartitionRecords is GapStoppingPartitionRecords
     finally:
         fetcher.PartitionRecords = plain
+
+
+def test_the_fetch_wait_suits_the_broker_unless_it_is_configured(
+    kafka_settings: KafkaSettings,
+) -> None:
+    from services.common.topic_admin import fetch_wait_ms
+
+    unset = kafka_settings.model_copy(update={"fetch_max_wait_ms": None})
+    assert fetch_wait_ms(unset) == 100  # the embedded broker: the wait is added to every hop
+    assert fetch_wait_ms(unset.model_copy(update={"fetch_max_wait_ms": 700})) == 700
+    # a cluster that cannot be asked counts as Apache Kafka: faust's own wait
+    assert fetch_wait_ms(KafkaSettings(bootstrap_servers="127.0.0.1:9")) == 1500

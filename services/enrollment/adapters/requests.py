@@ -30,6 +30,7 @@ from prometheus_client import Counter
 
 from schemas.deadletter import DeadLetter
 from services.common.kafka_settings import KafkaSettings
+from services.common.topic_admin import fetch_wait_ms
 from services.common.version import SERVICE_VERSION
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def kafka_consumer(settings: KafkaSettings, topic: str, group: str) -> Consumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=100,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        fetch_max_wait_ms=fetch_wait_ms(settings),
         # the group timeouts every consumer of the platform uses (services/common/faust_app.py
         # GroupTimeouts): with kafka-python 3's 45 s session the embedded broker held each join
         # ~23 s (measured), so every enrollment start read no request for that long
