@@ -174,23 +174,43 @@ def _holding_stream_resume(
 
 
 def fetch_only_active_partitions() -> None:
-    """Make faust ask aiokafka for the records of the partitions active when the fetch starts,
-    and for none when none is.
+    """Make aiokafka never read faust's set of active partitions as "every partition".
 
     Why: faust 0.15.3 hands aiokafka its live set of active partitions, which it changes while
-    aiokafka waits for records; aiokafka reads an empty set as "every partition". When recovery
-    paused the changelogs before the stream partitions were resumed, a waiting fetch returned
-    the stream partitions' records, faust dropped them as not active, and aiokafka's position
-    had moved past them: a restarted notifier processed nothing it had not committed. A
-    snapshot leaves another partition's records in aiokafka's buffer for a later fetch."""
+    aiokafka waits for records, and aiokafka reads an empty set as every partition. When
+    recovery paused the changelogs before the stream partitions were resumed, a waiting fetch
+    returned the stream partitions' records, faust dropped them as not active, and aiokafka's
+    position had moved past them: a restarted notifier processed nothing it had not committed.
+    The set stays live (a partition paused meanwhile is not returned, as before); only its
+    emptiness no longer means "all"."""
     fetch = AIOKafkaConsumerThread._fetch_records
-    if not getattr(fetch, "takes_snapshot", False):
-        setattr(AIOKafkaConsumerThread, "_fetch_records", _fetching_a_snapshot(fetch))  # noqa: B010
+    if not getattr(fetch, "never_all", False):
+        setattr(AIOKafkaConsumerThread, "_fetch_records", _never_fetching_all(fetch))  # noqa: B010
 
 
-def _fetching_a_snapshot(fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+class LivePartitions:
+    """A live set of partitions that is never empty to `if partitions` (what aiokafka's
+    `Fetcher.fetched_records` asks before it reads "no set" as every partition)."""
+
+    def __init__(self, live: Any) -> None:
+        self._live = live
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __contains__(self, tp: object) -> bool:
+        return tp in self._live
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._live)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+
+def _never_fetching_all(fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(fetch)
-    async def fetch_snapshot(
+    async def fetch_active(
         thread: Any,
         consumer: Any,
         active_partitions: Any,
@@ -198,15 +218,13 @@ def _fetching_a_snapshot(fetch: Callable[..., Awaitable[Any]]) -> Callable[..., 
         max_records: int | None = None,
     ) -> Any:
         if active_partitions is not None:  # None: a client-only app, every partition
-            active_partitions = frozenset(active_partitions)
-            if not active_partitions:
-                return {}
+            active_partitions = LivePartitions(active_partitions)
         return await fetch(
             thread, consumer, active_partitions, timeout=timeout, max_records=max_records
         )
 
-    fetch_snapshot.takes_snapshot = True  # type: ignore[attr-defined]
-    return fetch_snapshot
+    fetch_active.never_all = True  # type: ignore[attr-defined]
+    return fetch_active
 
 
 # --- aiokafka fetcher: never read past a batch the broker has not shown yet -------------------
