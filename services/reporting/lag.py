@@ -70,8 +70,13 @@ class LagReader:
                     committed[(group, tp)] = meta.offset
         tps = sorted({tp for _, tp in committed})
         ends = self._end_offsets(tps) if tps else {}
+        for (_, tp), offset in committed.items():
+            # no group commits past a partition's end: where the probe could not read the
+            # true end in time, the broker's under-reported end must not stand (lag is
+            # clipped at 0, so it would pass unnoticed; seen once in a CI run)
+            ends[tp] = max(ends.get(tp, offset), offset)
         return [
-            PartitionLag(group, tp.topic, tp.partition, offset, ends.get(tp, offset))
+            PartitionLag(group, tp.topic, tp.partition, offset, ends[tp])
             for (group, tp), offset in sorted(committed.items())
         ]
 
