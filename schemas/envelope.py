@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -68,7 +69,7 @@ def new_event(
     """Wrap a payload in an envelope; type and version follow from the payload's class."""
     event_type, version = type_of(data)
     eid = event_id or uuid.uuid4()
-    event_class: type[CloudEvent[DataT]] = CloudEvent[type(data)]  # type: ignore[misc,assignment]
+    event_class: type[CloudEvent[DataT]] = envelope_of(type(data))
     return event_class(
         id=eid,
         source=source,
@@ -79,6 +80,14 @@ def new_event(
         correlationid=correlationid or str(eid),
         data=data,
     )
+
+
+@cache
+def envelope_of(model: type[DataT]) -> type[CloudEvent[DataT]]:
+    """The envelope class of one payload model. Cached: pydantic's `CloudEvent[model]` looks
+    its parametrised class up anew on every call, a tenth of the notifier's input decoding
+    in a profile."""
+    return CloudEvent[model]  # type: ignore[valid-type]
 
 
 def encode_event(event: CloudEvent[Any]) -> bytes:
@@ -102,7 +111,7 @@ def decode_event(raw: bytes | str) -> CloudEvent[EventData]:
     except (KeyError, ValueError) as exc:
         raise DecodeError(str(exc).strip("'\"")) from exc
     try:
-        return CloudEvent[model].model_validate(doc)  # type: ignore[valid-type]
+        return envelope_of(model).model_validate(doc)
     except ValidationError as exc:
         raise DecodeError(_describe(exc)) from exc
 

@@ -22,8 +22,9 @@ import faust
 from aiohttp import web
 
 from schemas.deadletter import DeadLetter
-from schemas.envelope import DecodeError, decode_event
+from schemas.envelope import DecodeError
 from schemas.events import CampaignBroadcastRequestedV1
+from schemas.fast_decode import decode
 from schemas.topics import CAMPAIGNS, PARTICIPANTS
 from services.common.version import SERVICE_VERSION
 from services.notifier.dispatcher import DeadLetterSink
@@ -80,7 +81,7 @@ def install_agents(
             record = decode_work(value)
             await service.on_work(record, message.partition)
             return f"work.{record.type}"
-        event = decode_event(value)
+        event = decode(value)
         await service.handle(event, message.partition)
         return event.type
 
@@ -104,7 +105,7 @@ def install_agents(
         async for event in stream.events():
             message = event.message
             try:
-                decoded = decode_event(message.value)
+                decoded = decode(message.value)
                 if isinstance(decoded.data, CampaignBroadcastRequestedV1):
                     await service.fan_out(decoded.data)
                 metrics.events.labels(decoded.type).inc()

@@ -15,8 +15,8 @@ from typing import Protocol
 from schemas.deadletter import DeadLetter
 from schemas.envelope import DecodeError
 from schemas.events import ContributionPaidV1
+from schemas.fast_decode import decode
 from services.common.version import SERVICE_VERSION
-from services.reporting.decoding import decode
 from services.reporting.domain.dedupe import RecentIds
 from services.reporting.domain.metrics import encode_key
 from services.reporting.domain.rules import increments_for

@@ -1,23 +1,34 @@
-"""Channel adapters: the SMS gateway contract (httpx MockTransport stands in for the provider in
-these unit tests) and SMTP against a real aiosmtpd server."""
+"""Channel adapters: the SMS gateway and Twilio contracts against a real local HTTP server
+standing in for the provider (`http_stub`), and SMTP against a real aiosmtpd server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
 from services.common.ports import free_port
+from services.notifier.adapters.http_post import HttpFailure, HttpPoster
 from services.notifier.adapters.sms_http import JsonSmsGateway
 from services.notifier.adapters.smtp import SmtpChannel, message_id_for
 from services.notifier.adapters.twilio import TwilioSms
 from services.notifier.domain.model import EmailMessage, SmsMessage
 from services.notifier.ports import PermanentError, TransientError
+from tests.notifier.http_stub import (
+    REFUSED,
+    UNROUTABLE,
+    closes_mid_answer,
+    no_answer,
+    provider,
+    raw_provider,
+    respond,
+    trickles,
+)
 
 SMS = SmsMessage(key="P1|welcome|once|sms", to="+6281234567890", text="Halo", sender="BEBAS")
 MAIL = EmailMessage(
@@ -31,29 +42,33 @@ MAIL = EmailMessage(
 )
 
 
-def gateway(handler: Any) -> JsonSmsGateway:
-    return JsonSmsGateway(
-        "http://gw.test", "secret", transport=httpx.MockTransport(handler), rate_per_second=1000
-    )
+def gateway(url: str, timeout: float = 5.0) -> JsonSmsGateway:
+    return JsonSmsGateway(url, "secret", rate_per_second=1000, timeout=timeout)
 
 
 async def test_sms_request_shape_and_accepted_answer() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(202, json={"message_id": "gw-1", "status": "accepted"})
-
-    receipt = await gateway(handler).send(SMS)
+    async with provider(respond(202, {"message_id": "gw-1", "status": "accepted"})) as (url, seen):
+        adapter = gateway(url)
+        receipt = await adapter.send(SMS)
+        await adapter.close()
     assert receipt.provider_message_id == "gw-1"
-    assert seen[0].url.path == "/v1/messages"
+    assert (seen[0].method, seen[0].path) == ("POST", "/v1/messages")
     assert seen[0].headers["X-API-Key"] == "secret"
-    assert json.loads(seen[0].content) == {
+    assert json.loads(seen[0].body) == {
         "to": "+6281234567890",
         "text": "Halo",
         "sender": "BEBAS",
         "reference": "P1|welcome|once|sms",
     }
+
+
+async def test_sms_connections_are_reused() -> None:
+    async with provider(respond(202, {"message_id": "gw-1"})) as (url, seen):
+        adapter = gateway(url)
+        for _ in range(3):
+            await adapter.send(SMS)
+        await adapter.close()
+    assert len(seen) == 3
 
 
 @pytest.mark.parametrize(
@@ -62,6 +77,7 @@ async def test_sms_request_shape_and_accepted_answer() -> None:
         (500, {}, TransientError, None),
         (503, {}, TransientError, None),
         (429, {"Retry-After": "12"}, TransientError, 12.0),
+        (429, {"retry-after": "3"}, TransientError, 3.0),  # header names in any case
         (408, {}, TransientError, None),
         (400, {}, PermanentError, None),
         (422, {}, PermanentError, None),
@@ -71,64 +87,74 @@ async def test_sms_request_shape_and_accepted_answer() -> None:
 async def test_sms_error_classification(
     status: int, headers: dict[str, str], error: type[Exception], retry_after: float | None
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, headers=headers, json={"error": "x"})
-
-    with pytest.raises(error) as caught:
-        await gateway(handler).send(SMS)
+    async with provider(respond(status, {"error": "x"}, headers)) as (url, _):
+        adapter = gateway(url)
+        with pytest.raises(error) as caught:
+            await adapter.send(SMS)
+        await adapter.close()
     if isinstance(caught.value, TransientError):
         assert caught.value.retry_after == retry_after
+    assert f"HTTP {status}" in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    "exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.ConnectTimeout("x")]
-)
-async def test_sms_network_errors_are_transient(exc: Exception) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc
+async def test_sms_network_errors_are_transient() -> None:
+    for url in (REFUSED, UNROUTABLE):
+        adapter = gateway(url, timeout=0.5)
+        with pytest.raises(TransientError):
+            await adapter.send(SMS)
+        await adapter.close()
+    for behaviour in (no_answer, closes_mid_answer):
+        async with raw_provider(behaviour) as url:
+            adapter = gateway(url, timeout=0.5)
+            with pytest.raises(TransientError):
+                await adapter.send(SMS)
+            await adapter.close()
 
-    with pytest.raises(TransientError):
-        await gateway(handler).send(SMS)
+
+async def test_a_request_that_never_left_says_so() -> None:
+    """Waiting in vain for a connection is not sending: the next provider may take it."""
+    async with raw_provider(trickles) as url:
+        poster = HttpPoster(url, timeout=0.3, connections=1)
+        first = asyncio.create_task(poster.post("/v1/messages", json={}))
+        await asyncio.sleep(0.05)  # the first request holds the only connection for a second
+        with pytest.raises(HttpFailure) as waited:
+            await poster.post("/v1/messages", json={})
+        assert (await first).status == 200
+        await poster.close()
+    assert (waited.value.sent, waited.value.timeout) == (False, True)
+
+
+async def test_a_request_sent_but_unanswered_says_so() -> None:
+    async with raw_provider(no_answer) as url:
+        poster = HttpPoster(url, timeout=0.3)
+        with pytest.raises(HttpFailure) as unanswered:
+            await poster.post("/v1/messages", json={})
+        await poster.close()
+    assert (unanswered.value.sent, unanswered.value.timeout) == (True, True)
 
 
 async def test_sms_channel_refuses_an_email() -> None:
     with pytest.raises(PermanentError):
-        await gateway(lambda r: httpx.Response(202)).send(MAIL)
+        await gateway(REFUSED).send(MAIL)
 
 
 async def test_twilio_compatible_request() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(201, json={"sid": "SM1"})
-
-    twilio = TwilioSms(
-        "http://tw.test", "AC1", "tok", transport=httpx.MockTransport(handler), rate_per_second=9
-    )
-    assert (await twilio.send(SMS)).provider_message_id == "SM1"
-    assert seen[0].url.path == "/2010-04-01/Accounts/AC1/Messages.json"
-    assert b"To=%2B6281234567890" in seen[0].content
+    async with provider(respond(201, {"sid": "SM1"})) as (url, seen):
+        twilio = TwilioSms(url, "AC1", "tok", rate_per_second=9)
+        assert (await twilio.send(SMS)).provider_message_id == "SM1"
+        await twilio.close()
+    assert seen[0].path == "/2010-04-01/Accounts/AC1/Messages.json"
+    assert b"To=%2B6281234567890" in seen[0].body
     assert seen[0].headers["Authorization"].startswith("Basic ")
-    assert b"StatusCallback" not in seen[0].content  # no public URL: no status callbacks
+    assert b"StatusCallback" not in seen[0].body  # no public URL: no status callbacks
 
 
 async def test_twilio_asks_for_status_callbacks_carrying_the_key() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(201, json={"sid": "SM1"})
-
-    twilio = TwilioSms(
-        "http://tw.test",
-        "AC1",
-        "tok",
-        transport=httpx.MockTransport(handler),
-        callback_url="https://sms-callbacks.example.go.id/",
-    )
-    await twilio.send(SMS)
-    form = dict(parse_qsl(seen[0].content.decode()))
+    async with provider(respond(201, {"sid": "SM1"})) as (url, seen):
+        twilio = TwilioSms(url, "AC1", "tok", callback_url="https://sms-callbacks.example.go.id/")
+        await twilio.send(SMS)
+        await twilio.close()
+    form = dict(parse_qsl(seen[0].body.decode()))
     # Twilio has no client reference: the key rides in the URL its signature covers
     assert form["StatusCallback"] == (
         "https://sms-callbacks.example.go.id/receipts?reference=P1%7Cwelcome%7Conce%7Csms"

@@ -5,6 +5,7 @@ metrics as bootstrap wires them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import replace
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -30,6 +30,16 @@ from services.notifier.metrics import Metrics
 from services.notifier.ports import PermanentError, SendReceipt, TransientError
 from services.notifier.settings import Settings, SmsProvider
 from tests.notifier.factories import registered
+from tests.notifier.http_stub import (
+    REFUSED,
+    UNROUTABLE,
+    RawHandler,
+    closes_mid_answer,
+    no_answer,
+    provider,
+    raw_provider,
+    respond,
+)
 from tests.notifier.test_service import START, World
 
 POLICY = BreakerPolicy(
@@ -272,45 +282,40 @@ async def test_a_refused_message_is_sent_by_the_next_provider_on_its_first_attem
 # --- adapters: surely not taken, or maybe taken ---------------------------------------------
 
 
-def failing(exc: Exception) -> httpx.MockTransport:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc
-
-    return httpx.MockTransport(handler)
-
-
 @pytest.mark.parametrize(
-    ("exc", "held"),
+    ("where", "behaviour", "held"),
     [
-        (httpx.ConnectError("refused"), False),
-        (httpx.ConnectTimeout("no connection"), False),
-        (httpx.PoolTimeout("no connection free"), False),
-        (httpx.ReadTimeout("sent, no answer"), True),
-        (httpx.WriteTimeout("partly sent"), True),
-        (httpx.RemoteProtocolError("closed mid-answer"), True),
-        (httpx.ReadError("reset"), True),
+        ("connection refused", None, False),
+        ("no route, or no connection in time", None, False),
+        ("sent, no answer in time", no_answer, True),
+        ("sent, closed mid-answer", closes_mid_answer, True),
     ],
 )
 async def test_adapters_say_which_provider_may_hold_an_unanswered_message(
-    exc: Exception, held: bool
+    where: str, behaviour: RawHandler | None, held: bool
 ) -> None:
-    gateway = JsonSmsGateway("http://gw.test", "k", transport=failing(exc), provider="gw-2")
-    twilio = TwilioSms("http://tw.test", "AC1", "t", transport=failing(exc), provider="tw")
-    for adapter, name in ((gateway, "gw-2"), (twilio, "tw")):
-        with pytest.raises(TransientError) as caught:
-            await adapter.send(sms())
-        assert caught.value.held_by == (name if held else None)
+    async with contextlib.AsyncExitStack() as stack:
+        if behaviour is not None:
+            url = await stack.enter_async_context(raw_provider(behaviour))
+        else:
+            url = REFUSED if where.startswith("connection refused") else UNROUTABLE
+        gateway = JsonSmsGateway(url, "k", provider="gw-2", timeout=0.5)
+        twilio = TwilioSms(url, "AC1", "t", provider="tw", timeout=0.5)
+        for adapter, name in ((gateway, "gw-2"), (twilio, "tw")):
+            with pytest.raises(TransientError) as caught:
+                await adapter.send(sms())
+            await adapter.close()
+            assert caught.value.held_by == (name if held else None), str(caught.value)
 
 
 async def test_adapters_name_receipts_after_the_configured_provider() -> None:
-    def accept(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(202, json={"message_id": "m-1", "sid": "SM1"})
-
-    transport = httpx.MockTransport(accept)
-    gateway = JsonSmsGateway("http://gw.test", "k", transport=transport, provider="gw-2")
-    twilio = TwilioSms("http://tw.test", "AC1", "t", transport=transport, provider="tw")
-    assert (await gateway.send(sms())).provider == "gw-2"
-    assert (await twilio.send(sms())).provider == "tw"
+    async with provider(respond(202, {"message_id": "m-1", "sid": "SM1"})) as (url, _):
+        gateway = JsonSmsGateway(url, "k", provider="gw-2")
+        twilio = TwilioSms(url, "AC1", "t", provider="tw")
+        assert (await gateway.send(sms())).provider == "gw-2"
+        assert (await twilio.send(sms())).provider == "tw"
+        await gateway.close()
+        await twilio.close()
     assert JsonSmsGateway("http://gw.test", "k").provider == "sms-json"  # the old names
 
 

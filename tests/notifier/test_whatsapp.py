@@ -1,7 +1,8 @@
 """WhatsApp's rules (pure): error mapping, webhook signature and handshake, status payloads,
 template names; our approved copies against the parameters we send; the adapter's request and
-its reading of the Cloud API's answers (against httpx's mock transport: the real API is not
-reachable here, the local sink stands in for it in tests/notifier/test_whatsapp_flow.py)."""
+its reading of the Cloud API's answers (against a local HTTP server answering as the API does:
+the real API is not reachable here; the local sink stands in for it in
+tests/notifier/test_whatsapp_flow.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ import json
 import re
 from typing import Any
 
-import httpx
 import pytest
 
 from services.notifier.adapters.whatsapp import WhatsAppCloud
 from services.notifier.domain import whatsapp
 from services.notifier.domain.model import SmsMessage, WhatsAppMessage
-from services.notifier.ports import PermanentError, TransientError
+from services.notifier.ports import PermanentError, SendReceipt, TransientError
 from services.notifier.render import Content, Renderer
 from services.notifier.sinks.whatsapp_sink import TEMPLATE_DIR, approved_templates, placeholders
+from tests.notifier.http_stub import REFUSED, Answer, Seen, provider, respond
 
 
 def _error(code: int) -> dict[str, Any]:
@@ -238,33 +239,27 @@ MESSAGE = WhatsAppMessage(
 )
 
 
-def _adapter(answer: httpx.Response, seen: list[httpx.Request]) -> WhatsAppCloud:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer
-
-    return WhatsAppCloud(
-        "https://graph.example",
-        "1234567890",
-        "token-1",
-        transport=httpx.MockTransport(handler),
-        rate_per_second=1000,
-    )
+async def _sent(answer: Answer) -> tuple[Exception | SendReceipt, list[Seen]]:
+    """What the adapter makes of one send to a local server answering `answer`."""
+    async with provider(answer) as (url, seen):
+        adapter = WhatsAppCloud(url, "1234567890", "token-1", rate_per_second=1000)
+        try:
+            outcome: Exception | SendReceipt = await adapter.send(MESSAGE)
+        except (PermanentError, TransientError) as exc:
+            outcome = exc
+        await adapter.close()
+    return outcome, seen
 
 
 async def test_the_adapter_sends_the_documented_template_request() -> None:
-    seen: list[httpx.Request] = []
-    ok = httpx.Response(
-        200, json={"messaging_product": "whatsapp", "messages": [{"id": "wamid.9"}]}
-    )
-    adapter = _adapter(ok, seen)
-    receipt = await adapter.send(MESSAGE)
-    await adapter.close()
+    ok = respond(200, {"messaging_product": "whatsapp", "messages": [{"id": "wamid.9"}]})
+    receipt, seen = await _sent(ok)
+    assert isinstance(receipt, SendReceipt)
     assert (receipt.provider, receipt.provider_message_id) == ("whatsapp-cloud", "wamid.9")
     (request,) = seen
-    assert str(request.url) == "https://graph.example/v21.0/1234567890/messages"
+    assert request.path == "/v21.0/1234567890/messages"
     assert request.headers["Authorization"] == "Bearer token-1"
-    assert json.loads(request.content) == {
+    assert json.loads(request.body) == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": "6281234567890",
@@ -287,21 +282,18 @@ async def test_the_adapter_sends_the_documented_template_request() -> None:
 
 
 async def test_the_adapter_reports_not_on_whatsapp_with_an_sms_fallback() -> None:
-    adapter = _adapter(httpx.Response(400, json=_error(131026)), [])
-    with pytest.raises(PermanentError) as raised:
-        await adapter.send(MESSAGE)
-    assert raised.value.fallback == "sms"
-    adapter = _adapter(httpx.Response(404, json=_error(132001)), [])
-    with pytest.raises(PermanentError) as raised:
-        await adapter.send(MESSAGE)
-    assert raised.value.fallback is None
+    absent, _ = await _sent(respond(400, _error(131026)))
+    assert isinstance(absent, PermanentError)
+    assert absent.fallback == "sms"
+    unknown, _ = await _sent(respond(404, _error(132001)))
+    assert isinstance(unknown, PermanentError)
+    assert unknown.fallback is None
 
 
 async def test_the_adapter_reports_rate_limits_as_transient_with_the_hint() -> None:
-    limited = httpx.Response(429, json=_error(130429), headers={"Retry-After": "7"})
-    adapter = _adapter(limited, [])
-    with pytest.raises(TransientError) as raised:
-        await adapter.send(MESSAGE)
-    assert raised.value.retry_after == 7.0
+    limited, _ = await _sent(respond(429, _error(130429), headers={"Retry-After": "7"}))
+    assert isinstance(limited, TransientError)
+    assert limited.retry_after == 7.0
+    adapter = WhatsAppCloud(REFUSED, "1234567890", "token-1")
     with pytest.raises(PermanentError, match="only sends WhatsAppMessage"):
         await adapter.send(SmsMessage(key="k", to="+62811", text="t", sender="S"))

@@ -16,8 +16,7 @@ That is what makes a resend after a crash between "accepted" and "recorded" harm
 
 from __future__ import annotations
 
-import httpx
-
+from services.notifier.adapters.http_post import Answer, HttpFailure, HttpPoster
 from services.notifier.adapters.ratelimit import RateLimiter
 from services.notifier.domain.model import Message, SmsMessage
 from services.notifier.ports import PermanentError, SendReceipt, TransientError
@@ -32,21 +31,15 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
-#: failures before the request left this host: the provider surely has not got the message
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def transport_failure(who: str, provider: str, exc: httpx.TransportError) -> TransientError:
+def transport_failure(who: str, provider: str, exc: HttpFailure) -> TransientError:
     """A request that got no answer. Unless it never left (refused, no connection), the
     provider may have accepted it: `held_by` keeps the retry with that provider."""
-    what = "timeout" if isinstance(exc, httpx.TimeoutException) else "unreachable"
-    held_by = None if isinstance(exc, NOT_SENT) else provider
-    return TransientError(f"{who} {what}: {exc!r}", held_by=held_by)
+    return TransientError(f"{who} {exc}", held_by=provider if exc.sent else None)
 
 
-def classify(response: httpx.Response) -> None:
+def classify(response: Answer) -> None:
     """Raise the right ChannelError for a non-2xx answer."""
-    status = response.status_code
+    status = response.status
     detail = response.text[:200]
     if status in (408, 429) or status >= 500:
         raise TransientError(
@@ -69,16 +62,10 @@ class JsonSmsGateway:
         *,
         timeout: float = 5.0,
         rate_per_second: float = 100.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         provider: str = "sms-json",
     ) -> None:
         self.provider = provider  # its name in events and metrics (one of several gateways)
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"X-API-Key": api_key},
-            timeout=timeout,
-            transport=transport,
-        )
+        self._http = HttpPoster(base_url, timeout=timeout, headers={"X-API-Key": api_key})
         self._limit = RateLimiter(rate_per_second)
 
     async def send(self, message: Message) -> SendReceipt:
@@ -92,8 +79,8 @@ class JsonSmsGateway:
             "reference": message.key,
         }
         try:
-            response = await self._client.post("/v1/messages", json=body)
-        except httpx.TransportError as exc:
+            response = await self._http.post("/v1/messages", json=body)
+        except HttpFailure as exc:
             raise transport_failure("gateway", self.provider, exc) from exc
         if response.is_success:
             try:
@@ -105,4 +92,4 @@ class JsonSmsGateway:
         raise AssertionError("unreachable")  # pragma: no cover - classify always raises
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()

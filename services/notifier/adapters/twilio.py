@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
+from services.notifier.adapters.http_post import HttpFailure, HttpPoster
 from services.notifier.adapters.ratelimit import RateLimiter
 from services.notifier.adapters.sms_http import classify, transport_failure
 from services.notifier.domain.model import Message, SmsMessage
@@ -36,19 +35,13 @@ class TwilioSms:
         *,
         timeout: float = 5.0,
         rate_per_second: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         callback_url: str | None = None,
         provider: str = "twilio",
     ) -> None:
         self.provider = provider  # its name in events and metrics (one of several providers)
         self._receipts = f"{callback_url.rstrip('/')}/receipts" if callback_url else None
         self._path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            auth=(account_sid, auth_token),
-            timeout=timeout,
-            transport=transport,
-        )
+        self._http = HttpPoster(base_url, timeout=timeout, auth=(account_sid, auth_token))
         self._limit = RateLimiter(rate_per_second)
 
     async def send(self, message: Message) -> SendReceipt:
@@ -59,8 +52,8 @@ class TwilioSms:
         if self._receipts:
             form["StatusCallback"] = f"{self._receipts}?reference={quote(message.key, safe='')}"
         try:
-            response = await self._client.post(self._path, data=form)
-        except httpx.TransportError as exc:
+            response = await self._http.post(self._path, data=form)
+        except HttpFailure as exc:
             raise transport_failure("twilio", self.provider, exc) from exc
         if response.is_success:
             return SendReceipt(self.provider, response.json().get("sid"))
@@ -68,4 +61,4 @@ class TwilioSms:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()

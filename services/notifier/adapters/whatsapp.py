@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
+from services.notifier.adapters.http_post import Answer, HttpFailure, HttpPoster
 from services.notifier.adapters.ratelimit import RateLimiter
 from services.notifier.adapters.sms_http import retry_after_seconds, transport_failure
 from services.notifier.domain.model import Message, WhatsAppMessage
@@ -71,16 +70,12 @@ class WhatsAppCloud:
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 10.0,
         rate_per_second: float = 50.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         provider: str = "whatsapp-cloud",
     ) -> None:
         self.provider = provider
         self._path = f"/{api_version}/{phone_number_id}/messages"
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            transport=transport,
+        self._http = HttpPoster(
+            base_url, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
         )
         self._limit = RateLimiter(rate_per_second)
 
@@ -89,25 +84,25 @@ class WhatsAppCloud:
             raise PermanentError("the WhatsApp channel only sends WhatsAppMessage")
         await self._limit.acquire()
         try:
-            response = await self._client.post(self._path, json=request_body(message))
-        except httpx.TransportError as exc:
+            response = await self._http.post(self._path, json=request_body(message))
+        except HttpFailure as exc:
             raise transport_failure("whatsapp", self.provider, exc) from exc
         body = _json(response)
         if response.is_success:
             messages = body.get("messages") if body else None
             first = messages[0] if isinstance(messages, list) and messages else {}
             return SendReceipt(self.provider, first.get("id") if isinstance(first, dict) else None)
-        verdict = classify(response.status_code, body)
+        verdict = classify(response.status, body)
         if verdict.transient:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             raise TransientError(verdict.reason, retry_after=retry_after)
         raise PermanentError(verdict.reason, fallback="sms" if verdict.not_on_whatsapp else None)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()
 
 
-def _json(response: httpx.Response) -> dict[str, Any] | None:
+def _json(response: Answer) -> dict[str, Any] | None:
     try:
         body = response.json()
     except ValueError:

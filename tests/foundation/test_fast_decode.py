@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.envelope import DecodeError, decode_event
-from services.reporting.decoding import decode
+from schemas.fast_decode import decode
 from tests.reporting import factory as f
 
 AT = datetime(2023, 12, 16, 3, 0, tzinfo=UTC)

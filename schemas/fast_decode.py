@@ -2,8 +2,9 @@
 
 `schemas.envelope.decode_event` parses JSON into dicts and then validates; here the payload
 model is picked from the `dataschema` found in the raw bytes and pydantic validates the bytes
-directly (about 2.5x faster). Anything the fast path does not accept is handed to
-`decode_event`, so what is valid, what is not and the reason given are exactly the shared codec's.
+directly (about 2.5x faster). Reporting and the notifier decode their input with it. Anything
+the fast path does not accept is handed to `decode_event`, so what is valid, what is not and the
+reason given are exactly the shared codec's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from functools import lru_cache
 
 from pydantic import ValidationError
 
-from schemas.envelope import CloudEvent, DecodeError, decode_event
+from schemas.envelope import CloudEvent, DecodeError, decode_event, envelope_of
 from schemas.events import EventData, model_for
 
 _SCHEMA = re.compile(rb'"dataschema":\s*"(urn:bebas-cemas:schema:([a-z_.]+):v(\d+))"')
@@ -25,7 +26,7 @@ def _envelope(event_type: str, version: int) -> type[CloudEvent[EventData]] | No
         model = model_for(event_type, version)
     except KeyError:
         return None
-    return CloudEvent[model]  # type: ignore[valid-type]
+    return envelope_of(model)
 
 
 def decode(raw: bytes | None) -> CloudEvent[EventData]:
