@@ -6,6 +6,7 @@ seconds; `/metrics` and the dashboard read the last snapshot, never the broker d
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from services.common.kafka_settings import KafkaSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,15 @@ class LagReader:
                     pending.discard(tp)
                     consumer.pause(tp)
         consumer.assign([])
+        if pending:
+            # the reported end stands for these (one short on the embedded broker after a
+            # multi-record batch, until a committed offset raises it): say so, it was once
+            # behind a lag figure one record off in CI
+            log.warning(
+                "end offset not confirmed within %.1f s for %s: the reported end is used",
+                self.probe_timeout_s,
+                ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(pending)),
+            )
         return ends
 
     def close(self) -> None:

@@ -10,14 +10,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.structs import OffsetAndMetadata
 
 from services.common.end_offsets import true_end_offsets
 from services.common.kafka_settings import KafkaSettings
+from services.reporting.lag import LagReader
 
 
 async def _produce_batches(kafka: KafkaSettings, topic: str, sizes: list[int]) -> None:
@@ -185,3 +189,29 @@ def _wait_until_quiet(out: Path, expected: int, before: int, quiet_s: float = 5.
 
 def _offsets(out: Path) -> set[int]:
     return {int(x) for x in out.read_text().split()} if out.exists() else set()
+
+
+def test_lag_reads_true_ends_and_says_when_it_could_not(
+    kafka_settings: KafkaSettings, topic_factory: Callable[..., str], caplog: Any
+) -> None:
+    """Reporting's lag figures use the true end; a probe that runs out of time says so."""
+    topic = topic_factory("lag-ends")
+    tp = TopicPartition(topic, 0)
+    asyncio.run(_produce_batches(kafka_settings, topic, [10, 1, 7]))
+    group = f"lag-{topic}"
+    committer = KafkaConsumer(group_id=group, **kafka_settings.kafka_python_config())
+    committer.commit({KafkaTopicPartition(topic, 0): OffsetAndMetadata(5, "", -1)})
+    committer.close()
+    reader = LagReader(kafka_settings, groups=[group])
+    try:
+        (probed,) = reader.read()
+        assert (probed.committed, probed.end) == (5, 18)
+        assert not [r for r in caplog.records if "not confirmed" in r.getMessage()]
+        reader.probe_timeout_s = 0.0
+        (unconfirmed,) = reader.read()
+    finally:
+        reader.close()
+    warnings = [r.getMessage() for r in caplog.records if "not confirmed" in r.getMessage()]
+    assert warnings
+    assert f"{tp.topic}[0]" in warnings[0]
+    assert 5 <= unconfirmed.end <= 18
