@@ -28,6 +28,7 @@ from services.common.broker_epoch import EPOCH_ENV, new_epoch
 from services.common.kafka_settings import KafkaSettings
 from services.common.ports import held_ports
 from services.common.topic_admin import ensure_topics, wait_for_broker
+from services.common.topic_copy import TopicCopyError, restore_topics, save_topics
 from services.prometheus_local import LocalPrometheus
 
 SERVICE_PACKAGES = ("enrollment", "notifier", "reporting")
@@ -47,6 +48,9 @@ DEFAULT_PORTS = {
     "whatsapp": 8026,
 }
 
+
+#: under the data folder: the embedded broker's topics between two runs (topic_copy.py)
+TOPICS_COPY = Path("broker-topics")
 
 ADMIN_KEY_ENV = "ENROLLMENT_BOOTSTRAP_ADMIN_KEY"
 #: under the data folder: one SHA-256 hex digest a line
@@ -170,15 +174,14 @@ class Platform:
             bootstrap = settings.bootstrap_servers
         else:
             self._check_ports()
-            self.broker = EmbeddedBroker(
-                port=self.ports["broker"], log_file=self.log_dir / "broker.log"
-            )
-            bootstrap = self.broker.start()
-            settings = KafkaSettings(bootstrap_servers=bootstrap)
-            # This broker starts empty (it keeps nothing on disk): the services' local state
-            # from an earlier run is rebuilt from enrollment's outbox (services/common/
-            # broker_epoch.py). A real cluster keeps its topics, so it gets no epoch.
-            env[EPOCH_ENV] = new_epoch()
+            settings = self._start_embedded_broker()
+            bootstrap = settings.bootstrap_servers
+            # This broker starts empty (it keeps nothing on disk): it gets the topics the last
+            # run left (topic_copy.py) and with them that run's epoch, so the services keep
+            # their local state; else a new epoch, and their local state is rebuilt from
+            # enrollment's outbox (broker_epoch.py). A real cluster keeps its topics, so it
+            # gets no epoch.
+            env[EPOCH_ENV] = self._restore_topics(settings) or new_epoch()
         ensure_topics(settings)
         ctx = LaunchContext(
             bootstrap_servers=bootstrap, data_dir=self.data_dir, ports=self.ports, env=env
@@ -188,6 +191,46 @@ class Platform:
         for spec in self.specs:
             self._spawn(ctx, spec)
         return ctx
+
+    def _start_embedded_broker(self) -> KafkaSettings:
+        log_file = self.log_dir / "broker.log"
+        self.broker = EmbeddedBroker(port=self.ports["broker"], log_file=log_file)
+        return KafkaSettings(bootstrap_servers=self.broker.start())
+
+    def _restore_topics(self, settings: KafkaSettings) -> str | None:
+        """The last run's topics written back: its epoch, or None (nothing to restore, or it
+        failed: then the broker is replaced by an empty one, as a partial copy is no use)."""
+        started = time.monotonic()
+        try:
+            restored = restore_topics(settings, self.data_dir / TOPICS_COPY)
+        except TopicCopyError as exc:
+            print(f"the last run's topics could not be restored ({exc}): rebuilding", flush=True)
+            assert self.broker is not None
+            self.broker.stop(timeout=2.0)
+            self._start_embedded_broker()
+            return None
+        if restored is None:
+            return None
+        epoch, records = restored
+        seconds = time.monotonic() - started
+        print(f"restored the last run's topics: {records} records in {seconds:.1f} s", flush=True)
+        return epoch
+
+    def _save_topics(self) -> None:
+        """Before the embedded broker stops, with every service stopped: its topics for the
+        next run (topic_copy.py). Not after a start that never got the services going."""
+        epoch = self.ctx.env.get(EPOCH_ENV) if self.ctx else None
+        if self.broker is None or not self.broker.running or not epoch:
+            return
+        started = time.monotonic()
+        settings = KafkaSettings(bootstrap_servers=self.broker.bootstrap_servers)
+        try:
+            records = save_topics(settings, self.data_dir / TOPICS_COPY, epoch)
+        except TopicCopyError as exc:
+            print(f"the topics were not kept ({exc}): the next run rebuilds them", flush=True)
+            return
+        seconds = time.monotonic() - started
+        print(f"kept the broker's topics for the next run: {records} records in {seconds:.1f} s")
 
     def _check_ports(self, exclude: str | None = None) -> None:
         """Fail before starting anything, naming every port that is taken and its holder."""
@@ -291,6 +334,7 @@ class Platform:
                 _signal_group(child, signal.SIGKILL)
                 child.wait()
         self.children.clear()
+        self._save_topics()
         if self.broker:
             self.broker.stop(timeout=2.0)
             self.broker = None

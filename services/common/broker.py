@@ -50,6 +50,10 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     @property
+    def running(self) -> bool:
+        return self._alive()
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.topics import CATALOGUE, Topic
 from services.common.kafka_settings import KafkaSettings
+
+
+def _group_id(listing: Any) -> str:
+    # kafka-python 3 lists groups as dicts; older releases as (group_id, protocol) tuples
+    if isinstance(listing, dict):
+        return str(listing["group_id"])
+    return str(listing[0] if isinstance(listing, tuple) else listing)
+
+
+def committed_offsets(
+    admin: KafkaAdminClient, groups: Iterable[str] | None = None
+) -> dict[str, dict[TopicPartition, int]]:
+    """Each consumer group's committed offsets (every group of the cluster unless named)."""
+    names = list(groups) if groups else sorted(_group_id(g) for g in admin.list_groups())
+    found: dict[str, dict[TopicPartition, int]] = {}
+    for group in names:
+        offsets = admin.list_group_offsets(group).get(group, {})
+        found[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    return found
 
 
 def admin_client(settings: KafkaSettings, timeout_ms: int = 5000) -> KafkaAdminClient:

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from services.common.kafka_settings import KafkaSettings
+from services.common.topic_admin import committed_offsets
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,11 @@ class LagReader:
             self._consumer = KafkaConsumer(
                 client_id="bebas-reporting-lag", enable_auto_commit=False, **config
             )
-        groups = self.groups or sorted(_group_id(g) for g in self._admin.list_groups())
-        committed: dict[tuple[str, TopicPartition], int] = {}
-        for group in groups:
-            offsets = self._admin.list_group_offsets(group).get(group, {})
-            for tp, meta in offsets.items():
-                if meta.offset >= 0:
-                    committed[(group, tp)] = meta.offset
+        committed = {
+            (group, tp): offset
+            for group, offsets in committed_offsets(self._admin, self.groups).items()
+            for tp, offset in offsets.items()
+        }
         tps = sorted({tp for _, tp in committed})
         ends = self._end_offsets(tps) if tps else {}
         for (_, tp), offset in committed.items():
@@ -127,13 +126,6 @@ class LagReader:
         if self._consumer is not None:
             self._consumer.close()
         self._admin = self._consumer = None
-
-
-def _group_id(listing: Any) -> str:
-    # kafka-python 3 lists groups as dicts; older releases as (group_id, protocol) tuples
-    if isinstance(listing, dict):
-        return str(listing["group_id"])
-    return str(listing[0] if isinstance(listing, tuple) else listing)
 
 
 class LagCollector(Collector):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -201,9 +202,13 @@ def _eventually_equal(probe: Callable[[], T], expected: T, timeout: float) -> T:
     return value
 
 
+@pytest.mark.parametrize("topics_kept", [True, False], ids=["topics-kept", "rebuilt"])
 def test_a_restart_keeps_participants_figures_and_messages_and_sends_nothing_twice(
-    make_run: MakeRun,
+    make_run: MakeRun, topics_kept: bool
 ) -> None:
+    """After a Ctrl-C the platform keeps the broker's topics and writes them back at the next
+    start; without that copy (the platform was killed, or the copy failed) it rebuilds them
+    from enrollment's database. Either way the user's world is the same."""
     make_run.start()
     campaign = "RESTART-" + os.urandom(3).hex().upper()
     with make_run.api() as api:
@@ -263,8 +268,13 @@ def test_a_restart_keeps_participants_figures_and_messages_and_sends_nothing_twi
     code, stop_s = make_run.interrupt()
     assert code == 0, make_run.out()
     assert stop_s < STOP_LIMIT_S, f"Ctrl-C took {stop_s:.1f}s"
+    assert "kept the broker's topics for the next run" in make_run.out()
+    if not topics_kept:
+        shutil.rmtree(make_run.root / "data" / "broker-topics")
 
     make_run.start()  # right away, on the same ports
+    restored = "restored the last run's topics" in make_run.out()
+    assert restored == topics_kept, make_run.out()
     after = _eventually_equal(lambda: make_run.metrics(campaign), before, 120)
     assert after == before, "reporting's figures differ after the restart"
     assert make_run.participants() == people_before
