@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,22 @@ def faust_broker_urls(kafka: KafkaSettings) -> list[str]:
     return [f"kafka://{server}" for server in kafka.servers]
 
 
+EndsFn = Callable[[Mapping[Any, int | None]], Awaitable[Mapping[Any, int | None]]]
+
+
+def recovery_ends(kafka: KafkaSettings) -> EndsFn:
+    """The changelog ends table recovery reads up to: the true ends on the embedded broker,
+    which under-reports them; on Apache Kafka the reported ones, which are exact. Decided when
+    a recovery needs them (the broker answers then), not when the consumer is built."""
+
+    async def ends(reported: Mapping[Any, int | None]) -> Mapping[Any, int | None]:
+        if is_embedded_broker(kafka):
+            return await true_end_offsets(kafka, reported)
+        return reported
+
+    return ends
+
+
 def make_faust_app(
     app_id: str,
     kafka: KafkaSettings,
@@ -106,8 +123,7 @@ def make_faust_app(
     fetch_only_active_partitions()
 
     def patch_consumer(consumer: Any) -> None:
-        # tables recover to the changelogs' true ends even on the embedded broker
-        correct_recovery_highwaters(consumer, lambda reported: true_end_offsets(kafka, reported))
+        correct_recovery_highwaters(consumer, recovery_ends(kafka))
         limit_fetch_wait(consumer, fetch_wait_ms(kafka))
         if is_embedded_broker(kafka):  # its fetches may skip a batch not yet readable
             stop_fetches_at_offset_gaps()

@@ -95,7 +95,8 @@ def correct_recovery_highwaters(
 
     Why: the embedded broker reports the first offset of a partition's last batch plus one as
     its end, so recovery stopped early and lost table entries
-    (`services/common/end_offsets.py` reads the true ends; a no-op on Apache Kafka)."""
+    (`services/common/end_offsets.py` reads the true ends; `faust_app.recovery_ends` asks it
+    only on the embedded broker: Apache Kafka reports exact ends)."""
     reported_highwaters: HighwatersFn = consumer.highwaters
 
     async def highwaters(*partitions: Any) -> Mapping[Any, int | None]:

@@ -167,11 +167,15 @@ def fetch_wait_ms(settings: KafkaSettings) -> int:
 def is_embedded_broker(settings: KafkaSettings) -> bool:
     """Whether the cluster behind `settings` is the embedded broker (by its cluster id).
 
-    Asked once per process and cluster, when a consumer is built; a cluster that cannot be
-    asked (unreachable, or too old for DescribeCluster) counts as a real one."""
+    Asked once per process and cluster; a cluster that cannot be asked (unreachable, or too old
+    for DescribeCluster) counts as a real one this time and is asked again next time, so a
+    broker that was down for a moment is not taken for another kind for good."""
     known = _embedded.get(settings.bootstrap_servers)
     if known is None:
-        known = _embedded[settings.bootstrap_servers] = _cluster_id(settings) == EMBEDDED_CLUSTER_ID
+        cluster_id = _cluster_id(settings)
+        if cluster_id is None:
+            return False
+        known = _embedded[settings.bootstrap_servers] = cluster_id == EMBEDDED_CLUSTER_ID
     return known
 
 

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from services.common.kafka_settings import KafkaSettings
-from services.common.topic_admin import committed_offsets
+from services.common.topic_admin import committed_offsets, is_embedded_broker
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,8 @@ class LagReader:
         assert consumer is not None
         reported: dict[TopicPartition, int] = consumer.end_offsets(tps)
         ends = dict(reported)
+        if not is_embedded_broker(self.kafka):
+            return ends  # Apache Kafka reports true ends
         probe = [tp for tp in tps if reported.get(tp, 0) > 0]
         if not probe:
             return ends

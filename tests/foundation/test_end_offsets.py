@@ -215,3 +215,30 @@ def test_lag_reads_true_ends_and_says_when_it_could_not(
     assert warnings
     assert f"{tp.topic}[0]" in warnings[0]
     assert 5 <= unconfirmed.end <= 18
+
+
+def test_lag_takes_the_reported_ends_of_apache_kafka(
+    kafka_settings: KafkaSettings, topic_factory: Callable[..., str], monkeypatch: Any
+) -> None:
+    """Only the embedded broker under-reports: elsewhere the lag reader probes nothing."""
+    from services.reporting import lag
+
+    topic = topic_factory("lag-kafka")
+    asyncio.run(_produce_batches(kafka_settings, topic, [10, 1, 7]))
+    group = f"lag-{topic}"
+    committer = KafkaConsumer(group_id=group, **kafka_settings.kafka_python_config())
+    committer.commit({KafkaTopicPartition(topic, 0): OffsetAndMetadata(5, "", -1)})
+    committer.close()
+
+    def no_probe(*args: Any) -> None:
+        raise AssertionError("the lag reader probed an end on Apache Kafka")
+
+    monkeypatch.setattr(lag, "is_embedded_broker", lambda kafka: False)
+    monkeypatch.setattr(KafkaConsumer, "seek", no_probe)
+    reader = LagReader(kafka_settings, groups=[group])
+    try:
+        (taken,) = reader.read()
+    finally:
+        reader.close()
+    assert taken.committed == 5
+    assert 5 <= taken.end <= 18  # as reported (18 on Apache Kafka; tansu under-reports)

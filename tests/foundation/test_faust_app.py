@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from services.common.faust_app import make_faust_app
 from services.common.kafka_settings import KafkaSettings
@@ -75,3 +76,34 @@ def test_the_fetch_wait_suits_the_broker_unless_it_is_configured(
     assert fetch_wait_ms(unset.model_copy(update={"fetch_max_wait_ms": 700})) == 700
     # a cluster that cannot be asked counts as Apache Kafka: faust's own wait
     assert fetch_wait_ms(KafkaSettings(bootstrap_servers="127.0.0.1:9")) == 1500
+
+
+def test_table_recovery_reads_true_ends_only_on_the_embedded_broker(
+    kafka_settings: KafkaSettings, monkeypatch: Any
+) -> None:
+    """Apache Kafka reports exact ends: there recovery takes them as reported, no probe."""
+    from services.common import faust_app
+
+    probed: list[object] = []
+
+    async def probe(kafka: KafkaSettings, reported: Any) -> dict[Any, int | None]:
+        probed.append(reported)
+        return {tp: (end or 0) + 1 for tp, end in reported.items()}
+
+    monkeypatch.setattr(faust_app, "true_end_offsets", probe)
+    reported = {("bebas.x", 0): 4}
+    on_tansu = asyncio.run(faust_app.recovery_ends(kafka_settings)(reported))
+    assert on_tansu == {("bebas.x", 0): 5}
+    assert probed == [reported]
+    unreachable = KafkaSettings(bootstrap_servers="127.0.0.1:9")  # counts as Apache Kafka
+    assert asyncio.run(faust_app.recovery_ends(unreachable)(reported)) == reported
+    assert probed == [reported]
+
+
+def test_a_cluster_that_could_not_be_asked_is_asked_again(kafka_settings: KafkaSettings) -> None:
+    from services.common import topic_admin
+
+    down = kafka_settings.model_copy(update={"bootstrap_servers": "127.0.0.1:9"})
+    assert topic_admin.is_embedded_broker(down) is False
+    assert "127.0.0.1:9" not in topic_admin._embedded  # not remembered: it may come back
+    assert topic_admin.is_embedded_broker(kafka_settings) is True
