@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from services.common.clock import OffsetFileClock
+from services.common.clock import move_offset_clock
 from services.common.ports import free_port
 from services.notifier.launch import SECOND_GATEWAY_PORT
 from services.platform import DEFAULT_PORTS, Platform
@@ -124,9 +124,9 @@ class PlatformRun:
         return f"http://127.0.0.1:{self.live().ports[service]}"
 
     def advance_clock(self, delta: timedelta) -> None:
-        """Move the notifier's clock forward (it re-reads the offset file on every tick)."""
+        """Move the notifier's clock forward; returns once the running notifier sees it."""
         offset = float(self.clock_file.read_text(encoding="utf-8")) + delta.total_seconds()
-        self.clock_file.write_text(str(offset), encoding="utf-8")
+        move_offset_clock(self.clock_file, offset)
 
     def notifier_now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=float(self.clock_file.read_text("utf-8")))
@@ -139,10 +139,10 @@ class PlatformRun:
             now = datetime.now(UTC) + timedelta(seconds=offset)
             if when < now:
                 raise ValueError(f"{path.name} is already at {now.isoformat()}, after {when}")
-            path.write_text(str(offset + (when - now).total_seconds()), encoding="utf-8")
-        # a running service reads its clock file at most every REREAD_S: until then it still
-        # stamps the old day (a registration right after a move was dated two days early)
-        time.sleep(2 * OffsetFileClock.REREAD_S)
+            # a running service reads its clock file at most every REREAD_S: until then it
+            # still stamps the old day (a registration right after a move was dated two days
+            # early); this returns once it reads the new one
+            move_offset_clock(path, offset + (when - now).total_seconds())
 
     def enrollment_now(self) -> datetime:
         offset = float(self.enrollment_clock_file.read_text("utf-8"))

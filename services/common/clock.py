@@ -70,5 +70,17 @@ class OffsetFileClock:
         return datetime.now(UTC) + self.offset()
 
 
+def move_offset_clock(path: Path, offset_s: float) -> None:
+    """Set the offset a running service's OffsetFileClock reads, and return once every such
+    clock sees it. The file is replaced at once (a reader never sees it half written, which
+    would read as offset 0: time going back), then this waits out the clocks' re-read
+    interval: a registration published right after a move was otherwise handled on the old
+    time (seen in CI: a welcome SMS sent in daytime where the test had moved to 22:00)."""
+    scratch = path.with_name(path.name + ".tmp")
+    scratch.write_text(f"{offset_s:.6f}", encoding="utf-8")
+    scratch.replace(path)
+    time.sleep(2 * OffsetFileClock.REREAD_S)
+
+
 def clock_from(offset_file: Path | None) -> Clock:
     return OffsetFileClock(offset_file) if offset_file else SystemClock()

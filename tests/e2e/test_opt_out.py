@@ -8,15 +8,14 @@ Opening the link (GET) and a forged link change nothing."""
 from __future__ import annotations
 
 import json
-import time
 from email import message_from_bytes, policy
 from typing import Any
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
 
 from bench.driver import wait_until
 from services.common.kafka_settings import KafkaSettings
+from services.common.topic_reader import partitions_of, read_to_end
 from tests.e2e.conftest import Journey
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -42,22 +41,12 @@ def _requests_for(journey: Journey, pid: str) -> list[dict[str, Any]]:
     ctx = journey.run.live().ctx
     assert ctx is not None
     kafka = KafkaSettings(bootstrap_servers=ctx.bootstrap_servers)
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
-    try:
-        topic = "bebas.enrollment.requests"
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        ends = consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            assert time.monotonic() < deadline, "could not read the requests topic to its end"
-            for records in consumer.poll(timeout_ms=500).values():
-                found += [json.loads(r.value) for r in records if r.key == pid.encode()]
-        return found
-    finally:
-        consumer.close()
+    tps = partitions_of(kafka, ["bebas.enrollment.requests"])
+    return [
+        json.loads(record.value)
+        for _, record in read_to_end(kafka, tps)
+        if record.key == pid.encode()
+    ]
 
 
 def test_stop_by_sms_is_seen_by_enrollment_reporting_and_the_notifier(journey: Journey) -> None:

@@ -105,10 +105,24 @@ def test_a_restarted_faust_worker_recovers_every_key_of_a_burst(
     tmp_path: Path,
 ) -> None:
     """50 table writes in one go leave a multi-record batch last in the changelog; a new
-    worker must recover all 50 (it recovered a handful before the end offset probe)."""
+    worker must recover all 50 (it recovered a handful before the end offset probe). The
+    changelog is written as the worker's `write` command leaves it (table_worker.py: one
+    batch of 50), so only the recovering worker runs."""
     topic, app_id, out = topic_factory("numbers"), group_factory("numbers"), tmp_path / "out"
-    assert _run_worker(kafka_settings, app_id, topic, out, b"write", "") == "written"
-    assert _run_worker(kafka_settings, app_id, topic, out, b"count", "written") == "50"
+    changelog = f"{app_id}-numbers-changelog"  # as faust names it, with the table's partition
+    admin = KafkaAdminClient(**kafka_settings.kafka_python_config())
+    admin.create_topics([NewTopic(changelog, 1, 1)])
+    admin.close()
+    producer = KafkaProducer(**kafka_settings.kafka_python_config(), linger_ms=50)
+    for i in range(50):
+        producer.send(changelog, key=f'"k{i}"'.encode(), value=str(i).encode())
+    producer.flush()
+    producer.close()
+    reported = asyncio.run(_reported(kafka_settings, [TopicPartition(changelog, 0)]))
+    # what the test is about: an under-reported end (if this fails, either the records did not
+    # leave as one batch, or the broker reports ends correctly now and the probe can go)
+    assert reported[TopicPartition(changelog, 0)] < 50
+    assert _run_worker(kafka_settings, app_id, topic, out, b"count", "") == "50"
 
 
 def test_a_worker_restarting_on_a_backlog_processes_every_record(
@@ -242,3 +256,15 @@ def test_lag_takes_the_reported_ends_of_apache_kafka(
         reader.close()
     assert taken.committed == 5
     assert 5 <= taken.end <= 18  # as reported (18 on Apache Kafka; tansu under-reports)
+
+
+def test_tools_read_partitions_to_their_true_end(
+    kafka_settings: KafkaSettings, topic_factory: Callable[..., str]
+) -> None:
+    """Test harnesses and the NIK scan read topics "to the end": the last batch included."""
+    from services.common.topic_reader import partitions_of, read_to_end
+
+    topic = topic_factory("read-to-end", partitions=2)
+    asyncio.run(_produce_batches(kafka_settings, topic, [10, 1, 7]))
+    read = list(read_to_end(kafka_settings, partitions_of(kafka_settings, [topic]), 10))
+    assert [(tp.partition, record.offset) for tp, record in read] == [(0, i) for i in range(18)]

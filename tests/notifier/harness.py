@@ -25,9 +25,11 @@ from schemas.envelope import CloudEvent, encode_event, new_event
 from schemas.events import EventData
 from schemas.topics import CATALOGUE
 from services.common.apikeys import key_digest
+from services.common.clock import move_offset_clock
 from services.common.kafka_settings import KafkaSettings
 from services.common.ports import free_port
 from services.common.topic_admin import ensure_topics
+from services.common.topic_reader import partitions_of, read_to_end
 from services.notifier.domain.signatures import signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -286,9 +288,7 @@ class Stack:
         if offset < self._offset:
             raise ValueError("the clock only moves forward")
         self._offset = offset
-        tmp = self.offset_file.with_suffix(".tmp")
-        tmp.write_text(f"{offset:.3f}")
-        tmp.replace(self.offset_file)
+        move_offset_clock(self.offset_file, offset)
 
     # --- Kafka ------------------------------------------------------------------------------
     @property
@@ -306,25 +306,9 @@ class Stack:
         self.producer.send(self.topic(topic), key=key, value=value).get(timeout=10)
 
     def read(self, topic: str) -> list[dict[str, Any]]:
-        """Every record on a (namespaced) topic, decoded as JSON."""
-        consumer = KafkaConsumer(**self.kafka.kafka_python_config(), enable_auto_commit=False)
-        try:
-            name = self.topic(topic)
-            parts = consumer.partitions_for_topic(name) or set()
-            tps = [TopicPartition(name, p) for p in parts]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            ends = consumer.end_offsets(tps)
-            out: list[dict[str, Any]] = []
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and any(
-                consumer.position(tp) < ends[tp] for tp in tps
-            ):
-                for records in consumer.poll(timeout_ms=200).values():
-                    out.extend(json.loads(r.value) for r in records)
-            return out
-        finally:
-            consumer.close()
+        """Every record on a (namespaced) topic, decoded as JSON, to its true end."""
+        tps = partitions_of(self.kafka, [self.topic(topic)])
+        return [json.loads(record.value) for _, record in read_to_end(self.kafka, tps, 10)]
 
     def committed(self, topic: str) -> dict[int, int | None]:
         """The notifier group's committed offset per partition of a (namespaced) topic."""
@@ -472,7 +456,9 @@ def _runs(offsets: list[int]) -> list[tuple[int, int]]:
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip()]
+    # a sink may be writing the last line now: only lines that end are read
+    *complete, _partial = path.read_text("utf-8").split("\n")
+    return [json.loads(x) for x in complete if x.strip()]
 
 
 def _get_ok(url: str) -> bool:
