@@ -71,6 +71,9 @@ class Gateway:
     callback_secret: bytes = b""
     faults: list[Fault] = field(default_factory=list)
     by_reference: dict[str, str] = field(default_factory=dict)
+    #: when each message was delivered (at once, here): a repeated receipt says the same time,
+    #: as a provider reporting a delivery again does
+    delivered_at: dict[str, str] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
     _posting: asyncio.Semaphore = field(
@@ -82,6 +85,7 @@ class Gateway:
         for line in read_lines(self.sms_file):
             if line.get("reference"):
                 self.by_reference[line["reference"]] = line["message_id"]
+                self.delivered_at[line["message_id"]] = line["received_at"]
 
     @property
     def sms_file(self) -> Path:
@@ -123,17 +127,19 @@ class Gateway:
                 }
             )
         message_id = f"gw-{uuid.uuid4().hex[:16]}"
+        received_at = now_iso()
         record = {
             "message_id": message_id,
             "to": to,
             "text": text,
             "sender": body.get("sender"),
             "reference": reference,
-            "received_at": now_iso(),
+            "received_at": received_at,
         }
         append_line(self.sms_file, record)
         if reference:
             self.by_reference[reference] = message_id
+        self.delivered_at[message_id] = received_at
         self._offer_receipt(message_id, reference)
         return web.json_response(
             {"message_id": message_id, "status": "accepted", "duplicate": False}, status=202
@@ -177,7 +183,9 @@ class Gateway:
             "message_id": message_id,
             "reference": reference,
             "status": "delivered",
-            "at": now_iso(),
+            # a receipt offered again after a resend (a rebuilt notifier) keeps the delivery's
+            # time: reporting dates the outcome by it, so its day does not move
+            "at": self.delivered_at.get(message_id) or now_iso(),
         }
         # like real providers, keep offering a receipt while the notifier restarts, recovers
         # or rejoins its group (it answers 503 until ready): backoff 1 s doubling to 30 s
