@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import shutil
 import struct
 import time
@@ -37,8 +36,6 @@ from kafka.structs import OffsetAndMetadata
 from services.common.end_offsets import true_end_offsets
 from services.common.kafka_settings import KafkaSettings
 from services.common.topic_admin import admin_client, committed_offsets, create_topic
-
-log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 #: offset, timestamp (ms), key length, value length, header count; a length of -1 is None
