@@ -25,7 +25,7 @@ from bench.driver import daytime_offset, wait_until
 from bench.kafka_load import produce, registrations
 from bench.processes import serving
 from bench.rss import peak_rss_mb
-from schemas.topics import CATALOGUE
+from schemas.topics import CATALOGUE, PARTICIPANTS
 from services.common.ports import free_port
 from services.common.topic_admin import create_topic
 from services.notifier.render import Content, Renderer
@@ -217,10 +217,51 @@ def _input_events(url: str) -> float:
     )
 
 
+def _take_in(ctx: BenchContext, url: str, topic: str, count: int, since: datetime) -> float:
+    """Registrations taken in per second by the worker at `url` between 10 % and 100 % of a
+    burst of `count` (producer start-up and group join excluded)."""
+    producer = threading.Thread(
+        target=produce,
+        args=(ctx.kafka, topic, registrations(count, campaign="BENCH", since=since)),
+    )
+    producer.start()
+
+    def reached(share: int) -> float:
+        def mark() -> float | None:
+            return time.perf_counter() if _input_events(url) >= share else None
+
+        return wait_until(
+            mark, ctx.size(3600, 300), f"the worker to take in {share} registrations", every=1.0
+        )
+
+    tenth, done = reached(count // 10), reached(count)
+    producer.join()
+    return (count - count // 10) / (done - tenth)
+
+
+def _intake_floor(ctx: BenchContext, count: int, since: datetime) -> float:
+    """The same burst through `bench.ingest_floor` (one table write, one event each)."""
+    folder = ctx.folder("notifier-floor")
+    topic = _namespaced_topics(ctx, f"{folder.name}.")
+    port = free_port()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": ctx.kafka.bootstrap_servers,
+        "FLOOR_APP_ID": f"bench-floor-{uuid.uuid4().hex[:8]}",
+        "FLOOR_TOPIC_NAMESPACE": f"{folder.name}.",
+        "FLOOR_PARTITIONS": str(PARTICIPANTS.partitions),
+        "FLOOR_DATA_DIR": str(folder / "faust"),
+        "FLOOR_PORT": str(port),
+    }
+    url = f"http://127.0.0.1:{port}"
+    argv = ["-m", "bench.ingest_floor"]
+    with serving(argv, f"{url}/metrics", folder / "floor.log", env):
+        return _take_in(ctx, url, topic, count, since)
+
+
 def memory_with_many_participants(ctx: BenchContext) -> dict[str, float]:
     """One worker takes in 1,000,000 registrations through the real topics during quiet hours
     (every welcome deferred, nothing sent): its peak RSS, and registrations taken in per second
-    between 10 % and 100 % of the burst (producer start-up and group join excluded)."""
+    between 10 % and 100 % of the burst; the same burst through the intake floor beside it."""
     count = ctx.size(1_000_000, 2_000)
     folder = ctx.folder("notifier-memory")
     gateway_argv, gateway = _gateway(ctx, folder / "gateway")
@@ -231,35 +272,21 @@ def memory_with_many_participants(ctx: BenchContext) -> dict[str, float]:
     env = _notifier_env(ctx, folder, gateway, port, offset)
     # registered "now" on the worker's clock, as in the field: the first reminder lies ahead
     since = datetime.now(UTC) + timedelta(seconds=offset)
+    floor = _intake_floor(ctx, count, since)
     with (
         serving(gateway_argv, f"{gateway}/healthz", folder / "gateway.log"),
         serving(["-m", "services.notifier", "worker"], f"{url}/readyz", folder / "n.log", env) as n,
     ):
-        producer = threading.Thread(
-            target=produce,
-            args=(ctx.kafka, topic, registrations(count, campaign="BENCH", since=since)),
-        )
-        producer.start()
-        tenth = wait_until(
-            lambda: time.perf_counter() if _input_events(url) >= count // 10 else None,
-            ctx.size(3600, 300),
-            f"the notifier to take in {count // 10} registrations",
-            every=1.0,
-        )
-        done = wait_until(
-            lambda: time.perf_counter() if _input_events(url) >= count else None,
-            ctx.size(3600, 300),
-            f"the notifier to take in {count} registrations",
-            every=1.0,
-        )
-        producer.join()
+        rate = _take_in(ctx, url, topic, count, since)
         peak = peak_rss_mb(n.pid)
         if _received(gateway):
             raise RuntimeError("messages were sent during quiet hours: the figure would be wrong")
     label = "1m" if count == 1_000_000 else str(count)
     return {
         f"memory.notifier_{label}_participants_rss_mb": peak,
-        "notifier.ingest_per_s": (count - count // 10) / (done - tenth),
+        "notifier.ingest_per_s": rate,
+        "notifier.ingest_floor_per_s": floor,
+        "notifier.ingest_vs_floor": rate / floor,
     }
 
 

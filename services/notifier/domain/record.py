@@ -34,7 +34,9 @@ SENT_MONTHS_KEPT = 13
 
 def iso(moment: datetime) -> str:
     """One fixed format (UTC, microseconds) so that stored instants also sort as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    # isoformat writes the same text as strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"), in a third of
+    # the time (3 % of a worker's CPU in an intake burst went to strftime, py-spy)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse(text: str) -> datetime:

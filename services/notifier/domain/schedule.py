@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from schemas.vocab import MessageKind
@@ -76,12 +77,20 @@ def _local_instant(day: date, at: time, tz: str) -> datetime:
     return datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
-def period_reminders(period: str, tz: str, policy: ReminderPolicy) -> list[Reminder]:
+#: periods x zones x policies in use: a few hundred entries in a year of service
+_CACHED = 4096
+
+
+# Cached: every registration, payment and wake-up schedules its participant again, and these
+# instants were a tenth of a worker's CPU during an intake burst (py-spy); they depend only
+# on the arguments, and the results are immutable.
+@lru_cache(maxsize=_CACHED)
+def period_reminders(period: str, tz: str, policy: ReminderPolicy) -> tuple[Reminder, ...]:
     due = due_date(period, policy.due_day)
-    return [
+    return tuple(
         Reminder(_local_instant(due + timedelta(days=days), policy.local_time, tz), kind, period)
         for kind, days in policy.offsets
-    ]
+    )
 
 
 def _candidate_periods(around: datetime, tz: str) -> list[str]:
@@ -152,6 +161,7 @@ def first_counted_period(subject: Subject, policy: ReminderPolicy) -> str:
     return period if start.day <= policy.due_day else next_period(period)
 
 
+@lru_cache(maxsize=_CACHED)
 def _first_fire_at(period: str, tz: str, policy: ReminderPolicy) -> datetime:
     reminders = period_reminders(period, tz, policy)
     if reminders:
