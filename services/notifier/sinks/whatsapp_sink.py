@@ -7,7 +7,8 @@ token, the request's shape, that the template is registered (our approved copies
 Cloud API's own shapes and error codes. Every accepted message is one JSON line in
 `<data-dir>/whatsapp.jsonl` with the text the person would read; a message whose
 `biz_opaque_callback_data` (the notifier's key) was taken before is kept once, like a chat
-shows one bubble per message, and the repeat is logged in `whatsapp-duplicates.jsonl`.
+shows one bubble per message, and the repeat is logged in `whatsapp-duplicates.jsonl` and
+answered as that message (its id; its statuses dated when it first came).
 
 With `--webhook-url` and `--app-secret` it posts status webhooks as Meta does, signed with
 `X-Hub-Signature-256`: `sent` then `delivered`, or, for a number that is not on WhatsApp,
@@ -31,6 +32,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,8 @@ class CloudApi:
     absent: set[str] = field(default_factory=set)
     failures: list[int] = field(default_factory=list)  # HTTP status of the next sends
     by_reference: dict[str, str] = field(default_factory=dict)
+    #: reference -> when its first send arrived: a status about a repeat reports that time
+    first_at: dict[str, str] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
 
@@ -95,6 +99,7 @@ class CloudApi:
         for line in read_lines(self.messages_file):
             if line.get("reference"):
                 self.by_reference[line["reference"]] = line["message_id"]
+                self.first_at[line["reference"]] = line["received_at"]
 
     @property
     def messages_file(self) -> Path:
@@ -114,7 +119,11 @@ class CloudApi:
         if isinstance(checked, web.Response):
             return checked
         to, reference, text = checked
-        message_id = f"wamid.{uuid.uuid4().hex}"
+        # a repeat is the message already taken: its id, and statuses dated when it came (a
+        # rebuilt notifier resending across midnight must not move a delivery to the next day)
+        taken = self.by_reference.get(reference) if reference else None
+        repeat = taken is not None
+        message_id = taken or f"wamid.{uuid.uuid4().hex}"
         record = {
             "message_id": message_id,
             "to": f"+{to}",
@@ -126,13 +135,15 @@ class CloudApi:
             "on_whatsapp": f"+{to}" not in self.absent,
             "received_at": now_iso(),
         }
-        if reference and reference in self.by_reference:
+        if repeat:
             append_line(self.data_dir / "whatsapp-duplicates.jsonl", record)
         else:
             append_line(self.messages_file, record)
             if reference:
                 self.by_reference[reference] = message_id
-        self._offer_statuses(record)
+                self.first_at[reference] = record["received_at"]
+        first = self.first_at[reference] if reference else record["received_at"]
+        self._offer_statuses({**record, "received_at": first})
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
@@ -274,7 +285,7 @@ def _status(record: dict[str, Any], status: str) -> dict[str, Any]:
     return {
         "id": record["message_id"],
         "status": status,
-        "timestamp": str(int(time.time())),
+        "timestamp": str(int(datetime.fromisoformat(record["received_at"]).timestamp())),
         "recipient_id": record["to"].removeprefix("+"),
         "biz_opaque_callback_data": record["reference"],
     }
