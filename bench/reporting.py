@@ -15,10 +15,11 @@ import httpx
 from bench.context import BenchContext
 from bench.kafka_load import raw_aiokafka_rate
 from bench.stats import repeat
-from services.common.apikeys import key_digest
 from services.common.ports import free_port
 from services.common.topic_admin import create_topic
 from services.reporting.bench_support import (
+    AUTH,
+    VIEWER_ENV,
     fill_topic,
     measure_noop,
     measure_reporting,
@@ -27,10 +28,6 @@ from services.reporting.bench_support import (
 from services.reporting.runner import WorkerConfig, WorkerProcess
 
 PARTITIONS = 6
-
-#: the key the bench reads stream health with (a viewer: figures and stream health only)
-BENCH_KEY = "bck_bench-reporting-viewer-key-000001"
-AUTH = {"Authorization": f"Bearer {BENCH_KEY}"}
 
 
 def _two_workers(ctx: BenchContext, topic: str, events: int) -> float:
@@ -52,7 +49,7 @@ def _two_workers(ctx: BenchContext, topic: str, events: int) -> float:
             extra_env={
                 "REPORTING_LAG_INTERVAL_S": "30",
                 "REPORTING_LOG_LEVEL": "warn",
-                "REPORTING_KEY_HASHES": f"{key_digest(BENCH_KEY)}:viewer",
+                **VIEWER_ENV,
             },
         )
         workers.append(WorkerProcess(config, ctx.scratch / f"reporting-{group}-{i}.log").start())

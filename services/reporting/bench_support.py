@@ -29,12 +29,18 @@ from kafka import KafkaProducer
 
 from schemas.envelope import encode_event, new_event
 from schemas.events import ParticipantRegisteredV2
+from services.common.apikeys import key_digest
 from services.common.broker import EmbeddedBroker
 from services.common.faust_app import make_faust_app
 from services.common.kafka_settings import KafkaSettings
 from services.common.ports import free_port
 from services.common.topic_admin import create_topic
 from services.reporting.runner import WorkerConfig, WorkerProcess
+
+#: the key the bench reads stream health with (a viewer: figures and stream health only)
+BENCH_KEY = "bck_bench-reporting-viewer-key-000001"
+AUTH = {"Authorization": f"Bearer {BENCH_KEY}"}
+VIEWER_ENV = {"REPORTING_KEY_HASHES": f"{key_digest(BENCH_KEY)}:viewer"}
 
 BRANCHES = (("SKA", "Asia/Jakarta"), ("MKS", "Asia/Makassar"), ("JAY", "Asia/Jayapura"))
 SEGMENTS = ("pedagang", "ojek", "petani", "nelayan")
@@ -109,14 +115,16 @@ def measure_reporting(
         notifications_topic=others["n"],
         deadletter_topic=others["dl"],
         data_dir=workdir / "reporting",
-        extra_env={"REPORTING_LAG_INTERVAL_S": "30", "REPORTING_LOG_LEVEL": "warn"},
+        extra_env={"REPORTING_LAG_INTERVAL_S": "30", "REPORTING_LOG_LEVEL": "warn", **VIEWER_ENV},
     )
     worker = WorkerProcess(config, workdir / "reporting.log").start()
     try:
         worker.wait_ready(timeout=120)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            health = httpx.get(worker.url + "/v1/stream-health", timeout=10).json()
+            answer = httpx.get(worker.url + "/v1/stream-health", headers=AUTH, timeout=10)
+            answer.raise_for_status()  # a refusal names itself, not a missing field later
+            health = answer.json()
             done = sum(t["processed"] for t in health["topics"].values())
             if done >= events:
                 return Rate(done, health["last_batch_at"] - health["first_batch_at"])
