@@ -118,7 +118,7 @@ def group_factory() -> Callable[[str], str]:
 def consumer_defaults() -> dict[str, Any]:
     """Short group timeouts so a test's join takes seconds, not half a minute."""
     return {
-        "session_timeout_ms": 10_000,
+        "session_timeout_ms": KafkaSettings().group_session_timeout_ms,
         "heartbeat_interval_ms": 1_000,
         "max_poll_interval_ms": 10_000,
         "auto_offset_reset": "earliest",

@@ -89,7 +89,7 @@ def make_faust_app(
     **extra: Any,
 ) -> faust.App:
     """A faust.App wired to the platform's Kafka settings; nothing connects until it starts."""
-    t = timeouts or GroupTimeouts()
+    t = timeouts or GroupTimeouts(session_s=kafka.group_session_timeout_ms / 1000)
     options: dict[str, Any] = {
         "broker": faust_broker_urls(kafka),
         "broker_credentials": faust_credentials(kafka),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from services.common.faust_app import make_faust_app
 from services.common.kafka_settings import KafkaSettings
 
@@ -107,3 +110,18 @@ def test_a_cluster_that_could_not_be_asked_is_asked_again(kafka_settings: KafkaS
     assert topic_admin.is_embedded_broker(down) is False
     assert "127.0.0.1:9" not in topic_admin._embedded  # not remembered: it may come back
     assert topic_admin.is_embedded_broker(kafka_settings) is True
+
+
+def test_the_group_session_comes_from_the_kafka_settings() -> None:
+    """KAFKA_GROUP_SESSION_TIMEOUT_MS reaches the consumer faust builds; heartbeats stay at one
+    a second, so a session shorter than three of them is refused."""
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9", group_session_timeout_ms=7_000)
+
+    async def build() -> tuple[int, int]:
+        app = make_faust_app("bebas-test-session", kafka)
+        client = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
+        return client._session_timeout_ms, client._heartbeat_interval_ms
+
+    assert asyncio.run(build()) == (7_000, 1_000)
+    with pytest.raises(ValidationError, match="group_session_timeout_ms"):
+        KafkaSettings(group_session_timeout_ms=2_000)

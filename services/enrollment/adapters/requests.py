@@ -78,10 +78,10 @@ def kafka_consumer(settings: KafkaSettings, topic: str, group: str) -> Consumer:
         auto_offset_reset="earliest",
         max_poll_records=100,
         fetch_max_wait_ms=fetch_wait_ms(settings),
-        # the group timeouts every consumer of the platform uses (services/common/faust_app.py
-        # GroupTimeouts): with kafka-python 3's 45 s session the embedded broker held each join
-        # ~23 s (measured), so every enrollment start read no request for that long
-        session_timeout_ms=10_000,
+        # the session every consumer of the platform uses (KAFKA_GROUP_SESSION_TIMEOUT_MS,
+        # 10 s): with kafka-python 3's 45 s the embedded broker held each join ~23 s
+        # (measured), so every enrollment start read no request for that long
+        session_timeout_ms=settings.group_session_timeout_ms,
         heartbeat_interval_ms=1_000,
         **settings.kafka_python_config(),
     )
