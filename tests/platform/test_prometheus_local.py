@@ -98,7 +98,9 @@ def test_debian_prometheus_scrapes_the_services_and_evaluates_the_alerts(
 ) -> None:
     binary = shutil.which("prometheus")
     assert binary, "run `make prometheus` (apt-get install prometheus)"
-    local = LocalPrometheus(tmp_path / "data", tmp_path / "logs", port=free_port(), binary=binary)
+    local = LocalPrometheus(
+        tmp_path / "data", tmp_path / "logs", port=free_port(), binary=binary, interval="1s"
+    )
     line = local.start([spec("reporting", reporting_metrics)])
     try:
         # a page a person can open (Debian's build has only the classic UI)
