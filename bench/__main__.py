@@ -21,6 +21,7 @@ from bench import notifier as notifier_bench
 from bench import reporting as reporting_bench
 from bench import restart as restart_bench
 from bench.context import BenchContext
+from bench.processes import stop_cleanly_on_sigterm
 from services.common.broker import EmbeddedBroker
 from services.common.kafka_settings import KafkaSettings
 from services.common.ports import free_port
@@ -70,6 +71,7 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=sorted(SECTIONS))
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    stop_cleanly_on_sigterm()
     document = run(args.only or list(SECTIONS), args.quick)
     json_path, md_path = report.write(args.results, document)
     print(md_path.read_text(encoding="utf-8"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,6 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds a measurement like Ctrl-C does: every `finally` runs, so the embedded
+    broker and the services it started stop with it (a bench killed by `timeout` or a CI
+    runner otherwise left its broker holding gigabytes)."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @contextlib.contextmanager

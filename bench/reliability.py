@@ -30,6 +30,7 @@ from bench.driver import PlatformRun, registration, wait_until
 from bench.faults import INPUT_TOPICS, SCENARIOS, Timing, run_in_thread, with_two_notifiers
 from bench.identities import identities
 from bench.kafka_load import count_records
+from bench.processes import stop_cleanly_on_sigterm
 from services.common.kafka_settings import KafkaSettings
 
 RESULTS = Path(__file__).parent / "results"
@@ -217,6 +218,7 @@ def main() -> int:
         "--keep", type=Path, help="run in this folder and keep it (service logs, sink files)"
     )
     args = parser.parse_args()
+    stop_cleanly_on_sigterm()
     outcomes = []
     with _scratch(args.keep) as scratch:
         for i, name in enumerate(args.only or list(SCENARIOS)):
